@@ -1,0 +1,99 @@
+"""Turn a recipe's plugin names and options into networks, data and an objective."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from genzoo import objective as objective_mod
+from genzoo import plugins
+from genzoo.data import DataSource
+from genzoo.errors import GenzooError, did_you_mean
+from genzoo.interfaces import Encoder, Energy, Generator, Models
+from genzoo.recipe import Recipe, coerce
+
+
+def plugin_options(where: str, fn, options: dict, base_dir: Path | None,
+                   positional: tuple[str, ...] = ()) -> dict:
+    """Check recipe ``options`` against the signature of a plugin's ``fn``: unknown keys (with
+    the nearest valid name), types (from annotations), and missing required keys."""
+    sig = inspect.signature(fn)
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: check names only
+        hints = {}
+    params = {n: p for n, p in sig.parameters.items() if n not in positional and
+              p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    out = {}
+    for key, value in options.items():
+        if key not in params and not takes_any:
+            raise GenzooError(f"unknown recipe key '{where}.{key}'{did_you_mean(key, params)}")
+        out[key] = coerce(f"{where}.{key}", value, hints.get(key, typing.Any), base_dir)
+    for name, p in params.items():
+        if p.default is p.empty and name not in out:
+            raise GenzooError(f"recipe is missing the required key '{where}.{name}'")
+    return out
+
+
+def build_data(recipe: Recipe, registry=None) -> DataSource:
+    registry = registry or plugins.registry()
+    entry = registry.get("datasets", recipe.data.name)
+    opts = plugin_options("data", entry.obj, recipe.data.options, recipe.base_dir)
+    source = entry.obj(**opts)
+    if not isinstance(source, DataSource):
+        raise GenzooError(f"dataset '{recipe.data.name}' from '{entry.dist}' returned "
+                          f"{type(source).__name__}, not a genzoo.data.DataSource")
+    return source
+
+
+def init_weights(module: nn.Module, std: float) -> None:
+    """The paper's initialisation: conv and linear weights N(0, std), biases 0; normalisation
+    layers' scales N(1, std)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
+                          nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm)):
+            if m.weight is not None:
+                nn.init.normal_(m.weight, 1.0, std)
+                nn.init.zeros_(m.bias)
+
+
+def build_models(recipe: Recipe, sample_shape: tuple[int, ...], registry=None) -> Models:
+    registry = registry or plugins.registry()
+    entry = registry.get("architectures", recipe.model.arch)
+    params = list(inspect.signature(entry.obj).parameters)
+    opts = plugin_options("model", entry.obj, recipe.model.options, recipe.base_dir,
+                          positional=tuple(params[:1]))
+    try:
+        models = entry.obj(tuple(sample_shape), **opts)
+    except ValueError as exc:  # architectures say why a data shape or option does not fit
+        raise GenzooError(f"architecture '{recipe.model.arch}': {exc}") from None
+    for attr, iface in (("generator", Generator), ("encoder", Encoder), ("energy", Energy)):
+        if not isinstance(getattr(models, attr, None), iface):
+            raise GenzooError(f"architecture '{recipe.model.arch}' from '{entry.dist}' must "
+                              f"build a {iface.__name__} as '{attr}'")
+    for net in (models.generator, models.encoder, models.energy):
+        init_weights(net, recipe.model.init_std)
+    return models
+
+
+def build_objective(recipe: Recipe, registry=None) -> objective_mod.Composition:
+    registry = registry or plugins.registry()
+    return objective_mod.build_objective(recipe.objective, recipe.objectives, registry)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GenzooError(f"device '{name}' was asked for but no CUDA GPU is available; "
+                          f"set device = \"auto\" or \"cpu\"")
+    return torch.device(name)

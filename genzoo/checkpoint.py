@@ -1,0 +1,144 @@
+"""Checkpoints: safetensors for every tensor, a JSON sidecar for the rest. Never pickle.
+
+A checkpoint is ``step_XXXXXXXX.safetensors`` plus ``step_XXXXXXXX.json``. Both are written
+atomically (temporary file, flush, fsync, rename); the sidecar, written last, holds the step,
+the recipe's identity hash and the SHA-256 of the weights file, so a truncated or corrupt
+checkpoint is detected and the previous good one is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from genzoo.errors import GenzooError
+
+FORMAT = 1
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def _flatten_optimizer(prefix: str, state: dict, tensors: dict) -> dict:
+    """Put an optimiser's tensors into ``tensors``; return the JSON-able remainder."""
+    rest = {"param_groups": state["param_groups"], "scalars": {}}
+    for idx, per_param in state["state"].items():
+        for key, value in per_param.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}.{idx}.{key}"] = value
+            else:
+                rest["scalars"][f"{idx}.{key}"] = value
+    return rest
+
+
+def _unflatten_optimizer(prefix: str, rest: dict, tensors: dict) -> dict:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        if name.startswith(prefix + "."):
+            idx, key = name[len(prefix) + 1:].split(".", 1)
+            state.setdefault(int(idx), {})[key] = value
+    for name, value in rest["scalars"].items():
+        idx, key = name.split(".", 1)
+        state.setdefault(int(idx), {})[key] = value
+    return {"state": state, "param_groups": rest["param_groups"]}
+
+
+@dataclass
+class Checkpoint:
+    step: int
+    tensors: dict[str, torch.Tensor]
+    meta: dict
+    path: Path
+
+    def module_state(self, player: str) -> dict[str, torch.Tensor]:
+        p = f"model.{player}."
+        return {k[len(p):]: v for k, v in self.tensors.items() if k.startswith(p)}
+
+    def optimizer_state(self, player: str) -> dict:
+        return _unflatten_optimizer(f"optim.{player}", self.meta["optim"][player], self.tensors)
+
+
+def save(directory: Path, step: int, modules: dict[str, torch.nn.Module],
+         optimizers: dict[str, torch.optim.Optimizer], extra_tensors: dict[str, torch.Tensor],
+         meta: dict, keep: int) -> Path:
+    """Write checkpoint ``step`` into ``directory`` and keep only the newest ``keep``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors: dict[str, torch.Tensor] = {}
+    for player, module in modules.items():
+        for k, v in module.state_dict().items():
+            tensors[f"model.{player}.{k}"] = v
+    optim_meta = {p: _flatten_optimizer(f"optim.{p}", o.state_dict(), tensors)
+                  for p, o in optimizers.items()}
+    tensors.update(extra_tensors)
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    blob = st_save(tensors)
+    weights = directory / f"step_{step:08d}.safetensors"
+    atomic_write(weights, blob)
+    sidecar = {"format": FORMAT, "step": step, "weights": weights.name,
+               "sha256": hashlib.sha256(blob).hexdigest(), "optim": optim_meta, **meta}
+    atomic_write(weights.with_suffix(".json"), json.dumps(sidecar, indent=1).encode())
+    for old in list_checkpoints(directory)[:-keep]:
+        for f in (old, old.with_suffix(".safetensors")):
+            f.unlink(missing_ok=True)
+    return weights
+
+
+def list_checkpoints(directory: Path) -> list[Path]:
+    """Sidecar files, oldest first."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob("step_*.json"))
+
+
+def read(sidecar: Path) -> Checkpoint:
+    """Read and verify one checkpoint; :class:`GenzooError` if it is unreadable or corrupt."""
+    sidecar = Path(sidecar)
+    try:
+        meta = json.loads(sidecar.read_text())
+        weights = sidecar.with_name(meta["weights"])
+        blob = weights.read_bytes()
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise GenzooError(f"checkpoint '{sidecar}' is unreadable ({exc})") from None
+    if hashlib.sha256(blob).hexdigest() != meta.get("sha256"):
+        raise GenzooError(f"checkpoint '{weights}' is corrupt or truncated (hash mismatch)")
+    try:
+        tensors = st_load(blob)
+    except Exception as exc:  # noqa: BLE001 - any decode failure means a corrupt file
+        raise GenzooError(f"checkpoint '{weights}' is not a valid safetensors file ({exc})") \
+            from None
+    return Checkpoint(int(meta["step"]), tensors, meta, weights)
+
+
+def latest(directory: Path) -> Checkpoint | None:
+    """The newest checkpoint that reads and verifies; bad ones are skipped with a warning."""
+    for sidecar in reversed(list_checkpoints(directory)):
+        try:
+            return read(sidecar)
+        except GenzooError as exc:
+            warnings.warn(f"{exc}; falling back to the previous checkpoint", stacklevel=2)
+    return None

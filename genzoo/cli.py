@@ -1,0 +1,121 @@
+"""The ``genzoo`` command line: run, sample, plugins."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import click
+
+from genzoo.errors import GenzooError
+
+
+def _warn_line(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"warning: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="genzoo")
+def cli():
+    """genzoo: train, sample and compare generative models (divergence triangle and friends)."""
+
+
+@cli.command()
+@click.argument("recipe", type=click.Path(path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a recipe value, e.g. --set train.steps=200 (repeatable).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run directory (default: runs/<recipe name>).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--force", is_flag=True, help="Start over in a run directory that holds a run.")
+@click.option("--device", default=None, help="Override the recipe's device (auto|cpu|cuda).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(recipe, overrides, out, resume, force, device, quiet):
+    """Train the models a RECIPE (a TOML file) describes."""
+    from rich.console import Console
+
+    from genzoo import recipe as recipe_mod
+    from genzoo.trainer import Trainer
+
+    if resume and force:
+        raise GenzooError("--resume and --force contradict each other; pass one of them")
+    if device:
+        overrides = (*overrides, f"device={device!r}".replace("'", '"'))
+    r = recipe_mod.load(recipe, overrides)
+    run_dir = out or Path("runs") / r.name
+    console = Console(stderr=True)
+    trainer = Trainer(r)
+    console.print(f"[bold]genzoo[/] {r.name}: objective {'+'.join(trainer.objective.names)}, "
+                  f"arch {r.model.arch}, data {r.data.name} {tuple(trainer.data.sample_shape)}, "
+                  f"{r.train.steps} steps on {trainer.device} -> {run_dir}")
+    last = trainer.fit(run_dir, resume=resume, force=force, progress=not quiet, console=console)
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items()
+                      if k.endswith("/loss") or k.startswith("energy/"))
+    console.print(f"done at step {trainer.step_count}: {shown}")
+    console.print(f"samples: {run_dir / 'samples'}   checkpoints: {run_dir / 'checkpoints'}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--n", "n", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--out", type=click.Path(path_type=Path), default=Path("samples.png"),
+              show_default=True)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--device", default="cpu", show_default=True)
+def sample(run_dir, n, out, seed, device):
+    """Draw N samples from the generator of a trained RUN_DIR into a PNG grid."""
+    import torch
+
+    from genzoo.assemble import resolve_device
+    from genzoo.images import save_grid
+    from genzoo.trainer import load_trained
+
+    _, models, ckpt = load_trained(run_dir, resolve_device(device))
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn((n, *models.generator.latent_shape), generator=g).to(resolve_device(device))
+    with torch.no_grad():
+        x = models.generator(z)
+    if x.dim() != 4:
+        raise GenzooError(f"the generator of '{run_dir}' makes samples of shape "
+                          f"{tuple(x.shape[1:])}, not images; a PNG grid needs (C, H, W)")
+    save_grid(x, out)
+    click.echo(f"{n} samples from step {ckpt.step} -> {out}")
+
+
+@cli.command()
+def plugins():
+    """List every registered architecture, objective and data set, and where it came from."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from genzoo.plugins import KINDS, registry
+
+    reg = registry()
+    table = Table(title="genzoo plugins")
+    for col in ("kind", "name", "distribution", "what it is"):
+        table.add_column(col)
+    for kind in KINDS:
+        for name in reg.names(kind):
+            e = reg.entries[kind][name]
+            table.add_row(kind[:-1] if kind != "objectives" else "objective", name, e.dist,
+                          e.summary)
+    Console().print(table)
+
+
+def main(argv=None) -> None:
+    warnings.showwarning = _warn_line
+    try:
+        cli.main(args=argv, prog_name="genzoo", standalone_mode=False)
+    except GenzooError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    sys.exit(0)

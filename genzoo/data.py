@@ -1,0 +1,88 @@
+"""What a dataset plugin returns, and the resumable, deterministic order batches come in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+@dataclass
+class DataSource:
+    """A data set plugin's product.
+
+    ``train`` and ``test`` (optional) are map-style datasets whose items are a tensor in
+    ``[-1, 1]`` of shape ``sample_shape``, or ``(tensor, label)``.
+    """
+
+    train: Dataset
+    sample_shape: tuple[int, ...]
+    test: Dataset | None = None
+    description: str = ""
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.sample_shape) == 3 and self.sample_shape[0] in (1, 3)
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``[0, 255]`` -> float ``[-1, 1]``."""
+    return images.float().div(127.5).sub(1.0)
+
+
+def samples_of(item):
+    """The sample of a dataset item that may be ``(x, label)``."""
+    return item[0] if isinstance(item, (tuple, list)) else item
+
+
+class ResumableBatchSampler(Sampler[list[int]]):
+    """Index batches in an order fixed by ``seed`` and the step alone.
+
+    Epoch ``e`` is a permutation drawn from a generator seeded with ``(seed, e)``; the last
+    incomplete batch of an epoch is dropped. Starting at ``start_step`` gives exactly the
+    batches an uninterrupted run would have seen from that step on (what resume relies on).
+    An optional ``(rank, world_size)`` shards each batch across processes.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, start_step: int = 0,
+                 shard: tuple[int, int] = (0, 1)):
+        if n < batch_size:
+            raise ValueError(f"data set holds {n} samples, fewer than one batch of {batch_size}")
+        self.n, self.batch_size, self.seed, self.start_step = n, batch_size, seed, start_step
+        self.rank, self.world = shard
+        self.steps_per_epoch = n // batch_size
+
+    def epoch_of(self, step: int) -> int:
+        return step // self.steps_per_epoch
+
+    def __iter__(self):
+        step = self.start_step
+        while True:
+            epoch, k = divmod(step, self.steps_per_epoch)
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            perm = torch.randperm(self.n, generator=g)
+            for j in range(k, self.steps_per_epoch):
+                batch = perm[j * self.batch_size:(j + 1) * self.batch_size]
+                yield batch[self.rank::self.world].tolist()
+            step = (epoch + 1) * self.steps_per_epoch
+
+    def __len__(self):  # infinite stream; len() is the per-epoch count for progress displays
+        return self.steps_per_epoch
+
+
+def _collate(items):
+    return torch.stack([samples_of(it) for it in items])
+
+
+def batch_stream(dataset: Dataset, batch_size: int, seed: int, start_step: int = 0,
+                 num_workers: int = 0, shard: tuple[int, int] = (0, 1)):
+    """An endless iterator of sample batches starting at ``start_step`` (see
+    :class:`ResumableBatchSampler`)."""
+    sampler = ResumableBatchSampler(len(dataset), batch_size, seed, start_step, shard)
+    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
+                        collate_fn=_collate, persistent_workers=num_workers > 0,
+                        # its own generator: making the iterator must not draw from the global
+                        # RNG, whose state a checkpoint restores
+                        generator=torch.Generator().manual_seed(seed))
+    return sampler, iter(loader)

@@ -1,0 +1,95 @@
+"""The contract between architectures and objectives: Generator, Encoder, Energy.
+
+Objectives only ever talk to these three interfaces; architecture plugins only ever implement
+them. Shapes: images are ``(B, C, H, W)`` (or ``(B, C, T, H, W)`` for video, or ``(B, D)`` for
+vector data), latents are ``(B, *latent_shape)``.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+def _sum_per_example(t: torch.Tensor) -> torch.Tensor:
+    return t.flatten(1).sum(1)
+
+
+@dataclass
+class Posterior:
+    """A diagonal Gaussian ``q_phi(z|x) = N(mean, diag(exp(log_std))^2)``."""
+
+    mean: torch.Tensor
+    log_std: torch.Tensor
+
+    @property
+    def std(self) -> torch.Tensor:
+        return self.log_std.exp()
+
+    def rsample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``z^ = mean + std * eps`` (reparameterised: gradients flow to mean and log_std)."""
+        eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device,
+                          dtype=self.mean.dtype)
+        return self.mean + self.std * eps
+
+    def neg_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """``-log q(z|x)`` per example, summed over latent units, constant included."""
+        const = 0.5 * math.log(2 * math.pi)
+        per_unit = self.log_std + 0.5 * ((z - self.mean) / self.std) ** 2 + const
+        return _sum_per_example(per_unit)
+
+    def kl_to_prior(self, reduction: str = "sum") -> torch.Tensor:
+        """``KL(q(.|x) || N(0, I))`` per example: summed (textbook) or averaged over units."""
+        per_unit = 0.5 * (self.mean**2 + self.std**2 - 1.0 - 2.0 * self.log_std)
+        flat = per_unit.flatten(1)
+        return flat.mean(1) if reduction == "mean" else flat.sum(1)
+
+
+class Generator(nn.Module, ABC):
+    """``g_theta``: latent ``z`` of shape ``latent_shape`` to a sample ``x``."""
+
+    latent_shape: tuple[int, ...]
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None,
+                      device: torch.device | str | None = None) -> torch.Tensor:
+        """Draw ``z ~ N(0, I)`` of shape ``(n, *latent_shape)``."""
+        if device is None:
+            device = next(self.parameters()).device
+        return torch.randn((n, *self.latent_shape), generator=generator, device=device)
+
+    @abstractmethod
+    def forward(self, z: torch.Tensor) -> torch.Tensor: ...
+
+
+class Encoder(nn.Module, ABC):
+    """``q_phi(z|x)``: a sample ``x`` to a Gaussian posterior over ``z``."""
+
+    latent_shape: tuple[int, ...]
+
+    @abstractmethod
+    def forward(self, x: torch.Tensor) -> Posterior: ...
+
+
+class Energy(nn.Module, ABC):
+    """``f_alpha``: a sample ``x`` to one score per example (energy is ``-f``, density ``exp f``)."""
+
+    @abstractmethod
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return ``f(x)`` of shape ``(B,)``."""
+
+
+@dataclass
+class Models:
+    """The three players an architecture plugin builds."""
+
+    generator: Generator
+    encoder: Encoder
+    energy: Energy
+
+    def players(self) -> dict[str, nn.Module]:
+        """The three networks keyed by the paper's parameter names."""
+        return {"alpha": self.energy, "phi": self.encoder, "theta": self.generator}

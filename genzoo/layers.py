@@ -1,0 +1,42 @@
+"""Small building blocks shared by architecture plugins."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from genzoo.interfaces import Posterior
+
+
+def scaled(channels: int, width: float) -> int:
+    """A layer's channel count times the width multiplier (at least 1)."""
+    return max(1, int(round(channels * width)))
+
+
+def posterior_from(out, latent_channels: int) -> Posterior:
+    """Split a network output whose channel dim holds ``[mean, log_std]`` into a Posterior."""
+    mean, log_std = out[:, :latent_channels], out[:, latent_channels:]
+    return Posterior(mean, log_std.clamp(-10.0, 5.0))
+
+
+def conv_stack(spec: list[tuple], in_channels: int, transpose: bool, act: nn.Module,
+               last_act: nn.Module | None) -> nn.Sequential:
+    """Layers from rows ``(out_channels, kernel, stride, padding, batch_norm[, output_padding])``;
+    ``act`` after every row but the last, ``last_act`` (if any) after the last."""
+    layers: list[nn.Module] = []
+    c = in_channels
+    for i, row in enumerate(spec):
+        out, k, s, p, bn = row[:5]
+        if transpose:
+            op = row[5] if len(row) > 5 else 0
+            layers.append(nn.ConvTranspose2d(c, out, k, s, p, output_padding=op, bias=not bn))
+        else:
+            layers.append(nn.Conv2d(c, out, k, s, p, bias=not bn))
+        if bn:
+            layers.append(nn.BatchNorm2d(out))
+        last = i == len(spec) - 1
+        if not last:
+            layers.append(act)
+        elif last_act is not None:
+            layers.append(last_act)
+        c = out
+    return nn.Sequential(*layers)

@@ -1,0 +1,194 @@
+"""Objectives as per-player loss terms, the draws they share, and their composition.
+
+An objective plugin subclasses :class:`Objective` and returns, for each player, a dict of named
+loss terms computed from one iteration's :class:`Draws`. Players follow the paper:
+``alpha`` (energy model, maximises D, so it minimises its terms of -D), ``phi`` (inference
+model) and ``theta`` (generator), both minimising D. A composed objective adds the terms of its
+parts; the divergence triangle is the composition ``["vae", "acd"]``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from genzoo.errors import GenzooError, did_you_mean
+from genzoo.interfaces import Models, Posterior
+
+PLAYERS = ("alpha", "phi", "theta")
+
+
+def per_example_sq_error(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``||x - y||^2`` summed over every non-batch dimension."""
+    return (x - y).pow(2).flatten(1).sum(1)
+
+
+class Draws:
+    """One iteration of Algorithm 1: the samples drawn once and the forward passes on them.
+
+    ``x`` (real data) and ``z ~ p(z)`` are fixed for the iteration; ``x_tilde = g(z)`` and
+    ``z_hat ~ q(z|x)`` are drawn on first use and shared by the alpha-, phi- and theta-steps.
+    Forward passes are cached and dropped by :meth:`after_step` when the player they depend on
+    has moved, so each network runs no more often than Algorithm 1 needs.
+    """
+
+    def __init__(self, models: Models, x: torch.Tensor, z: torch.Tensor, s: float,
+                 rng: torch.Generator | None = None):
+        self.models = models
+        self.x = x
+        self.z = z
+        self.s = s
+        self._rng = rng
+        self._cache: dict[str, tuple[frozenset[str], object]] = {}
+        self._eps: torch.Tensor | None = None
+        self._z_hat_drawn: torch.Tensor | None = None
+
+    def _memo(self, key: str, deps: tuple[str, ...], fn: Callable[[], object]):
+        if key not in self._cache:
+            self._cache[key] = (frozenset(deps), fn())
+        return self._cache[key][1]
+
+    def after_step(self, player: str) -> None:
+        """Forget what a step of ``player`` made stale. ``z_hat`` stays the sample drawn at the
+        start of the iteration (Algorithm 1, line 6), held without its graph after phi moves."""
+        if player == "phi" and "z_hat" in self._cache:
+            self._z_hat_drawn = self._cache["z_hat"][1].detach()
+        self._cache = {k: v for k, v in self._cache.items() if player not in v[0]}
+
+    # --- the draws -------------------------------------------------------------------------
+    @property
+    def x_tilde(self) -> torch.Tensor:
+        """``x~ = g_theta(z)``, dream data (with its graph to theta)."""
+        return self._memo("x_tilde", ("theta",), lambda: self.models.generator(self.z))
+
+    @property
+    def posterior(self) -> Posterior:
+        """``q_phi(z|x)`` on the real batch."""
+        return self._memo("posterior", ("phi",), lambda: self.models.encoder(self.x))
+
+    @property
+    def z_hat(self) -> torch.Tensor:
+        """``z^ ~ q_phi(z|x)`` by reparameterisation (gradient to phi until phi steps)."""
+        if self._z_hat_drawn is not None:
+            return self._z_hat_drawn
+
+        def draw():
+            q = self.posterior
+            if self._eps is None:
+                self._eps = torch.randn(q.mean.shape, generator=self._rng, device=q.mean.device,
+                                        dtype=q.mean.dtype)
+            return q.mean + q.std * self._eps
+        return self._memo("z_hat", ("phi",), draw)
+
+    # --- forward passes on them -------------------------------------------------------------
+    @property
+    def x_recon(self) -> torch.Tensor:
+        """``g_theta(z^)``, the reconstruction of the real batch."""
+        return self._memo("x_recon", ("phi", "theta"), lambda: self.models.generator(self.z_hat))
+
+    @property
+    def f_data(self) -> torch.Tensor:
+        """``f_alpha(x)`` per example."""
+        return self._memo("f_data", ("alpha",), lambda: self.models.energy(self.x))
+
+    @property
+    def f_dream(self) -> torch.Tensor:
+        """``f_alpha(x~)`` per example (gradient to alpha, and to theta through x~)."""
+        return self._memo("f_dream", ("alpha", "theta"), lambda: self.models.energy(self.x_tilde))
+
+    @property
+    def posterior_dream(self) -> Posterior:
+        """``q_phi(z|x~)`` on the dream data."""
+        return self._memo("posterior_dream", ("phi", "theta"),
+                          lambda: self.models.encoder(self.x_tilde))
+
+    # --- quantities objectives share ---------------------------------------------------------
+    def reconstruction_error(self) -> torch.Tensor:
+        """``||x - g(z^)||^2 / (2 s^2)`` per example: ``-log p_theta(x|z^)`` up to a constant."""
+        return per_example_sq_error(self.x, self.x_recon) / (2.0 * self.s**2)
+
+    def neg_log_q_dream(self) -> torch.Tensor:
+        """``-log q_phi(z|x~)`` per example, for the prior draw ``z`` that made ``x~``."""
+        return self.posterior_dream.neg_log_prob(self.z)
+
+
+Terms = dict[str, torch.Tensor]
+
+
+class Objective:
+    """Base class of objective plugins: per-player loss terms, each a scalar to minimise.
+
+    Override any of :meth:`alpha`, :meth:`phi`, :meth:`theta`; a player with no terms is not
+    stepped. Name each term after the KL divergence it comes from.
+    """
+
+    def alpha(self, d: Draws) -> Terms:
+        return {}
+
+    def phi(self, d: Draws) -> Terms:
+        return {}
+
+    def theta(self, d: Draws) -> Terms:
+        return {}
+
+    def terms(self, player: str, d: Draws) -> Terms:
+        return getattr(self, player)(d)
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    objective: Objective
+    weight: float
+
+
+class Composition(Objective):
+    """A weighted sum of named objectives; each term is logged as ``'<objective>.<term>'``."""
+
+    def __init__(self, parts: list[Part]):
+        self.parts = parts
+
+    def terms(self, player: str, d: Draws) -> Terms:
+        out: Terms = {}
+        for part in self.parts:
+            for term, value in part.objective.terms(player, d).items():
+                out[f"{part.name}.{term}"] = part.weight * value
+        return out
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.parts]
+
+
+def _check_options(what: str, fn: Callable, options: dict) -> None:
+    params = inspect.signature(fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    for key in options:
+        if key not in params:
+            raise GenzooError(f"{what} has no option '{key}'{did_you_mean(key, params)}")
+
+
+def build_objective(spec, options: dict[str, dict], registry) -> Composition:
+    """Build a recipe's ``objective``: a name, or a list of names / ``{name, weight}`` tables.
+
+    A registered composition (a list of names, like ``triangle``) is expanded through this same
+    function, so ``"triangle"`` and ``["vae", "acd"]`` build the same parts.
+    """
+    items = spec if isinstance(spec, list) else [spec]
+    parts: list[Part] = []
+    for item in items:
+        name, weight = (item["name"], float(item.get("weight", 1.0))) if isinstance(item, dict) \
+            else (item, 1.0)
+        entry = registry.get("objectives", name)
+        if isinstance(entry.obj, (list, tuple)):
+            inner = build_objective(list(entry.obj), options, registry)
+            parts += [Part(p.name, p.objective, weight * p.weight) for p in inner.parts]
+        else:
+            opts = options.get(name, {})
+            _check_options(f"objective '{name}'", entry.obj, opts)
+            parts.append(Part(name, entry.obj(**opts), weight))
+    return Composition(parts)

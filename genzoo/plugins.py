@@ -1,0 +1,140 @@
+"""The plugin manager: loads the ``genzoo`` entry points and collects what they register."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pluggy
+
+from genzoo import hookspecs
+from genzoo.errors import GenzooError, did_you_mean
+
+KINDS = ("architectures", "objectives", "datasets")
+_SINGULAR = {"architectures": "architecture", "objectives": "objective", "datasets": "dataset"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered piece: its kind, name, the object, and the distribution it came from."""
+
+    kind: str
+    name: str
+    obj: Any
+    dist: str
+
+    @property
+    def summary(self) -> str:
+        if isinstance(self.obj, (list, tuple)):
+            return "sum of " + " + ".join(map(str, self.obj))
+        doc = inspect.getdoc(self.obj) or ""
+        return doc.splitlines()[0] if doc else ""
+
+
+@dataclass
+class Registry:
+    """Plain dictionaries of what the plugins registered, one per kind."""
+
+    entries: dict[str, dict[str, Entry]] = field(default_factory=lambda: {k: {} for k in KINDS})
+    load_failures: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, name: str, obj: Any, dist: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise GenzooError(f"plugin from '{dist}' registered a {_SINGULAR[kind]} with an "
+                              f"invalid name {name!r}; names are non-empty strings")
+        table = self.entries[kind]
+        if name in table and table[name].obj is not obj:
+            raise GenzooError(
+                f"{_SINGULAR[kind]} '{name}' is registered twice, by '{table[name].dist}' and by "
+                f"'{dist}'; uninstall one of them or rename the plugin's {_SINGULAR[kind]}")
+        table[name] = Entry(kind, name, obj, dist)
+
+    def get(self, kind: str, name: str) -> Entry:
+        table = self.entries[kind]
+        if not isinstance(name, str) or name not in table:
+            raise GenzooError(f"unknown {_SINGULAR[kind]} '{name}'{did_you_mean(str(name), table)}; "
+                              f"'genzoo plugins' lists the installed ones")
+        return table[name]
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.entries[kind])
+
+
+def _make_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _load_entry_points(pm: pluggy.PluginManager, dists: dict[int, str],
+                       failures: list[str]) -> None:
+    """What pluggy's ``load_setuptools_entrypoints("genzoo")`` does, with one difference: a
+    plugin that fails to import is named in a warning and skipped, so every other one loads."""
+    for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+        dist = ep.dist.name if ep.dist is not None else "?"
+        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # a broken third-party plugin must not take genzoo down
+            msg = (f"plugin '{ep.name}' from '{dist}' failed to load and is skipped: "
+                   f"{type(exc).__name__}: {exc}")
+            failures.append(msg)
+            warnings.warn(msg, stacklevel=2)
+            continue
+        pm.register(plugin, name=ep.name)
+        dists[id(plugin)] = dist
+
+
+def build_registry(extra_plugins: tuple[tuple[object, str], ...] = ()) -> Registry:
+    """Load every entry-point plugin (plus ``extra_plugins``: ``(plugin, dist_label)`` pairs,
+    for tests and embedding) and call their register hooks."""
+    pm = _make_manager()
+    dists: dict[int, str] = {}
+    registry = Registry()
+    _load_entry_points(pm, dists, registry.load_failures)
+    for plugin, label in extra_plugins:
+        pm.register(plugin)
+        dists[id(plugin)] = label
+    for kind in KINDS:
+        caller = getattr(pm.hook, f"register_{kind}")
+        for impl in reversed(caller.get_hookimpls()):
+            dist = dists.get(id(impl.plugin), impl.plugin_name)
+            register: Callable[[str, Any], None] = (
+                lambda name, obj, _k=kind, _d=dist: registry.add(_k, name, obj, _d))
+            impl.function(register=register)
+    return registry
+
+
+_cached: Registry | None = None
+_extra: list[tuple[object, str]] = []
+
+
+def registry() -> Registry:
+    """The process-wide registry (built on first use)."""
+    global _cached
+    if _cached is None:
+        _cached = build_registry(tuple(_extra))
+    return _cached
+
+
+def register_plugin(plugin: object, dist: str = "<in-process>") -> None:
+    """Add a plugin object (a module or instance with hookimpls) without an entry point."""
+    global _cached
+    _extra.append((plugin, dist))
+    _cached = None
+
+
+def unregister_plugin(plugin: object) -> None:
+    global _cached
+    _extra[:] = [(p, d) for p, d in _extra if p is not plugin]
+    _cached = None
+
+
+def reset() -> None:
+    """Forget the cached registry (entry points are read again on next use)."""
+    global _cached
+    _cached = None

@@ -1,0 +1,291 @@
+"""Algorithm 1 of the paper: per iteration an alpha-step, a phi-step and theta-steps."""
+
+from __future__ import annotations
+
+
+import signal
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from genzoo import assemble, checkpoint, rundir
+from genzoo.data import batch_stream
+from genzoo.errors import GenzooError
+from genzoo.images import save_grid
+from genzoo.objective import PLAYERS, Draws
+from genzoo.recipe import Recipe
+
+
+class DivergenceError(GenzooError):
+    """A loss or an energy became non-finite."""
+
+
+def make_optimizers(recipe: Recipe, players: dict[str, nn.Module]) -> dict[str, torch.optim.Adam]:
+    out = {}
+    for name, module in players.items():
+        o = getattr(recipe.train, name)
+        out[name] = torch.optim.Adam(module.parameters(), lr=o.lr, betas=o.betas,
+                                     weight_decay=o.weight_decay)
+    return out
+
+
+class Trainer:
+    """Trains the three players of a recipe; ``fit`` runs the whole loop with a run directory.
+
+    ``step(x)`` is one iteration of Algorithm 1 and can be used on its own (tests, notebooks).
+    """
+
+    def __init__(self, recipe: Recipe, registry=None, device: str | torch.device | None = None):
+        self.recipe = recipe
+        self.device = torch.device(device) if device is not None else \
+            assemble.resolve_device(recipe.device)
+        torch.manual_seed(recipe.seed)
+        self.data = assemble.build_data(recipe, registry)
+        self.models = assemble.build_models(recipe, self.data.sample_shape, registry)
+        self.objective = assemble.build_objective(recipe, registry)
+        self.players = self.models.players()
+        for module in self.players.values():
+            module.to(self.device).train()
+        self.params = {p: [q for q in m.parameters() if q.requires_grad]
+                       for p, m in self.players.items()}
+        self.optimizers = make_optimizers(recipe, self.players)
+        self.step_count = 0
+
+    # --- one iteration -----------------------------------------------------------------------
+    def step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One iteration of Algorithm 1 on the real batch ``x``; returns detached metrics."""
+        r = self.recipe
+        z = self.models.generator.sample_latent(x.shape[0], device=self.device)
+        d = Draws(self.models, x, z, r.model.s)
+        metrics: dict[str, torch.Tensor] = {}
+        order = ["alpha", "phi"] + ["theta"] * r.train.theta_steps
+        checks = []
+        for i, player in enumerate(order):
+            terms = self.objective.terms(player, d)
+            if not terms:
+                continue
+            loss = torch.stack(list(terms.values())).sum()
+            checks.append((player, loss.detach()))
+            if player == "alpha":
+                checks.append(("alpha", d.f_data.detach().mean()))
+                checks.append(("alpha", d.f_dream.detach().mean()))
+                metrics["energy/f_data"] = checks[-2][1]
+                metrics["energy/f_dream"] = checks[-1][1]
+            if f"{player}/loss" not in metrics:  # the first theta-step: the iteration's draws
+                metrics[f"{player}/loss"] = loss.detach()
+                for name, value in terms.items():
+                    metrics[f"{player}/{name}"] = value.detach()
+            opt = self.optimizers[player]
+            opt.zero_grad(set_to_none=True)
+            loss.backward(inputs=self.params[player])
+            clip = getattr(r.train, player).grad_clip
+            if clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.params[player], clip)
+            opt.step()
+            d.after_step(player)
+        finite = torch.isfinite(torch.stack([v for _, v in checks])) if checks else None
+        if finite is not None and not bool(finite.all()):
+            player = checks[int((~finite).nonzero()[0])][0]
+            raise DivergenceError(
+                f"training diverged at step {self.step_count + 1}: the {player} player's loss or "
+                f"energy is not finite; lower train.{player}.lr or resume from the last checkpoint")
+        self.step_count += 1
+        return metrics
+
+    def set_learning_rates(self, epoch: int) -> None:
+        for player, opt in self.optimizers.items():
+            lr = getattr(self.recipe.train, player).lr * self.recipe.train.lr_decay ** epoch
+            for group in opt.param_groups:
+                group["lr"] = lr
+
+    # --- sampling ------------------------------------------------------------------------------
+    def fixed_noise(self, n: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.recipe.seed + 12345)
+        return torch.randn((n, *self.models.generator.latent_shape), generator=g).to(self.device)
+
+    @torch.no_grad()
+    def sample(self, z: torch.Tensor) -> torch.Tensor:
+        g = self.models.generator
+        was = g.training
+        g.eval()
+        try:
+            return g(z)
+        finally:
+            g.train(was)
+
+    # --- checkpoints ---------------------------------------------------------------------------
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        out = {"rng.torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            for i, s in enumerate(torch.cuda.get_rng_state_all()):
+                out[f"rng.cuda.{i}"] = s
+        return out
+
+    def save_checkpoint(self, run_dir: Path) -> Path:
+        meta = {"recipe_hash": self.recipe.identity_hash(), "arch": self.recipe.model.arch,
+                "objective": self.objective.names, "sample_shape": list(self.data.sample_shape)}
+        return checkpoint.save(Path(run_dir) / rundir.CHECKPOINTS, self.step_count, self.players,
+                               self.optimizers, self.state_tensors(), meta,
+                               keep=self.recipe.log.keep_checkpoints)
+
+    def load_checkpoint(self, ckpt: checkpoint.Checkpoint, restore_training: bool = True) -> None:
+        if ckpt.meta.get("recipe_hash") != self.recipe.identity_hash():
+            raise GenzooError(f"checkpoint '{ckpt.path}' was written by a different recipe "
+                              f"(arch '{ckpt.meta.get('arch')}', objective "
+                              f"{ckpt.meta.get('objective')}); use the run's own recipe")
+        for player, module in self.players.items():
+            try:
+                module.load_state_dict(ckpt.module_state(player))
+            except RuntimeError as exc:
+                first = str(exc).strip().splitlines()[0]
+                raise GenzooError(f"checkpoint '{ckpt.path}' does not fit the {player} network "
+                                  f"({first}); use the run's own recipe") from None
+        if not restore_training:
+            return
+        for player, opt in self.optimizers.items():
+            opt.load_state_dict(ckpt.optimizer_state(player))
+        torch.set_rng_state(ckpt.tensors["rng.torch"])
+        if torch.cuda.is_available():
+            states = [ckpt.tensors[k] for k in sorted(ckpt.tensors) if k.startswith("rng.cuda.")]
+            if len(states) == torch.cuda.device_count():
+                torch.cuda.set_rng_state_all(states)
+        self.step_count = ckpt.step
+
+    # --- the whole run ------------------------------------------------------------------------
+    def fit(self, run_dir: Path, resume: bool = False, force: bool = False,
+            progress: bool | None = None, console=None) -> dict:
+        """Train to ``train.steps`` writing into ``run_dir``; returns the last logged metrics."""
+        r = self.recipe
+        run_dir = Path(run_dir)
+        rundir.prepare(run_dir, r, resume=resume, force=force)
+        log = rundir.MetricsLog(run_dir / rundir.METRICS)
+        if resume:
+            ckpt = checkpoint.latest(run_dir / rundir.CHECKPOINTS)
+            if ckpt is not None:
+                self.load_checkpoint(ckpt)
+        log.truncate_after(self.step_count)
+        if self.step_count >= r.train.steps:
+            return {"step": self.step_count}
+        sampler, batches = batch_stream(self.data.train, r.train.batch_size, r.seed,
+                                        start_step=self.step_count,
+                                        num_workers=r.train.num_workers)
+        noise = self.fixed_noise(r.log.n_samples)
+        samples_dir = run_dir / rundir.SAMPLES
+        if self.data.is_image and self.step_count == 0:
+            real = torch.stack([_sample(self.data.train[i]) for i in
+                                range(min(r.log.n_samples, len(self.data.train)))])
+            save_grid(real, samples_dir / "data.png")
+        show = r.log.progress if progress is None else progress
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        last: dict = {}
+        t0 = time.perf_counter()
+        with _progress(show, r.train.steps, self.step_count, console) as bar, \
+                _stop_requests() as stop:
+            while self.step_count < r.train.steps:
+                self.set_learning_rates(sampler.epoch_of(self.step_count))
+                x = next(batches).to(self.device, non_blocking=True)
+                metrics = self.step(x)
+                for k, v in metrics.items():
+                    sums[k] = sums.get(k, 0) + v
+                count += 1
+                s = self.step_count
+                final = s == r.train.steps
+                if s % r.log.every == 0 or final:
+                    last = {"step": s, **{k: float(v / count) for k, v in sums.items()},
+                            "time/elapsed_s": round(time.perf_counter() - t0, 3)}
+                    log.write(last)
+                    sums, count = {}, 0
+                    bar.update(s, last)
+                if self.data.is_image and (s % r.log.sample_every == 0 or final):
+                    grid = self.sample(noise)
+                    save_grid(grid, samples_dir / ("final.png" if final else f"step_{s:08d}.png"))
+                if s % r.log.checkpoint_every == 0 or final or stop.requested:
+                    self.save_checkpoint(run_dir)
+                if stop.requested and not final:
+                    raise GenzooError(f"stopped at step {s} by {stop.requested}; checkpoint saved; "
+                                      f"continue with: genzoo run RECIPE --resume --out {run_dir}")
+        return last
+
+
+def _sample(item):
+    return item[0] if isinstance(item, (tuple, list)) else item
+
+
+class _Stop:
+    requested: str | None = None
+
+
+@contextmanager
+def _stop_requests():
+    """SIGINT/SIGTERM ask the loop to finish its step, checkpoint and stop."""
+    stop = _Stop()
+    old = {}
+
+    def handler(signum, frame):
+        stop.requested = signal.Signals(signum).name
+
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        yield stop
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+class _NoBar:
+    def update(self, step, metrics):
+        pass
+
+
+@contextmanager
+def _progress(show: bool, total: int, start: int, console):
+    if not show:
+        yield _NoBar()
+        return
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    columns = [TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[losses]}")]
+    with Progress(*columns, console=console, transient=False) as prog:
+        task = prog.add_task("train", total=total, completed=start, losses="")
+
+        class Bar:
+            def update(self, step, metrics):
+                parts = [f"{sym} {metrics[f'{p}/loss']:.3g}" for p, sym in
+                         (("alpha", "α"), ("phi", "φ"), ("theta", "θ")) if f"{p}/loss" in metrics]
+                prog.update(task, completed=step, losses="  ".join(parts))
+
+        yield Bar()
+
+
+
+
+def load_trained(run_dir: Path, device: str | torch.device = "cpu", registry=None):
+    """``(recipe, models, checkpoint)`` of a run directory's newest good checkpoint, with the
+    networks in eval mode on ``device``."""
+    run_dir = Path(run_dir)
+    recipe = rundir.load_recipe(run_dir)
+    ckpt = checkpoint.latest(run_dir / rundir.CHECKPOINTS)
+    if ckpt is None:
+        raise GenzooError(f"run directory '{run_dir}' holds no usable checkpoint; train it "
+                          f"first with 'genzoo run'")
+    if ckpt.meta.get("recipe_hash") != recipe.identity_hash():
+        raise GenzooError(f"checkpoint '{ckpt.path}' was written by a different recipe than "
+                          f"'{run_dir / rundir.RECIPE}'")
+    models = assemble.build_models(recipe, tuple(ckpt.meta["sample_shape"]), registry)
+    for player, module in models.players().items():
+        try:
+            module.load_state_dict(ckpt.module_state(player))
+        except RuntimeError as exc:
+            raise GenzooError(f"checkpoint '{ckpt.path}' does not fit the {player} network "
+                              f"({str(exc).splitlines()[0]})") from None
+        module.to(device).eval()
+    return recipe, models, ckpt

@@ -1,0 +1,15 @@
+"""Built-in data sets: one texture image, MNIST-format IDX files, a folder of images."""
+
+from genzoo import hookimpl
+
+from genzoo_datasets.idx import fashion_mnist, mnist
+from genzoo_datasets.image_folder import image_folder
+from genzoo_datasets.texture_image import texture_image
+
+
+@hookimpl
+def register_datasets(register):
+    register("texture_image", texture_image)
+    register("fashion_mnist", fashion_mnist)
+    register("mnist", mnist)
+    register("image_folder", image_folder)

@@ -1,0 +1,147 @@
+"""Shared test helpers: a toy plugin (MLP nets, a ring of Gaussians, tiny IDX files) and
+small recipes."""
+
+from __future__ import annotations
+
+import gzip
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from genzoo import hookimpl, plugins
+from genzoo.data import DataSource
+from genzoo.interfaces import Encoder, Energy, Generator, Models, Posterior
+from genzoo.recipe import from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class MLPGenerator(Generator):
+    def __init__(self, d, out, hidden):
+        super().__init__()
+        self.latent_shape = (d,)
+        self.net = nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                                 nn.ReLU(), nn.Linear(hidden, out))
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class MLPEncoder(Encoder):
+    def __init__(self, d, inp, hidden):
+        super().__init__()
+        self.latent_shape = (d,)
+        self.net = nn.Sequential(nn.Linear(inp, hidden), nn.LeakyReLU(0.2),
+                                 nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
+                                 nn.Linear(hidden, 2 * d))
+
+    def forward(self, x):
+        out = self.net(x)
+        d = self.latent_shape[0]
+        return Posterior(out[:, :d], out[:, d:].clamp(-10, 5))
+
+
+class MLPEnergy(Energy):
+    def __init__(self, inp, hidden):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(inp, hidden), nn.LeakyReLU(0.2),
+                                 nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
+                                 nn.Linear(hidden, 1))
+
+    def forward(self, x):
+        return self.net(x).squeeze(1)
+
+
+def build_mlp(sample_shape: tuple[int, ...], latent_dim: int = 2, hidden: int = 64) -> Models:
+    """Small MLPs for vector data."""
+    (n,) = sample_shape
+    return Models(MLPGenerator(latent_dim, n, hidden), MLPEncoder(latent_dim, n, hidden),
+                  MLPEnergy(n, hidden))
+
+
+RING_RADIUS = 0.8
+
+
+def ring_centres(modes: int = 8) -> torch.Tensor:
+    a = torch.arange(modes) * 2 * math.pi / modes
+    return RING_RADIUS * torch.stack([a.cos(), a.sin()], 1)
+
+
+def ring8(n: int = 4096, std: float = 0.03, seed: int = 0) -> DataSource:
+    """A mixture of 8 Gaussians on a ring of radius 0.8."""
+    g = torch.Generator().manual_seed(seed)
+    c = ring_centres()
+    idx = torch.randint(0, 8, (n,), generator=g)
+    x = c[idx] + std * torch.randn(n, 2, generator=g)
+    return DataSource(TensorDataset(x, idx), (2,), description="ring of 8 Gaussians")
+
+
+class ToyPlugin:
+    @hookimpl
+    def register_architectures(self, register):
+        register("mlp", build_mlp)
+
+    @hookimpl
+    def register_datasets(self, register):
+        register("ring8", ring8)
+
+
+@pytest.fixture
+def toy_plugin():
+    p = ToyPlugin()
+    plugins.register_plugin(p, dist="genzoo-tests")
+    yield p
+    plugins.unregister_plugin(p)
+
+
+def toy_recipe(**sections):
+    raw = {"name": "toy", "objective": "triangle", "seed": 0, "device": "cpu",
+           "model": {"arch": "mlp", "s": 0.1, "latent_dim": 2, "hidden": 32},
+           "data": {"name": "ring8", "n": 512},
+           "train": {"steps": 5, "batch_size": 64},
+           "log": {"every": 1, "progress": False}}
+    for k, v in sections.items():
+        if isinstance(v, dict) and isinstance(raw.get(k), dict):
+            raw[k] = {**raw[k], **v}
+        else:
+            raw[k] = v
+    return from_dict(raw)
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> Path:
+    """Write an IDX file (the MNIST format) for tests."""
+    codes = {np.dtype(np.uint8): 0x08}
+    header = bytes([0, 0, codes[array.dtype], array.ndim]) + struct.pack(
+        f">{array.ndim}I", *array.shape)
+    data = header + array.tobytes()
+    path = Path(str(path) + (".gz" if gz else ""))
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def make_fashion_like(root: Path, n_train: int = 256, n_test: int = 64, gz: bool = True) -> Path:
+    """A tiny Fashion-MNIST-shaped data set: 28x28 uint8 images of bars whose angle is the
+    label."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        yy, xx = np.mgrid[0:28, 0:28] - 13.5
+        imgs = []
+        for lab in labels:
+            a = lab * np.pi / 10
+            d = np.abs(-np.sin(a) * xx + np.cos(a) * yy)
+            imgs.append(np.clip(255 * np.exp(-d**2 / 8) + rng.normal(0, 10, (28, 28)), 0, 255))
+        write_idx(root / f"{split}-images-idx3-ubyte", np.array(imgs, dtype=np.uint8), gz)
+        write_idx(root / f"{split}-labels-idx1-ubyte", labels, gz)
+    return root
+
+
+def params_of(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.named_parameters()}

@@ -1,0 +1,229 @@
+"""The objectives against the math of objectives.md: which players each term moves, the VAE's
+negative ELBO, the ACD gradient, and the triangle as the sum of VAE and ACD."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import MLPEncoder, MLPEnergy, MLPGenerator, params_of, toy_recipe
+from genzoo import plugins
+from genzoo.interfaces import Encoder, Energy, Generator, Models, Posterior
+from genzoo.objective import Draws, build_objective
+from genzoo.trainer import Trainer
+
+
+# --- Posterior math -------------------------------------------------------------------------
+def test_posterior_neg_log_prob_and_kl_match_torch_distributions():
+    torch.manual_seed(0)
+    mean, log_std = torch.randn(4, 3), torch.randn(4, 3) * 0.5
+    q = Posterior(mean, log_std)
+    z = torch.randn(4, 3)
+    ref = torch.distributions.Normal(mean, log_std.exp())
+    assert torch.allclose(q.neg_log_prob(z), -ref.log_prob(z).sum(1), atol=1e-5)
+    prior = torch.distributions.Normal(torch.zeros(3), torch.ones(3))
+    kl = torch.distributions.kl_divergence(ref, prior).sum(1)
+    assert torch.allclose(q.kl_to_prior("sum"), kl, atol=1e-5)
+    assert torch.allclose(q.kl_to_prior("mean"), kl / 3, atol=1e-5)
+
+
+# --- a linear toy where every term has a closed form ------------------------------------------
+class LinGen(Generator):
+    def __init__(self, W):
+        super().__init__()
+        self.latent_shape = (W.shape[1],)
+        self.W = nn.Parameter(W.clone())
+
+    def forward(self, z):
+        return z @ self.W.T
+
+
+class LinEnc(Encoder):
+    def __init__(self, A, b):
+        super().__init__()
+        self.latent_shape = (A.shape[0],)
+        self.A = nn.Parameter(A.clone())
+        self.b = nn.Parameter(b.clone())
+
+    def forward(self, x):
+        return Posterior(x @ self.A.T, self.b.expand(x.shape[0], -1))
+
+
+class LinEnergy(Energy):
+    def __init__(self, w):
+        super().__init__()
+        self.w = nn.Parameter(w.clone())
+
+    def forward(self, x):
+        return x @ self.w
+
+
+def linear_models(seed=0, D=5, d=2):
+    g = torch.Generator().manual_seed(seed)
+    return Models(LinGen(torch.randn(D, d, generator=g)),
+                  LinEnc(torch.randn(d, D, generator=g), 0.3 * torch.randn(d, generator=g)),
+                  LinEnergy(torch.randn(D, generator=g)))
+
+
+def objective(spec, options=None):
+    return build_objective(spec, options or {}, plugins.registry())
+
+
+def test_vae_equals_hand_computed_negative_elbo():
+    m = linear_models()
+    s = 0.5
+    x = torch.randn(3, 5, generator=torch.Generator().manual_seed(1))
+    d = Draws(m, x, z=torch.zeros(3, 2), s=s, rng=torch.Generator().manual_seed(7))
+    vae = objective("vae", {"vae": {"prior_kl": "sum"}})
+    phi_loss = sum(vae.terms("phi", d).values())
+    # by hand: z^ = mu + sigma * eps with the same eps, then the Gaussian negative ELBO
+    eps = torch.randn(3, 2, generator=torch.Generator().manual_seed(7))
+    mu = x @ m.encoder.A.detach().T
+    sigma = m.encoder.b.detach().exp()
+    z_hat = mu + sigma * eps
+    x_hat = z_hat @ m.generator.W.detach().T
+    D = x.shape[1]
+    log_px = (-((x - x_hat) ** 2).sum(1) / (2 * s**2) - D * math.log(s)
+              - D / 2 * math.log(2 * math.pi))
+    kl = 0.5 * (mu**2 + sigma**2 - 1 - 2 * sigma.log()).sum(1)
+    neg_elbo = (-log_px + kl).mean()
+    const = D * math.log(s) + D / 2 * math.log(2 * math.pi)
+    assert torch.allclose(phi_loss.detach(), neg_elbo - const, atol=1e-5)
+    theta_loss = sum(vae.terms("theta", d).values())
+    assert torch.allclose(theta_loss.detach(), (((x - x_hat) ** 2).sum(1) / (2 * s**2)).mean(),
+                          atol=1e-5)
+    assert vae.terms("alpha", d) == {}
+
+
+def test_acd_alpha_gradient_is_dream_mean_minus_data_mean():
+    # f(x) = w.x, so d/dw [mean f(x~) - mean f(x)] = mean x~ - mean x  (eq. 17, negated)
+    m = linear_models()
+    x = torch.randn(6, 5)
+    z = torch.randn(6, 2)
+    d = Draws(m, x, z, s=1.0)
+    loss = sum(objective("acd").terms("alpha", d).values())
+    (grad,) = torch.autograd.grad(loss, [m.energy.w])
+    x_tilde = z @ m.generator.W.detach().T
+    assert torch.allclose(grad, x_tilde.mean(0) - x.mean(0), atol=1e-5)
+
+
+def test_acd_theta_and_phi_terms_match_kl_p_pi():
+    m = linear_models()
+    x, z = torch.randn(4, 5), torch.randn(4, 2)
+    d = Draws(m, x, z, s=1.0)
+    acd = objective("acd", {"acd": {"entropy_weight": 0.25}})
+    x_tilde = z @ m.generator.W.T
+    q = m.encoder(x_tilde)
+    nlq = Posterior(q.mean, q.log_std).neg_log_prob(z)
+    theta = acd.terms("theta", d)
+    assert torch.allclose(theta["acd.kl_p_pi.energy"], -(x_tilde @ m.energy.w).mean())
+    assert torch.allclose(theta["acd.kl_p_pi.entropy"], 0.25 * nlq.mean())
+    assert torch.allclose(acd.terms("phi", d)["acd.kl_p_pi.inference"], 0.25 * nlq.mean())
+    # theta's gradient flows through x~ = g(z): the -f(x~) term alone gives -mean_i w z_i^T
+    (g,) = torch.autograd.grad(theta["acd.kl_p_pi.energy"], [m.generator.W])
+    assert torch.allclose(g, -torch.outer(m.energy.w.detach(), z.mean(0)), atol=1e-5)
+
+
+def test_wake_sleep_terms():
+    m = linear_models()
+    x, z = torch.randn(4, 5), torch.randn(4, 2)
+    d = Draws(m, x, z, s=1.0)
+    ws = objective("wake_sleep")
+    phi = ws.terms("phi", d)
+    assert set(phi) == {"wake_sleep.kl_p_q.sleep"}
+    assert set(ws.terms("theta", d)) == {"wake_sleep.kl_q_p.wake"}
+    assert ws.terms("alpha", d) == {}
+    # the sleep term trains phi from dream data only: no gradient reaches theta's W via phi's
+    # loss once x~ is held fixed, and its value is -log q(z|x~)
+    x_tilde = (z @ m.generator.W.T).detach()
+    expected = m.encoder(x_tilde).neg_log_prob(z).mean()
+    assert torch.allclose(phi["wake_sleep.kl_p_q.sleep"], expected)
+
+
+@pytest.mark.parametrize("spec", ["triangle", "vae", "acd", "wake_sleep"])
+def test_each_step_moves_only_its_own_player(toy_plugin, spec):
+    tr = Trainer(toy_recipe(objective=spec, train={"theta_steps": 2}), device="cpu")
+    snapshots = [("start", {p: params_of(m) for p, m in tr.players.items()})]
+    for player, opt in tr.optimizers.items():
+        original = opt.step
+
+        def step(*a, _p=player, _orig=original, **k):
+            out = _orig(*a, **k)
+            snapshots.append((_p, {p: params_of(m) for p, m in tr.players.items()}))
+            return out
+        opt.step = step
+    tr.step(torch.randn(64, 2))
+    stepped = [name for name, _ in snapshots[1:]]
+    expected = {"triangle": ["alpha", "phi", "theta", "theta"], "vae": ["phi", "theta", "theta"],
+                "acd": ["alpha", "phi", "theta", "theta"],
+                "wake_sleep": ["phi", "theta", "theta"]}[spec]
+    assert stepped == expected
+    for (_, before), (player, after) in zip(snapshots, snapshots[1:]):
+        for p in after:
+            changed = any(not torch.equal(before[p][k], after[p][k]) for k in after[p])
+            assert changed == (p == player), f"{p} changed={changed} in a step of {player}"
+
+
+def test_every_loss_is_finite_and_reaches_only_its_player(toy_plugin):
+    tr = Trainer(toy_recipe(), device="cpu")
+    d = Draws(tr.models, torch.randn(16, 2), torch.randn(16, 2), s=0.1)
+    for player in ("alpha", "phi", "theta"):
+        loss = sum(tr.objective.terms(player, d).values())
+        assert torch.isfinite(loss)
+        own = tr.params[player]
+        grads = torch.autograd.grad(loss, own, retain_graph=True, allow_unused=True)
+        assert any(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_triangle_is_vae_plus_acd(toy_plugin):
+    results = []
+    for spec in ("triangle", ["vae", "acd"]):
+        tr = Trainer(toy_recipe(objective=spec), device="cpu")
+        x = torch.randn(64, 2, generator=torch.Generator().manual_seed(3))
+        metrics = [tr.step(x) for _ in range(3)]
+        results.append((metrics, {p: params_of(m) for p, m in tr.players.items()}))
+    (m1, p1), (m2, p2) = results
+    assert [sorted(m) for m in m1] == [sorted(m) for m in m2]
+    for a, b in zip(m1, m2):
+        for k in a:
+            assert torch.equal(a[k], b[k]), k
+    for player in p1:
+        for k in p1[player]:
+            assert torch.equal(p1[player][k], p2[player][k])
+
+
+def test_weighted_composition_scales_terms():
+    m = linear_models()
+    x, z = torch.randn(4, 5), torch.randn(4, 2)
+    plain = objective("acd").terms("alpha", Draws(m, x, z, 1.0))
+    half = objective([{"name": "acd", "weight": 0.5}]).terms("alpha", Draws(m, x, z, 1.0))
+    for k in plain:
+        assert torch.allclose(half[k], 0.5 * plain[k])
+    both = objective(["triangle", "wake_sleep"])
+    assert both.names == ["vae", "acd", "wake_sleep"]
+
+
+def test_draws_share_forward_passes_and_drop_stale_ones():
+    m = linear_models()
+    calls = {"g": 0}
+    forward = m.generator.forward
+
+    def counting(z):
+        calls["g"] += 1
+        return forward(z)
+
+    m.generator.forward = counting
+    d = Draws(m, torch.randn(4, 5), torch.randn(4, 2), 1.0)
+    tri = objective("triangle")
+    tri.terms("alpha", d)
+    tri.terms("phi", d)  # reuses x~ = g(z), adds g(z^)
+    assert calls["g"] == 2
+    d.after_step("phi")
+    z_hat = d.z_hat
+    assert not z_hat.requires_grad  # held as drawn, without phi's graph
+    tri.terms("theta", d)  # x~ reused (theta has not moved), g(z^) recomputed
+    assert calls["g"] == 3
+    d.after_step("theta")
+    tri.terms("theta", d)  # a second theta-step regenerates x~ and g(z^)
+    assert calls["g"] == 5
