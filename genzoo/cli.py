@@ -105,8 +105,13 @@ def plugins():
 
 def main(argv=None) -> None:
     warnings.showwarning = _warn_line
+    from genzoo.trainer import Interrupted
+
     try:
         cli.main(args=argv, prog_name="genzoo", standalone_mode=False)
+    except Interrupted as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(130)
     except GenzooError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -23,6 +23,10 @@ class DivergenceError(GenzooError):
     """A loss or an energy became non-finite."""
 
 
+class Interrupted(GenzooError):
+    """SIGINT/SIGTERM stopped the run after a checkpoint was written."""
+
+
 def make_optimizers(recipe: Recipe, players: dict[str, nn.Module]) -> dict[str, torch.optim.Adam]:
     out = {}
     for name, module in players.items():
@@ -206,7 +210,7 @@ class Trainer:
                 if s % r.log.checkpoint_every == 0 or final or stop.requested:
                     self.save_checkpoint(run_dir)
                 if stop.requested and not final:
-                    raise GenzooError(f"stopped at step {s} by {stop.requested}; checkpoint saved; "
+                    raise Interrupted(f"stopped at step {s} by {stop.requested}; checkpoint saved; "
                                       f"continue with: genzoo run RECIPE --resume --out {run_dir}")
         return last
 

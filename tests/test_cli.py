@@ -166,3 +166,29 @@ def test_a_real_process_prints_one_line_without_traceback(tiny, tmp_path):
     assert p.returncode == 2
     assert p.stderr.strip() == ("error: unknown recipe key 'train.stpes' "
                                 "(did you mean 'steps'?)")
+
+
+def test_sigint_finishes_the_step_checkpoints_and_says_how_to_resume(tiny, tmp_path):
+    import signal
+    import time
+    run = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, "-m", "genzoo", "run", str(tiny), "--quiet", "--out",
+                          str(run), "--set", "train.steps=100000",
+                          "--set", "log.checkpoint_every=100000"],
+                         stderr=subprocess.PIPE, text=True)
+    metrics = run / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not metrics.exists() or
+                                       len(metrics.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "checkpoint saved" in err and "--resume" in err and "Traceback" not in err
+    (ckpt,) = sorted((run / "checkpoints").glob("step_*.json"))
+    step = json.loads(ckpt.read_text())["step"]
+    assert step >= 3
+    code = subprocess.run([sys.executable, "-m", "genzoo", "run", str(tiny), "--quiet", "--out",
+                           str(run), "--resume", "--set", f"train.steps={step + 2}"]).returncode
+    assert code == 0
+    assert (run / "checkpoints" / f"step_{step + 2:08d}.json").exists()

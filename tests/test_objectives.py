@@ -227,3 +227,13 @@ def test_draws_share_forward_passes_and_drop_stale_ones():
     d.after_step("theta")
     tri.terms("theta", d)  # a second theta-step regenerates x~ and g(z^)
     assert calls["g"] == 5
+
+
+def test_same_seed_same_run_and_another_seed_another(toy_plugin, tmp_path):
+    def train(seed, out):
+        tr = Trainer(toy_recipe(seed=seed), device="cpu")
+        tr.fit(tmp_path / out)
+        return {p: params_of(m) for p, m in tr.players.items()}
+    a, b, c = train(1, "a"), train(1, "b"), train(2, "c")
+    assert all(torch.equal(a[p][k], b[p][k]) for p in a for k in a[p])
+    assert not all(torch.equal(a[p][k], c[p][k]) for p in a for k in a[p])
