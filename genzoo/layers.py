@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
-from genzoo.interfaces import Posterior
+from genzoo.interfaces import Energy, Posterior
 
 
 def scaled(channels: int, width: float) -> int:
@@ -40,3 +41,14 @@ def conv_stack(spec: list[tuple], in_channels: int, transpose: bool, act: nn.Mod
             layers.append(last_act)
         c = out
     return nn.Sequential(*layers)
+
+
+class SummedEnergy(Energy):
+    """``f(x)``: the sum of a network's outputs over channels and positions."""
+
+    def __init__(self, body: nn.Module):
+        super().__init__()
+        self.net = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten(1).sum(1)

@@ -17,8 +17,8 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from genzoo.interfaces import Encoder, Energy, Generator, Models, Posterior
-from genzoo.layers import conv_stack, posterior_from, scaled
+from genzoo.interfaces import Encoder, Generator, Models, Posterior
+from genzoo.layers import SummedEnergy, conv_stack, posterior_from, scaled
 
 # (generator, encoder body, energy body, final kernel of encoder/energy) per image size
 TABLES = {
@@ -70,15 +70,6 @@ class DCGANEncoder(Encoder):
         return posterior_from(rearrange(self.net(x), "b c 1 1 -> b c"), self.latent_shape[0])
 
 
-class DCGANEnergy(Energy):
-    def __init__(self, body: nn.Sequential):
-        super().__init__()
-        self.net = body
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten(1).sum(1)
-
-
 def build_dcgan(sample_shape: tuple[int, ...], width: float = 1.0,
                 latent_dim: int = 100) -> Models:
     """DCGAN family for 28x28 (Table 6), 32x32 (Table 5) and 64x64 (Table 4) images.
@@ -102,4 +93,4 @@ def build_dcgan(sample_shape: tuple[int, ...], width: float = 1.0,
     en = conv_stack(_widen(en_rows, width) + [(1, last_k, 1, 0, False)], c, transpose=False,
                     act=lrelu, last_act=None)
     return Models(DCGANGenerator(latent_dim, gen), DCGANEncoder(latent_dim, enc),
-                  DCGANEnergy(en))
+                  SummedEnergy(en))

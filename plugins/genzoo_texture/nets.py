@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from genzoo.interfaces import Encoder, Energy, Generator, Models, Posterior
-from genzoo.layers import conv_stack, posterior_from, scaled
+from genzoo.interfaces import Encoder, Generator, Models, Posterior
+from genzoo.layers import SummedEnergy, conv_stack, posterior_from, scaled
 
 GENERATOR = [512, 512, 256, 128]
 ENCODER = [128, 256, 512, 512]
@@ -43,15 +43,6 @@ class TextureEncoder(Encoder):
         return posterior_from(self.net(x), self.latent_shape[0])
 
 
-class TextureEnergy(Energy):
-    def __init__(self, body):
-        super().__init__()
-        self.net = body
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten(1).sum(1)
-
-
 def build_texture(sample_shape: tuple[int, ...], width: float = 1.0,
                   latent_channels: int = 5) -> Models:
     """Texture generator/inference/energy nets; ``width`` scales every hidden layer."""
@@ -70,4 +61,4 @@ def build_texture(sample_shape: tuple[int, ...], width: float = 1.0,
                      act=nn.LeakyReLU(0.2, True), last_act=None)
     en = conv_stack([(scaled(n, width), k, s, p, False) for n, k, s, p in ENERGY], c,
                     transpose=False, act=nn.LeakyReLU(0.2, True), last_act=None)
-    return Models(TextureGenerator(latent, gen), TextureEncoder(latent, enc), TextureEnergy(en))
+    return Models(TextureGenerator(latent, gen), TextureEncoder(latent, enc), SummedEnergy(en))
