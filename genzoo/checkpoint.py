@@ -107,6 +107,19 @@ def save(directory: Path, step: int, modules: dict[str, torch.nn.Module],
     return weights
 
 
+def remove_partial_writes(directory: Path) -> None:
+    """Delete what a write cut short left behind: temporary files, and weights whose sidecar
+    was never written."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return
+    for tmp in directory.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+    for weights in directory.glob("step_*.safetensors"):
+        if not weights.with_suffix(".json").exists():
+            weights.unlink(missing_ok=True)
+
+
 def list_checkpoints(directory: Path) -> list[Path]:
     """Sidecar files, oldest first."""
     directory = Path(directory)

@@ -46,9 +46,6 @@ def run(recipe, overrides, out, resume, force, device, quiet):
     run_dir = out or Path("runs") / r.name
     console = Console(stderr=True)
     trainer = Trainer(r)
-    console.print(f"[bold]genzoo[/] {r.name}: objective {'+'.join(trainer.objective.names)}, "
-                  f"arch {r.model.arch}, data {r.data.name} {tuple(trainer.data.sample_shape)}, "
-                  f"{r.train.steps} steps on {trainer.device} -> {run_dir}")
     last = trainer.fit(run_dir, resume=resume, force=force, progress=not quiet, console=console)
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items()
                       if k.endswith("/loss") or k.startswith("energy/"))
@@ -111,7 +108,7 @@ def main(argv=None) -> None:
         cli.main(args=argv, prog_name="genzoo", standalone_mode=False)
     except Interrupted as exc:
         click.echo(str(exc), err=True)
-        sys.exit(130)
+        sys.exit(exc.exit_code)
     except GenzooError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -62,6 +62,10 @@ class Train:
     theta_steps: int = 1  # theta-steps per iteration (Algorithm 1, line 9)
     lr_decay: float = 1.0  # learning rates multiplied by this once per epoch
     num_workers: int = 0
+    energy_bound: float = 1e6  # |mean f| beyond this counts as divergence; 0 turns it off
+    on_divergence: Literal["stop", "rollback"] = "stop"
+    rollback_lr_factor: float = 0.5  # learning rates multiplied by this at each rollback
+    max_rollbacks: int = 5
     alpha: PlayerOptim = PlayerOptim(lr=1e-4)
     phi: PlayerOptim = PlayerOptim(lr=3e-4)
     theta: PlayerOptim = PlayerOptim(lr=3e-4)
@@ -118,7 +122,8 @@ class Recipe:
 
     def identity_hash(self) -> str:
         """Hash of what defines the trained models: everything except run length, logging,
-        device and loader workers. A checkpoint resumes only under the same hash."""
+        device, loader workers and the divergence guard. A checkpoint resumes only under the
+        same hash."""
         return hashlib.sha256(json.dumps(identity(self.to_dict()), sort_keys=True,
                                          default=str).encode()).hexdigest()[:16]
 
@@ -128,8 +133,9 @@ def identity(d: dict) -> dict:
     d.pop("log", None)
     d.pop("device", None)
     d.pop("name", None)
-    d.get("train", {}).pop("steps", None)
-    d.get("train", {}).pop("num_workers", None)
+    for key in ("steps", "num_workers", "energy_bound", "on_divergence", "rollback_lr_factor",
+                "max_rollbacks"):
+        d.get("train", {}).pop(key, None)
     return d
 
 
@@ -306,7 +312,8 @@ def read_toml(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise GenzooError(f"cannot read recipe '{path}': {exc}") from None
+        raise GenzooError(f"cannot read recipe '{path}' ({type(exc).__name__}); a recipe is a "
+                          f"UTF-8 TOML text file") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -338,6 +345,12 @@ def _validate(r: Recipe) -> None:
     _positive("train.lr_decay", r.train.lr_decay)
     if r.train.num_workers < 0:
         raise GenzooError("recipe key 'train.num_workers' must be 0 or more")
+    if r.train.energy_bound < 0 or r.train.max_rollbacks < 0:
+        raise GenzooError("recipe keys 'train.energy_bound' and 'train.max_rollbacks' must be "
+                          "0 or more")
+    if not 0 < r.train.rollback_lr_factor <= 1:
+        raise GenzooError(f"recipe key 'train.rollback_lr_factor' must lie in (0, 1], got "
+                          f"{r.train.rollback_lr_factor}")
     _positive("model.s", r.model.s)
     _positive("model.init_std", r.model.init_std)
     for player in ("alpha", "phi", "theta"):

@@ -22,7 +22,8 @@ def _differences(a, b, prefix="") -> list[str]:
         for k in sorted(set(a) | set(b)):
             out += _differences(a.get(k), b.get(k), f"{prefix}.{k}" if prefix else k)
         return out
-    return [] if a == b else [f"{prefix}: {a!r} vs {b!r}"]
+    shown = lambda v: "default" if v is None else repr(v)  # noqa: E731
+    return [] if a == b else [f"{prefix}: {shown(a)} vs {shown(b)}"]
 
 
 def prepare(run_dir: Path, recipe: recipe_mod.Recipe, resume: bool, force: bool) -> None:

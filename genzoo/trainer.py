@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 
+import random
 import signal
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,11 +23,20 @@ from genzoo.recipe import Recipe
 
 
 class DivergenceError(GenzooError):
-    """A loss or an energy became non-finite."""
+    """A loss or an energy became non-finite or left ``train.energy_bound``."""
+
+    def __init__(self, reason: str, player: str):
+        self.reason = reason
+        super().__init__(f"{reason}; lower train.{player}.lr, or set train.on_divergence = "
+                         f"\"rollback\"; the last good checkpoint is kept")
 
 
 class Interrupted(GenzooError):
     """SIGINT/SIGTERM stopped the run after a checkpoint was written."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum
 
 
 def make_optimizers(recipe: Recipe, players: dict[str, nn.Module]) -> dict[str, torch.optim.Adam]:
@@ -57,6 +69,7 @@ class Trainer:
                        for p, m in self.players.items()}
         self.optimizers = make_optimizers(recipe, self.players)
         self.step_count = 0
+        self.lr_scale = 1.0  # lowered by each divergence rollback
 
     # --- one iteration -----------------------------------------------------------------------
     def step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -74,8 +87,8 @@ class Trainer:
             loss = torch.stack(list(terms.values())).sum()
             checks.append((player, loss.detach()))
             if player == "alpha":
-                checks.append(("alpha", d.f_data.detach().mean()))
-                checks.append(("alpha", d.f_dream.detach().mean()))
+                checks.append(("energy", d.f_data.detach().mean()))
+                checks.append(("energy", d.f_dream.detach().mean()))
                 metrics["energy/f_data"] = checks[-2][1]
                 metrics["energy/f_dream"] = checks[-1][1]
             if f"{player}/loss" not in metrics:  # the first theta-step: the iteration's draws
@@ -90,18 +103,41 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_(self.params[player], clip)
             opt.step()
             d.after_step(player)
-        finite = torch.isfinite(torch.stack([v for _, v in checks])) if checks else None
-        if finite is not None and not bool(finite.all()):
-            player = checks[int((~finite).nonzero()[0])][0]
-            raise DivergenceError(
-                f"training diverged at step {self.step_count + 1}: the {player} player's loss or "
-                f"energy is not finite; lower train.{player}.lr or resume from the last checkpoint")
+        if checks:
+            self._check_divergence(checks)
         self.step_count += 1
         return metrics
+
+    def _check_divergence(self, checks: list[tuple[str, torch.Tensor]]) -> None:
+        """One device sync per iteration: non-finite losses, or energies beyond the bound."""
+        values = torch.stack([v for _, v in checks])
+        bad = ~torch.isfinite(values)
+        bound = self.recipe.train.energy_bound
+        if bound > 0:
+            is_energy = torch.tensor([k == "energy" for k, _ in checks], device=values.device)
+            bad |= is_energy & (values.abs() > bound)
+        if not bool(bad.any()):
+            return
+        i = int(bad.nonzero()[0])
+        kind, value = checks[i]
+        step = self.step_count + 1
+        what = (f"the energy model's mean f is {float(value):.3g}" if kind == "energy" else
+                f"the {kind} player's loss is {float(value)}")
+        beyond = "" if not torch.isfinite(value) else f", beyond train.energy_bound = {bound:g}"
+        player = "alpha" if kind == "energy" else kind
+        raise DivergenceError(f"training diverged at step {step}: {what}{beyond}", player)
+
+    def check_parameters(self) -> None:
+        """Never checkpoint a network whose parameters are no longer finite."""
+        for player, params in self.params.items():
+            if not all(bool(torch.isfinite(p).all()) for p in params):
+                raise DivergenceError(f"training diverged at step {self.step_count}: the {player} "
+                                      f"player's parameters are not finite", player)
 
     def set_learning_rates(self, epoch: int) -> None:
         for player, opt in self.optimizers.items():
             lr = getattr(self.recipe.train, player).lr * self.recipe.train.lr_decay ** epoch
+            lr *= self.lr_scale
             for group in opt.param_groups:
                 group["lr"] = lr
 
@@ -129,8 +165,10 @@ class Trainer:
         return out
 
     def save_checkpoint(self, run_dir: Path) -> Path:
+        self.check_parameters()
         meta = {"recipe_hash": self.recipe.identity_hash(), "arch": self.recipe.model.arch,
-                "objective": self.objective.names, "sample_shape": list(self.data.sample_shape)}
+                "objective": self.objective.names, "sample_shape": list(self.data.sample_shape),
+                "lr_scale": self.lr_scale, "rng": host_rng_state()}
         return checkpoint.save(Path(run_dir) / rundir.CHECKPOINTS, self.step_count, self.players,
                                self.optimizers, self.state_tensors(), meta,
                                keep=self.recipe.log.keep_checkpoints)
@@ -138,8 +176,8 @@ class Trainer:
     def load_checkpoint(self, ckpt: checkpoint.Checkpoint, restore_training: bool = True) -> None:
         if ckpt.meta.get("recipe_hash") != self.recipe.identity_hash():
             raise GenzooError(f"checkpoint '{ckpt.path}' was written by a different recipe "
-                              f"(arch '{ckpt.meta.get('arch')}', objective "
-                              f"{ckpt.meta.get('objective')}); use the run's own recipe")
+                              f"(recipe hash {ckpt.meta.get('recipe_hash')}, this recipe's "
+                              f"{self.recipe.identity_hash()}); move the file away or use --force")
         for player, module in self.players.items():
             try:
                 module.load_state_dict(ckpt.module_state(player))
@@ -152,6 +190,8 @@ class Trainer:
         for player, opt in self.optimizers.items():
             opt.load_state_dict(ckpt.optimizer_state(player))
         torch.set_rng_state(ckpt.tensors["rng.torch"])
+        set_host_rng_state(ckpt.meta.get("rng"))
+        self.lr_scale = float(ckpt.meta.get("lr_scale", 1.0))
         if torch.cuda.is_available():
             states = [ckpt.tensors[k] for k in sorted(ckpt.tensors) if k.startswith("rng.cuda.")]
             if len(states) == torch.cuda.device_count():
@@ -164,18 +204,28 @@ class Trainer:
         """Train to ``train.steps`` writing into ``run_dir``; returns the last logged metrics."""
         r = self.recipe
         run_dir = Path(run_dir)
+        ckpt_dir = run_dir / rundir.CHECKPOINTS
         rundir.prepare(run_dir, r, resume=resume, force=force)
         log = rundir.MetricsLog(run_dir / rundir.METRICS)
         if resume:
-            ckpt = checkpoint.latest(run_dir / rundir.CHECKPOINTS)
+            checkpoint.remove_partial_writes(ckpt_dir)
+            ckpt = checkpoint.latest(ckpt_dir)
+            if ckpt is None and checkpoint.list_checkpoints(ckpt_dir):
+                raise GenzooError(f"no usable checkpoint in '{ckpt_dir}' (every one is corrupt); "
+                                  f"use --force to start over")
             if ckpt is not None:
                 self.load_checkpoint(ckpt)
         log.truncate_after(self.step_count)
+        if console is not None:
+            start = f" from step {self.step_count}" if self.step_count else ""
+            console.print(f"[bold]genzoo[/] {r.name}: objective {'+'.join(self.objective.names)}, "
+                          f"arch {r.model.arch}, data {self.data.description or r.data.name} "
+                          f"{tuple(self.data.sample_shape)}, {r.train.steps} steps{start} on "
+                          f"{self.device} -> {run_dir}")
         if self.step_count >= r.train.steps:
             return {"step": self.step_count}
-        sampler, batches = batch_stream(self.data.train, r.train.batch_size, r.seed,
-                                        start_step=self.step_count,
-                                        num_workers=r.train.num_workers)
+        if r.train.on_divergence == "rollback" and self.step_count == 0:
+            self.save_checkpoint(run_dir)  # something to roll back to from the first step on
         noise = self.fixed_noise(r.log.n_samples)
         samples_dir = run_dir / rundir.SAMPLES
         if self.data.is_image and self.step_count == 0:
@@ -184,20 +234,35 @@ class Trainer:
             save_grid(real, samples_dir / "data.png")
         show = r.log.progress if progress is None else progress
         sums: dict[str, torch.Tensor] = {}
-        count = 0
+        count, rollbacks, last_target = 0, 0, None
         last: dict = {}
+        batches = None
         t0 = time.perf_counter()
         with _progress(show, r.train.steps, self.step_count, console) as bar, \
                 _stop_requests() as stop:
             while self.step_count < r.train.steps:
+                if batches is None:
+                    sampler, batches = batch_stream(self.data.train, r.train.batch_size, r.seed,
+                                                    start_step=self.step_count,
+                                                    num_workers=r.train.num_workers)
                 self.set_learning_rates(sampler.epoch_of(self.step_count))
                 x = next(batches).to(self.device, non_blocking=True)
-                metrics = self.step(x)
+                try:
+                    metrics = self.step(x)
+                    s = self.step_count
+                    final = s == r.train.steps
+                    if s % r.log.checkpoint_every == 0 or final or stop.requested:
+                        self.save_checkpoint(run_dir)
+                except DivergenceError as exc:
+                    target = self._rollback(exc, ckpt_dir, rollbacks, last_target)
+                    rollbacks, last_target = rollbacks + 1, target
+                    log.truncate_after(self.step_count)
+                    sums, count, batches = {}, 0, None
+                    bar.update(self.step_count, None)
+                    continue
                 for k, v in metrics.items():
                     sums[k] = sums.get(k, 0) + v
                 count += 1
-                s = self.step_count
-                final = s == r.train.steps
                 if s % r.log.every == 0 or final:
                     last = {"step": s, **{k: float(v / count) for k, v in sums.items()},
                             "time/elapsed_s": round(time.perf_counter() - t0, 3)}
@@ -207,12 +272,58 @@ class Trainer:
                 if self.data.is_image and (s % r.log.sample_every == 0 or final):
                     grid = self.sample(noise)
                     save_grid(grid, samples_dir / ("final.png" if final else f"step_{s:08d}.png"))
-                if s % r.log.checkpoint_every == 0 or final or stop.requested:
-                    self.save_checkpoint(run_dir)
                 if stop.requested and not final:
                     raise Interrupted(f"stopped at step {s} by {stop.requested}; checkpoint saved; "
-                                      f"continue with: genzoo run RECIPE --resume --out {run_dir}")
+                                      f"continue with: genzoo run RECIPE --resume --out {run_dir}",
+                                      int(signal.Signals[stop.requested]))
         return last
+
+    def _rollback(self, exc: DivergenceError, ckpt_dir: Path, rollbacks: int,
+                  last_target: int | None) -> int:
+        """Restore the newest good checkpoint before the failure with lower learning rates
+        (``train.on_divergence = "rollback"``), or re-raise. Returns the step rolled back to."""
+        t = self.recipe.train
+        if t.on_divergence != "rollback":
+            raise exc
+        if rollbacks >= t.max_rollbacks:
+            raise GenzooError(f"{exc.reason}, still after {rollbacks} rollbacks (train.max_rollbacks); "
+                              f"lower the learning rates") from None
+        failed = self.step_count + 1
+        # failing right after the last rollback target means that checkpoint is itself bad
+        limit = last_target if last_target is not None and failed <= last_target + 1 else failed
+        for sidecar in reversed(checkpoint.list_checkpoints(ckpt_dir)):
+            try:
+                ckpt = checkpoint.read(sidecar)
+            except GenzooError:
+                continue
+            if ckpt.step < limit:
+                break
+        else:
+            raise GenzooError(f"{exc.reason}, and no earlier good checkpoint is left to roll back "
+                              f"to; lower the learning rates") from None
+        scale = self.lr_scale * t.rollback_lr_factor
+        self.load_checkpoint(ckpt)
+        self.lr_scale = scale
+        warnings.warn(f"{exc.reason}; rolled back to step {ckpt.step} ({ckpt.path.name}) with "
+                      f"learning rates x{scale:g}", stacklevel=2)
+        return ckpt.step
+
+
+def host_rng_state() -> dict:
+    """Python's and NumPy's global RNG states as JSON (plugins may draw from them)."""
+    version, state, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"python": [version, list(state), gauss],
+            "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)]}
+
+
+def set_host_rng_state(rng: dict | None) -> None:
+    if not rng:
+        return
+    version, state, gauss = rng["python"]
+    random.setstate((version, tuple(state), gauss))
+    kind, keys, pos, has_gauss, cached = rng["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
 
 
 def _sample(item):
@@ -263,6 +374,9 @@ def _progress(show: bool, total: int, start: int, console):
 
         class Bar:
             def update(self, step, metrics):
+                if metrics is None:
+                    prog.update(task, completed=step)
+                    return
                 parts = [f"{sym} {metrics[f'{p}/loss']:.3g}" for p, sym in
                          (("alpha", "α"), ("phi", "φ"), ("theta", "θ")) if f"{p}/loss" in metrics]
                 prog.update(task, completed=step, losses="  ".join(parts))

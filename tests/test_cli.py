@@ -168,9 +168,12 @@ def test_a_real_process_prints_one_line_without_traceback(tiny, tmp_path):
                                 "(did you mean 'steps'?)")
 
 
-def test_sigint_finishes_the_step_checkpoints_and_says_how_to_resume(tiny, tmp_path):
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_stop_signal_finishes_the_step_checkpoints_and_says_how_to_resume(tiny, tmp_path,
+                                                                            signame):
     import signal
     import time
+    sig = getattr(signal, signame)
     run = tmp_path / "run"
     p = subprocess.Popen([sys.executable, "-m", "genzoo", "run", str(tiny), "--quiet", "--out",
                           str(run), "--set", "train.steps=100000",
@@ -181,9 +184,9 @@ def test_sigint_finishes_the_step_checkpoints_and_says_how_to_resume(tiny, tmp_p
     while time.time() < deadline and (not metrics.exists() or
                                        len(metrics.read_text().splitlines()) < 3):
         time.sleep(0.2)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     _, err = p.communicate(timeout=60)
-    assert p.returncode == 130, err
+    assert p.returncode == 128 + sig, err
     assert "checkpoint saved" in err and "--resume" in err and "Traceback" not in err
     (ckpt,) = sorted((run / "checkpoints").glob("step_*.json"))
     step = json.loads(ckpt.read_text())["step"]

@@ -101,3 +101,32 @@ def test_the_documented_example_package_installs_with_pip_and_registers(tmp_path
         assert reg.get("architectures", "example_fc").dist == "genzoo-example-plugin"
     finally:
         plugins.reset()
+
+
+def _cli(site, *args):
+    import os
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    return subprocess.run([sys.executable, "-m", "genzoo", *args], capture_output=True,
+                          text=True, env=env)
+
+
+def test_cli_names_a_broken_plugin_and_carries_on(tmp_path):
+    fake_distribution(tmp_path, "broken-plugin", "broken_mod", "raise RuntimeError('boom')\n",
+                      "broken")
+    p = _cli(tmp_path, "plugins")
+    assert p.returncode == 0
+    assert ("warning: plugin 'broken' from 'broken-plugin' failed to load and is skipped: "
+            "RuntimeError: boom") in p.stderr
+    assert "triangle" in p.stdout and "Traceback" not in p.stderr
+
+
+def test_cli_reports_a_name_conflict_in_one_line(tmp_path):
+    src = ("from genzoo import hookimpl\n@hookimpl\ndef register_objectives(register):\n"
+           "    register('vae', object)\n")
+    fake_distribution(tmp_path, "copycat", "copycat_obj", src, "copycat")
+    p = _cli(tmp_path, "plugins")
+    assert p.returncode == 2
+    (line,) = p.stderr.strip().splitlines()
+    assert line.startswith("error: objective 'vae' is registered twice, by '")
+    assert "'genzoo'" in line and "'copycat'" in line
+    assert line.endswith("; uninstall one of them or rename the plugin's objective")

@@ -31,17 +31,18 @@ def read_idx(path: Path) -> np.ndarray:
         raise GenzooError(f"cannot read IDX file '{path}' ({exc}); the file is damaged, "
                           f"download it again") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
-        raise GenzooError(f"'{path}' is not an IDX file (bad magic number)")
+        raise GenzooError(f"'{path}' is not an IDX file (bad magic number); point data.root at "
+                          f"the MNIST-format files")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise GenzooError(f"IDX file '{path}' is truncated (header)")
+        raise GenzooError(f"IDX file '{path}' is truncated (header); download or install it again")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_DTYPES[raw[2]])
     count = int(np.prod(dims)) if dims else 0
     if len(raw) - header < count * dtype.itemsize:
         raise GenzooError(f"IDX file '{path}' is truncated: expected {count} values of shape "
-                          f"{dims}")
+                          f"{dims}; download or install it again")
     return np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims)
 
 
