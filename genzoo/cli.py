@@ -81,6 +81,42 @@ def sample(run_dir, n, out, seed, device):
 
 
 @cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--n", "n", default=2000, show_default=True, type=click.IntRange(min=2),
+              help="Starting points.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output folder (default: RUN_DIR/landscape).")
+@click.option("--start", type=click.Choice(["data", "samples"]), default="data",
+              show_default=True, help="Start from held-out data or from generated samples.")
+@click.option("--eta", default=0.01, show_default=True, help="Descent step size.")
+@click.option("--max-steps", default=300, show_default=True)
+@click.option("--grad-tol", default=1e-3, show_default=True)
+@click.option("--energy-tol", default=1e-5, show_default=True)
+@click.option("--same-tol", default=1e-3, show_default=True,
+              help="Minima closer than this (RMS per pixel) are the same minimum.")
+@click.option("--threshold", default=None, type=float,
+              help="Barrier under which minima share a basin (default: set by --basins).")
+@click.option("--basins", "n_basins", default=20, show_default=True,
+              help="Without --threshold: cut the merge tree where this many basins remain.")
+@click.option("--neighbours", default=10, show_default=True,
+              help="Barriers are computed to this many nearest minima (plus what connects).")
+@click.option("--grid", default=32, show_default=True, help="Points on each straight path.")
+@click.option("--min-size", default=4, show_default=True, help="Smallest basin drawn.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+def landscape(run_dir, n, out, start, eta, max_steps, grad_tol, energy_tol, same_tol, threshold,
+              n_basins, neighbours, grid, min_size, seed, device):
+    """Map the energy landscape of a trained RUN_DIR: minima, barriers, basins (section 4.3)."""
+    from genzoo.landscape_report import run_landscape
+
+    run_landscape(run_dir, out or Path(run_dir) / "landscape", n=n, start=start, eta=eta,
+                  max_steps=max_steps, grad_tol=grad_tol, energy_tol=energy_tol,
+                  same_tol=same_tol, threshold=threshold, n_basins=n_basins,
+                  neighbours=neighbours, grid=grid,
+                  min_size=min_size, seed=seed, device=device)
+
+
+@cli.command()
 def plugins():
     """List every registered architecture, objective and data set, and where it came from."""
     from rich.console import Console

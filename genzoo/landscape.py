@@ -1,0 +1,306 @@
+"""Energy-landscape mapping (section 4.3): local minima of -f, energy barriers between them,
+and the hierarchical clustering behind a disconnectivity graph.
+
+Every function takes an energy model ``f`` (a callable returning one score per example; the
+energy is ``-f``) and works in batches, so thousands of minima map in minutes on a CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from genzoo.errors import GenzooError
+
+
+def _progress(total: int, label: str, show: bool):
+    from contextlib import nullcontext
+
+    if not show:
+        return nullcontext(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
+        TimeElapsedColumn
+
+    class P:
+        def __enter__(self):
+            self.p = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
+                              TimeElapsedColumn(), transient=False)
+            self.p.__enter__()
+            self.task = self.p.add_task(label, total=total)
+            return self
+
+        def advance(self, n):
+            self.p.update(self.task, advance=n)
+
+        def __exit__(self, *exc):
+            return self.p.__exit__(*exc)
+    return P()
+
+
+def energy_of(f, x: torch.Tensor, batch: int = 512) -> torch.Tensor:
+    """``-f(x)`` in batches, without gradients."""
+    with torch.no_grad():
+        return torch.cat([-f(x[i:i + batch]) for i in range(0, len(x), batch)])
+
+
+def descend(f, x0: torch.Tensor, eta: float = 0.01, max_steps: int = 500,
+            grad_tol: float = 1e-3, energy_tol: float = 1e-6,
+            bounds: tuple[float, float] | None = (-1.0, 1.0), batch: int = 256,
+            show_progress: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Steepest descent on the energy -f: ``x <- x + eta * grad f(x)``, clamped to ``bounds``.
+
+    A point stops once its gradient norm falls under ``grad_tol`` or its energy changes by less
+    than ``energy_tol``. Returns ``(minima, energies, steps_taken)``.
+    """
+    outs, energies, steps = [], [], []
+    with _progress(len(x0), "descending", show_progress) as bar:
+        for i in range(0, len(x0), batch):
+            x = x0[i:i + batch].clone().detach()
+            active = torch.ones(len(x), dtype=torch.bool, device=x.device)
+            taken = torch.zeros(len(x), dtype=torch.long)
+            e_prev = torch.full((len(x),), float("inf"), device=x.device, dtype=x.dtype)
+            for _ in range(max_steps):
+                if not bool(active.any()):
+                    break
+                xa = x[active].requires_grad_(True)
+                fa = f(xa)
+                (g,) = torch.autograd.grad(fa.sum(), xa)
+                gnorm = g.flatten(1).norm(dim=1)
+                e = -fa.detach()
+                with torch.no_grad():
+                    step = xa + eta * g
+                    if bounds is not None:
+                        step = step.clamp(*bounds)
+                    idx = active.nonzero().squeeze(1)
+                    done = (gnorm < grad_tol) | ((e_prev[idx] - e).abs() < energy_tol)
+                    x[idx[~done]] = step[~done].detach()
+                    e_prev[idx] = e
+                    taken[idx[~done].cpu()] += 1
+                    active[idx[done]] = False
+            outs.append(x.detach())
+            energies.append(energy_of(f, x))
+            steps.append(taken)
+            if bar is not None:
+                bar.advance(len(x))
+    return torch.cat(outs), torch.cat(energies), torch.cat(steps)
+
+
+def merge_minima(x: torch.Tensor, energies: torch.Tensor, tol: float) -> torch.Tensor:
+    """Group minima that are the same point: RMS distance per coordinate under ``tol``.
+    Returns for each input the index of its group's lowest-energy representative."""
+    n = len(x)
+    flat = x.flatten(1)
+    scale = flat.shape[1] ** 0.5
+    order = energies.argsort()
+    rep = torch.full((n,), -1, dtype=torch.long)
+    reps: list[int] = []
+    for i in order.tolist():
+        if reps:
+            d = torch.cdist(flat[i:i + 1], flat[reps]).squeeze(0) / scale
+            j = int(d.argmin())
+            if float(d[j]) < tol:
+                rep[i] = reps[j]
+                continue
+        rep[i] = i
+        reps.append(i)
+    return rep
+
+
+def barrier(f, a: torch.Tensor, b: torch.Tensor, grid: int = 32, batch: int = 4096) -> torch.Tensor:
+    """The highest energy along each straight path ``a[k] -> b[k]`` on ``grid`` points of
+    gamma in [0, 1] (both ends included)."""
+    gammas = torch.linspace(0, 1, grid, device=a.device, dtype=a.dtype)
+    out = []
+    pairs_per_batch = max(1, batch // grid)
+    for i in range(0, len(a), pairs_per_batch):
+        aa, bb = a[i:i + pairs_per_batch], b[i:i + pairs_per_batch]
+        shape = (-1,) + (1,) * (aa.dim() - 1)
+        path = aa.unsqueeze(1) + gammas.view(1, grid, *shape[1:]) * (bb - aa).unsqueeze(1)
+        e = energy_of(f, path.flatten(0, 1), batch).view(len(aa), grid)
+        out.append(e.max(1).values)
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+class _UnionFind:
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+
+@dataclass
+class MergeTree:
+    """Single-linkage clustering of minima by barrier energy.
+
+    ``merges`` lists ``(level, a, b, new)``: clusters ``a`` and ``b`` join at barrier ``level``
+    into cluster ``new`` (clusters ``0..n-1`` are the minima, later ids the merges), in
+    increasing order of level; ``links[k]`` is the pair of minima whose barrier made merge k.
+    """
+
+    n: int
+    merges: list[tuple[float, int, int, int]] = field(default_factory=list)
+    links: list[tuple[int, int]] = field(default_factory=list)
+
+    def clusters_below(self, threshold: float) -> list[int]:
+        """Component (a root minimum) of each minimum, joining only below ``threshold``."""
+        uf = _UnionFind(self.n)
+        for (level, *_), (i, j) in zip(self.merges, self.links):
+            if level >= threshold:
+                break
+            uf.parent[uf.find(i)] = uf.find(j)
+        return [uf.find(i) for i in range(self.n)]
+
+
+def cluster(n: int, pairs: torch.Tensor, barriers: torch.Tensor) -> MergeTree:
+    """Single linkage over the given ``(i, j)`` pairs with their barriers (Kruskal order)."""
+    uf = _UnionFind(n)
+    cluster_of = list(range(n))  # union-find root -> current cluster id
+    tree = MergeTree(n)
+    for k in barriers.argsort(stable=True).tolist():
+        i, j = (int(v) for v in pairs[k])
+        ri, rj = uf.find(i), uf.find(j)
+        if ri == rj:
+            continue
+        new = n + len(tree.merges)
+        tree.merges.append((float(barriers[k]), cluster_of[ri], cluster_of[rj], new))
+        tree.links.append((i, j))
+        uf.parent[ri] = rj
+        cluster_of[rj] = new
+    return tree
+
+
+def candidate_pairs(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Each minimum with its ``k`` nearest others (Euclidean): the pairs whose barriers are
+    computed. Returns unique ``(i, j)`` with ``i < j``."""
+    flat = x.flatten(1)
+    n = len(flat)
+    if n < 2:
+        return torch.zeros((0, 2), dtype=torch.long)
+    k = min(k, n - 1)
+    d = torch.cdist(flat, flat)
+    d.fill_diagonal_(float("inf"))
+    nn_idx = d.topk(k, largest=False).indices
+    i = torch.arange(n).repeat_interleave(k)
+    j = nn_idx.flatten().cpu()
+    pairs = torch.stack([torch.minimum(i, j), torch.maximum(i, j)], 1)
+    return torch.unique(pairs, dim=0)
+
+
+def connect(f, x: torch.Tensor, pairs: torch.Tensor, bars: torch.Tensor, grid: int,
+            batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Add barriers between disconnected components (their closest pair of minima) until the
+    pair graph connects every minimum, so the clustering ends in one basin."""
+    n = len(x)
+    flat = x.flatten(1)
+    while True:
+        tree = cluster(n, pairs, bars)
+        if len(tree.merges) >= n - 1:
+            return pairs, bars
+        comp = torch.tensor(tree.clusters_below(float("inf")))  # noqa: the graph's components
+        roots = comp.unique().tolist()
+        new = []
+        for a_i, ra in enumerate(roots):
+            ia = (comp == ra).nonzero().squeeze(1)
+            best = None
+            for rb in roots[a_i + 1:]:
+                ib = (comp == rb).nonzero().squeeze(1)
+                d = torch.cdist(flat[ia], flat[ib])
+                flat_idx = int(d.argmin())
+                cand = (float(d.flatten()[flat_idx]), int(ia[flat_idx // len(ib)]),
+                        int(ib[flat_idx % len(ib)]))
+                best = cand if best is None or cand[0] < best[0] else best
+            if best is not None:
+                new.append(sorted(best[1:]))
+        new_pairs = torch.tensor(new, dtype=torch.long)
+        new_bars = barrier(f, x[new_pairs[:, 0]], x[new_pairs[:, 1]], grid, batch)
+        pairs = torch.cat([pairs, new_pairs])
+        bars = torch.cat([bars, new_bars])
+
+
+@dataclass
+class Landscape:
+    minima: torch.Tensor  # (m, ...) distinct minima
+    energies: torch.Tensor  # (m,)
+    start_to_min: torch.Tensor  # (n,) index into minima for each starting point
+    tree: MergeTree
+    basin_of_min: list[int]  # basin id (0..B-1) of each minimum
+    basin_levels: list[float]  # lowest energy in each basin
+    threshold: float
+    pairs: torch.Tensor  # (p, 2) minima whose barriers were computed
+    barriers: torch.Tensor  # (p,)
+
+    @property
+    def n_basins(self) -> int:
+        return len(self.basin_levels)
+
+    @property
+    def basin_of_start(self) -> list[int]:
+        return [self.basin_of_min[m] for m in self.start_to_min.tolist()]
+
+    def basin_tree(self) -> MergeTree:
+        """The merge tree between basins: single linkage over the barriers between minima of
+        different basins."""
+        b = torch.tensor(self.basin_of_min, dtype=torch.long)
+        if len(self.pairs) == 0:
+            return MergeTree(self.n_basins)
+        bp = b[self.pairs]
+        keep = bp[:, 0] != bp[:, 1]
+        return cluster(self.n_basins, bp[keep], self.barriers[keep])
+
+
+def map_landscape(f, x0: torch.Tensor, eta: float = 0.01, max_steps: int = 500,
+                  grad_tol: float = 1e-3, energy_tol: float = 1e-6, same_tol: float = 1e-3,
+                  threshold: float | None = None, n_basins: int = 20, neighbours: int = 10,
+                  grid: int = 32,
+                  bounds: tuple[float, float] | None = (-1.0, 1.0), batch: int = 256,
+                  show_progress: bool = False) -> Landscape:
+    """Descend from every start, merge identical minima, compute barriers between
+    neighbouring minima, cluster by barrier, and cut basins at the barrier ``threshold``
+    (by default, the level that leaves ``n_basins`` basins)."""
+    if len(x0) == 0:
+        raise GenzooError("landscape mapping needs at least one starting point")
+    x, e, _ = descend(f, x0, eta, max_steps, grad_tol, energy_tol, bounds, batch, show_progress)
+    rep = merge_minima(x, e, same_tol)
+    keep = rep.unique()
+    index = {int(r): i for i, r in enumerate(keep.tolist())}
+    start_to_min = torch.tensor([index[int(r)] for r in rep.tolist()])
+    minima, energies = x[keep], e[keep]
+    pairs = candidate_pairs(minima, neighbours)
+    with _progress(len(pairs), "barriers", show_progress) as bar:
+        bars = barrier(f, minima[pairs[:, 0]], minima[pairs[:, 1]], grid) if len(pairs) \
+            else torch.zeros(0)
+        if bar is not None:
+            bar.advance(len(pairs))
+    pairs, bars = connect(f, minima, pairs, bars, grid, 4096) if len(minima) > 1 else (pairs, bars)
+    tree = cluster(len(minima), pairs, bars)
+    if threshold is None:
+        levels = [level for level, *_ in tree.merges]  # ascending
+        cut = len(minima) - max(1, n_basins)  # merges below the cut leave n_basins clusters
+        threshold = levels[cut] if 0 <= cut < len(levels) else float("inf")
+    comp = tree.clusters_below(threshold)
+    ids = {c: i for i, c in enumerate(dict.fromkeys(comp))}
+    basin_of_min = [ids[c] for c in comp]
+    basin_levels = [float("inf")] * len(ids)
+    for m, b in enumerate(basin_of_min):
+        basin_levels[b] = min(basin_levels[b], float(energies[m]))
+    return Landscape(minima, energies, start_to_min, tree, basin_of_min, basin_levels, threshold,
+                     pairs, bars)
+
+
+def purity(basin_of_start: list[int], labels: list[int]) -> tuple[float, dict[int, float]]:
+    """Share of each basin's members that carry its majority label, and overall (weighted by
+    basin size)."""
+    per: dict[int, list[int]] = {}
+    for b, y in zip(basin_of_start, labels):
+        per.setdefault(b, []).append(y)
+    out, agree = {}, 0
+    for b, ys in per.items():
+        top = max(ys.count(v) for v in set(ys))
+        out[b] = top / len(ys)
+        agree += top
+    return agree / max(1, len(labels)), out
