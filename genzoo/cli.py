@@ -116,6 +116,89 @@ def landscape(run_dir, n, out, start, eta, max_steps, grad_tol, energy_tol, same
                   min_size=min_size, seed=seed, device=device)
 
 
+@cli.command(name="eval")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--n", "n", default=10000, show_default=True, type=click.IntRange(min=2),
+              help="Held-out images (and as many samples).")
+@click.option("--features", type=click.Path(path_type=Path), default=None,
+              help="Feature network (default: the cache's one for the run's data set).")
+@click.option("--inception-weights", type=click.Path(path_type=Path), default=None,
+              help="pytorch-fid Inception-v3 weights (.safetensors or .pth) for real FID/IS.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+def evaluate(run_dir, n, features, inception_weights, seed, device):
+    """Reconstruction MSE, FD/IS/precision/recall and energy statistics of RUN_DIR."""
+    from rich.console import Console
+
+    from genzoo.evaluate import evaluate_run, print_report
+
+    console = Console(stderr=True)
+    report = evaluate_run(run_dir, n=n, features=features, inception_weights=inception_weights,
+                          device=device, seed=seed, console=console)
+    print_report(report, console)
+    console.print(f"wrote {Path(run_dir) / 'eval.json'}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--n", "n", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="PNG (default: RUN_DIR/reconstructions.png).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+def reconstruct(run_dir, n, out, seed, device):
+    """Held-out images (odd rows) above their reconstructions (even rows)."""
+    from genzoo.evaluate import reconstruct_grid
+
+    path = reconstruct_grid(run_dir, out or Path(run_dir) / "reconstructions.png", n, seed, device)
+    click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--rows", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--steps", default=10, show_default=True, type=click.IntRange(min=2))
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="PNG (default: RUN_DIR/interpolations.png).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+def interpolate(run_dir, rows, steps, out, seed, device):
+    """Rows of samples along straight lines between two latent vectors."""
+    from genzoo.evaluate import interpolate_grid
+
+    path = interpolate_grid(run_dir, out or Path(run_dir) / "interpolations.png", rows, steps,
+                            seed, device)
+    click.echo(f"wrote {path}")
+
+
+@cli.group()
+def features():
+    """Feature networks for sample-quality metrics."""
+
+
+@features.command(name="train")
+@click.argument("dataset")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="A data set option, e.g. --option root=/data/fmnist (repeatable).")
+@click.option("--epochs", default=3, show_default=True, type=click.IntRange(min=1))
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Weights file (default: the cache, where 'genzoo eval' looks).")
+@click.option("--seed", default=0, show_default=True)
+def features_train(dataset, options, epochs, out, seed):
+    """Train the classifier whose features define FD-<DATASET> and the IS analogue."""
+    from genzoo.features import train_feature_network
+    from genzoo.recipe import parse_override
+
+    opts = {}
+    for text in options:
+        keys, value = parse_override(text)
+        opts[".".join(keys)] = value
+    meta = train_feature_network(dataset, opts, out, epochs=epochs, seed=seed)
+    click.echo(f"test accuracy {meta['test_accuracy']:.4f} -> {meta['path']}")
+    if meta["test_accuracy"] < 0.9:
+        click.echo("warning: under 90% test accuracy; train longer with --epochs", err=True)
+
+
 @cli.command()
 def plugins():
     """List every registered architecture, objective and data set, and where it came from."""
@@ -131,8 +214,7 @@ def plugins():
     for kind in KINDS:
         for name in reg.names(kind):
             e = reg.entries[kind][name]
-            table.add_row(kind[:-1] if kind != "objectives" else "objective", name, e.dist,
-                          e.summary)
+            table.add_row(kind[:-1].replace("_", " "), name, e.dist, e.summary)
     Console().print(table)
 
 

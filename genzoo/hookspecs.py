@@ -50,3 +50,13 @@ def register_datasets(register):
     from the recipe's ``[data]`` table (other than ``name``). Relative paths in options are
     resolved against the recipe's folder by the core for parameters annotated ``Path``.
     """
+
+
+@hookspec
+def register_feature_networks(register):
+    """Register feature networks for sample-quality metrics.
+
+    ``register(name, build)``, where ``build(sample_shape, n_classes) ->
+    genzoo.interfaces.FeatureNetwork``: a classifier whose penultimate layer gives the features
+    of a Fréchet distance and whose class probabilities give an Inception-Score analogue.
+    """

@@ -82,6 +82,20 @@ class Energy(nn.Module, ABC):
         """Return ``f(x)`` of shape ``(B,)``."""
 
 
+class FeatureNetwork(nn.Module, ABC):
+    """A classifier used to judge samples: ``features(x)`` (B, D) for Fréchet distances and
+    precision/recall, ``logits(features)`` for an Inception-Score analogue."""
+
+    @abstractmethod
+    def features(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    @abstractmethod
+    def logits(self, features: torch.Tensor) -> torch.Tensor: ...
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits(self.features(x))
+
+
 @dataclass
 class Models:
     """The three players an architecture plugin builds."""

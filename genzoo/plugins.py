@@ -13,8 +13,9 @@ import pluggy
 from genzoo import hookspecs
 from genzoo.errors import GenzooError, did_you_mean
 
-KINDS = ("architectures", "objectives", "datasets")
-_SINGULAR = {"architectures": "architecture", "objectives": "objective", "datasets": "dataset"}
+KINDS = ("architectures", "objectives", "datasets", "feature_networks")
+_SINGULAR = {"architectures": "architecture", "objectives": "objective", "datasets": "dataset",
+             "feature_networks": "feature network"}
 
 
 @dataclass(frozen=True)
