@@ -64,11 +64,14 @@ def draw_disconnectivity(land: Landscape, out: Path, min_size: int = 4, max_imag
         place(r)
 
     image_like = land.minima.dim() == 4 and land.minima.shape[1] in (1, 3)
-    # lay the figure out in inches so member images keep their aspect under their columns
+    # lay the figure out in inches: every basin column is `cell` wide, so member images keep
+    # their aspect under their basin however many basins there are
     cell = min(0.5, 12.0 / max(1, len(order)))
     left, right, tree_h, gap = 1.0, 0.3, 4.0, 0.6
-    axes_w = max(3.0, len(order) * cell)
-    img_h = max_images * (axes_w / max(1, len(order))) if image_like else 0.0
+    axes_w = max(4.0, len(order) * cell)
+    pad = (axes_w / cell - len(order)) / 2
+    xlim = (-0.5 - pad, len(order) - 0.5 + pad)
+    img_h = max_images * cell if image_like else 0.0
     fig_w, fig_h = left + axes_w + right, tree_h + gap + img_h + 0.8
     fig = plt.figure(figsize=(fig_w, fig_h))
     ax = fig.add_axes([left / fig_w, (img_h + gap) / fig_h, axes_w / fig_w, tree_h / fig_h])
@@ -88,14 +91,14 @@ def draw_disconnectivity(land: Landscape, out: Path, min_size: int = 4, max_imag
             text += f"\n[{top_label}]"
         ax.annotate(text, (x[leaf], level[leaf]), textcoords="offset points", xytext=(0, -14),
                     ha="center", va="top", fontsize=7)
-    ax.set_xlim(-0.6, len(order) - 0.4)
+    ax.set_xlim(*xlim)
     ax.set_xticks([])
     ax.set_ylabel("energy  -f(x)")
-    ax.set_title(title or f"disconnectivity graph: {len(order)} basins of {land.n_basins} "
-                          f"(>= {min_size} members), {len(land.minima)} minima")
+    ax.set_title(title or f"{len(order)} of {land.n_basins} basins (>= {min_size} members), "
+                          f"{len(land.minima)} minima", fontsize=9)
     if image_like:
         _draw_members(fig.add_axes([left / fig_w, 0.1 / fig_h, axes_w / fig_w, img_h / fig_h]),
-                      land, order, max_images)
+                      land, order, max_images, xlim)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
@@ -103,7 +106,7 @@ def draw_disconnectivity(land: Landscape, out: Path, min_size: int = 4, max_imag
     return out
 
 
-def _draw_members(ax, land: Landscape, order: list[int], max_images: int) -> None:
+def _draw_members(ax, land: Landscape, order: list[int], max_images: int, xlim) -> None:
     c, h, w = land.minima.shape[1:]
     canvas = torch.ones(c, max_images * (h + 1), len(order) * (w + 1))
     for col, basin in enumerate(order):
@@ -116,5 +119,6 @@ def _draw_members(ax, land: Landscape, order: list[int], max_images: int) -> Non
     ax.imshow(picture[..., 0] if c == 1 else picture, cmap="gray" if c == 1 else None,
               vmin=0, vmax=1, aspect="auto",
               extent=(-0.5, len(order) - 0.5, max_images, 0))
-    ax.set_xlim(-0.6, len(order) - 0.4)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(max_images, 0)
     ax.axis("off")

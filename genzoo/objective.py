@@ -51,6 +51,11 @@ class Draws:
             self._cache[key] = (frozenset(deps), fn())
         return self._cache[key][1]
 
+    def cached(self, key: str):
+        """A forward pass already computed this iteration (e.g. ``"f_data"``), or None."""
+        hit = self._cache.get(key)
+        return None if hit is None else hit[1]
+
     def after_step(self, player: str) -> None:
         """Forget what a step of ``player`` made stale. ``z_hat`` stays the sample drawn at the
         start of the iteration (Algorithm 1, line 6), held without its graph after phi moves."""

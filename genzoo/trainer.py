@@ -80,17 +80,18 @@ class Trainer:
         metrics: dict[str, torch.Tensor] = {}
         order = ["alpha", "phi"] + ["theta"] * r.train.theta_steps
         checks = []
-        for i, player in enumerate(order):
+        for player in order:
             terms = self.objective.terms(player, d)
             if not terms:
                 continue
             loss = torch.stack(list(terms.values())).sum()
             checks.append((player, loss.detach()))
-            if player == "alpha":
-                checks.append(("energy", d.f_data.detach().mean()))
-                checks.append(("energy", d.f_dream.detach().mean()))
-                metrics["energy/f_data"] = checks[-2][1]
-                metrics["energy/f_dream"] = checks[-1][1]
+            if player == "alpha":  # energies the alpha terms computed anyway
+                for key in ("f_data", "f_dream"):
+                    f = d.cached(key)
+                    if f is not None:
+                        checks.append(("energy", f.detach().mean()))
+                        metrics[f"energy/{key}"] = checks[-1][1]
             if f"{player}/loss" not in metrics:  # the first theta-step: the iteration's draws
                 metrics[f"{player}/loss"] = loss.detach()
                 for name, value in terms.items():
@@ -251,7 +252,8 @@ class Trainer:
                     metrics = self.step(x)
                     s = self.step_count
                     final = s == r.train.steps
-                    if s % r.log.checkpoint_every == 0 or final or stop.requested:
+                    stopping = stop.requested  # read once: a signal may land at any moment
+                    if s % r.log.checkpoint_every == 0 or final or stopping:
                         self.save_checkpoint(run_dir)
                 except DivergenceError as exc:
                     target = self._rollback(exc, ckpt_dir, rollbacks, last_target)
@@ -272,10 +274,10 @@ class Trainer:
                 if self.data.is_image and (s % r.log.sample_every == 0 or final):
                     grid = self.sample(noise)
                     save_grid(grid, samples_dir / ("final.png" if final else f"step_{s:08d}.png"))
-                if stop.requested and not final:
-                    raise Interrupted(f"stopped at step {s} by {stop.requested}; checkpoint saved; "
+                if stopping and not final:
+                    raise Interrupted(f"stopped at step {s} by {stopping}; checkpoint saved; "
                                       f"continue with: genzoo run RECIPE --resume --out {run_dir}",
-                                      int(signal.Signals[stop.requested]))
+                                      int(signal.Signals[stopping]))
         return last
 
     def _rollback(self, exc: DivergenceError, ckpt_dir: Path, rollbacks: int,

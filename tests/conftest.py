@@ -145,3 +145,32 @@ def make_fashion_like(root: Path, n_train: int = 256, n_test: int = 64, gz: bool
 
 def params_of(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.named_parameters()}
+
+
+def tiny_texture_toml(name: str, seed: int, image: str, n_crops: int, steps: int,
+                      sample_every: int = 500, checkpoint_every: int = 1,
+                      keep_checkpoints: int = 3) -> str:
+    """A CPU-second texture recipe (TOML text) for CLI-level tests."""
+    return f"""
+name = "{name}"
+objective = "triangle"
+seed = {seed}
+device = "cpu"
+[model]
+arch = "texture"
+width = 0.0625
+[data]
+name = "texture_image"
+image = "{image}"
+size = 32
+n_crops = {n_crops}
+[train]
+steps = {steps}
+batch_size = 4
+[log]
+every = 1
+sample_every = {sample_every}
+checkpoint_every = {checkpoint_every}
+keep_checkpoints = {keep_checkpoints}
+n_samples = 4
+"""

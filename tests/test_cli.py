@@ -9,31 +9,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import ROOT, make_fashion_like
+from conftest import tiny_texture_toml, ROOT, make_fashion_like
 from genzoo.cli import main
 
-TINY = """
-name = "tiny"
-objective = "triangle"
-seed = 3
-device = "cpu"
-[model]
-arch = "texture"
-width = 0.0625
-[data]
-name = "texture_image"
-image = "grass"
-size = 32
-n_crops = 200
-[train]
-steps = 6
-batch_size = 4
-[log]
-every = 1
-sample_every = 3
-checkpoint_every = 3
-n_samples = 4
-"""
+TINY = tiny_texture_toml("tiny", seed=3, image="grass", n_crops=200, steps=6,
+                         sample_every=3, checkpoint_every=3)
 
 
 def cli(capsys, *args):

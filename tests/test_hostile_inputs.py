@@ -10,30 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, make_fashion_like
+from conftest import tiny_texture_toml, ROOT, make_fashion_like
 from genzoo.cli import main
 
-RECIPE = """
-name = "hostile"
-objective = "triangle"
-seed = 1
-device = "cpu"
-[model]
-arch = "texture"
-width = 0.0625
-[data]
-name = "texture_image"
-image = "gravel"
-size = 32
-n_crops = 32
-[train]
-steps = 2
-batch_size = 4
-[log]
-every = 1
-checkpoint_every = 1
-n_samples = 4
-"""
+RECIPE = tiny_texture_toml("hostile", seed=1, image="gravel", n_crops=32, steps=2)
 
 
 def set_(*pairs):

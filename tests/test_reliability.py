@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import toy_recipe
+from conftest import tiny_texture_toml, toy_recipe
 from genzoo import checkpoint
 from genzoo.errors import GenzooError
 from genzoo.trainer import DivergenceError, Trainer
@@ -71,29 +71,8 @@ def test_rollback_gives_up_after_max_rollbacks(toy_plugin, tmp_path):
             Trainer(r).fit(tmp_path / "run")
 
 
-TINY = """
-name = "killme"
-objective = "triangle"
-seed = 11
-device = "cpu"
-[model]
-arch = "texture"
-width = 0.0625
-[data]
-name = "texture_image"
-image = "gravel"
-size = 32
-n_crops = 64
-[train]
-steps = 40
-batch_size = 4
-[log]
-every = 1
-sample_every = 7
-checkpoint_every = 1
-keep_checkpoints = 2
-n_samples = 4
-"""
+TINY = tiny_texture_toml("killme", seed=11, image="gravel", n_crops=64, steps=40,
+                         sample_every=7, keep_checkpoints=2)
 
 
 def genzoo(*args):
