@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import torch
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import save_image
 
 
 def save_grid(x: torch.Tensor, path: Path | str, nrow: int | None = None) -> Path:
@@ -21,6 +21,3 @@ def save_grid(x: torch.Tensor, path: Path | str, nrow: int | None = None) -> Pat
     os.replace(tmp, path)
     return path
 
-
-def grid_tensor(x: torch.Tensor, nrow: int) -> torch.Tensor:
-    return make_grid(x.detach().float().cpu().clamp(-1, 1).add(1).div(2), nrow=nrow, padding=2)

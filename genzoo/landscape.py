@@ -201,7 +201,7 @@ def connect(f, x: torch.Tensor, pairs: torch.Tensor, bars: torch.Tensor, grid: i
         tree = cluster(n, pairs, bars)
         if len(tree.merges) >= n - 1:
             return pairs, bars
-        comp = torch.tensor(tree.clusters_below(float("inf")))  # noqa: the graph's components
+        comp = torch.tensor(tree.clusters_below(float("inf")))  # the graph's components
         roots = comp.unique().tolist()
         new = []
         for a_i, ra in enumerate(roots):

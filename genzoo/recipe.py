@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import math
 import tomllib
@@ -181,7 +182,7 @@ def _shown(value) -> str:
 def coerce(key: str, value, tp, base_dir: Path | None = None):
     """Check ``value`` against the annotation ``tp``; return it converted (ints to floats,
     lists to tuples, path strings to Paths resolved against ``base_dir``)."""
-    if tp is Any or tp is inspect_empty:
+    if tp is Any or tp is inspect.Parameter.empty:
         return value
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
@@ -242,9 +243,6 @@ def coerce(key: str, value, tp, base_dir: Path | None = None):
             raise bad
         return _build(tp, value, key, base_dir)
     return value
-
-
-inspect_empty = __import__("inspect").Parameter.empty
 
 
 def _build(cls, raw: dict, prefix: str, base_dir: Path | None):

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from genzoo import assemble, checkpoint, rundir
-from genzoo.data import batch_stream
+from genzoo.data import batch_stream, samples_of
 from genzoo.errors import GenzooError
 from genzoo.images import save_grid
 from genzoo.objective import PLAYERS, Draws
@@ -230,7 +230,7 @@ class Trainer:
         noise = self.fixed_noise(r.log.n_samples)
         samples_dir = run_dir / rundir.SAMPLES
         if self.data.is_image and self.step_count == 0:
-            real = torch.stack([_sample(self.data.train[i]) for i in
+            real = torch.stack([samples_of(self.data.train[i]) for i in
                                 range(min(r.log.n_samples, len(self.data.train)))])
             save_grid(real, samples_dir / "data.png")
         show = r.log.progress if progress is None else progress
@@ -326,10 +326,6 @@ def set_host_rng_state(rng: dict | None) -> None:
     random.setstate((version, tuple(state), gauss))
     kind, keys, pos, has_gauss, cached = rng["numpy"]
     np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-
-
-def _sample(item):
-    return item[0] if isinstance(item, (tuple, list)) else item
 
 
 class _Stop:
