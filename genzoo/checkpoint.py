@@ -147,9 +147,12 @@ def read(sidecar: Path) -> Checkpoint:
     return Checkpoint(int(meta["step"]), tensors, meta, weights)
 
 
-def latest(directory: Path) -> Checkpoint | None:
-    """The newest checkpoint that reads and verifies; bad ones are skipped with a warning."""
+def latest(directory: Path, before: int | None = None) -> Checkpoint | None:
+    """The newest checkpoint (older than step ``before``, if given) that reads and verifies;
+    bad ones are skipped with a warning."""
     for sidecar in reversed(list_checkpoints(directory)):
+        if before is not None and int(sidecar.stem.split("_")[1]) >= before:
+            continue
         try:
             return read(sidecar)
         except GenzooError as exc:

@@ -14,28 +14,9 @@ import torch
 from genzoo.errors import GenzooError
 
 
-def _progress(total: int, label: str, show: bool):
-    from contextlib import nullcontext
-
-    if not show:
-        return nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
-        TimeElapsedColumn
-
-    class P:
-        def __enter__(self):
-            self.p = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
-                              TimeElapsedColumn(), transient=False)
-            self.p.__enter__()
-            self.task = self.p.add_task(label, total=total)
-            return self
-
-        def advance(self, n):
-            self.p.update(self.task, advance=n)
-
-        def __exit__(self, *exc):
-            return self.p.__exit__(*exc)
-    return P()
+def _advance(progress, task, n: int) -> None:
+    if progress is not None:
+        progress.advance(task, n)
 
 
 def energy_of(f, x: torch.Tensor, batch: int = 512) -> torch.Tensor:
@@ -47,42 +28,41 @@ def energy_of(f, x: torch.Tensor, batch: int = 512) -> torch.Tensor:
 def descend(f, x0: torch.Tensor, eta: float = 0.01, max_steps: int = 500,
             grad_tol: float = 1e-3, energy_tol: float = 1e-6,
             bounds: tuple[float, float] | None = (-1.0, 1.0), batch: int = 256,
-            show_progress: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            progress=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Steepest descent on the energy -f: ``x <- x + eta * grad f(x)``, clamped to ``bounds``.
 
     A point stops once its gradient norm falls under ``grad_tol`` or its energy changes by less
     than ``energy_tol``. Returns ``(minima, energies, steps_taken)``.
     """
     outs, energies, steps = [], [], []
-    with _progress(len(x0), "descending", show_progress) as bar:
-        for i in range(0, len(x0), batch):
-            x = x0[i:i + batch].clone().detach()
-            active = torch.ones(len(x), dtype=torch.bool, device=x.device)
-            taken = torch.zeros(len(x), dtype=torch.long)
-            e_prev = torch.full((len(x),), float("inf"), device=x.device, dtype=x.dtype)
-            for _ in range(max_steps):
-                if not bool(active.any()):
-                    break
-                xa = x[active].requires_grad_(True)
-                fa = f(xa)
-                (g,) = torch.autograd.grad(fa.sum(), xa)
-                gnorm = g.flatten(1).norm(dim=1)
-                e = -fa.detach()
-                with torch.no_grad():
-                    step = xa + eta * g
-                    if bounds is not None:
-                        step = step.clamp(*bounds)
-                    idx = active.nonzero().squeeze(1)
-                    done = (gnorm < grad_tol) | ((e_prev[idx] - e).abs() < energy_tol)
-                    x[idx[~done]] = step[~done].detach()
-                    e_prev[idx] = e
-                    taken[idx[~done].cpu()] += 1
-                    active[idx[done]] = False
-            outs.append(x.detach())
-            energies.append(energy_of(f, x))
-            steps.append(taken)
-            if bar is not None:
-                bar.advance(len(x))
+    task = progress.add_task("descending", total=len(x0)) if progress is not None else None
+    for i in range(0, len(x0), batch):
+        x = x0[i:i + batch].clone().detach()
+        active = torch.ones(len(x), dtype=torch.bool, device=x.device)
+        taken = torch.zeros(len(x), dtype=torch.long)
+        e_prev = torch.full((len(x),), float("inf"), device=x.device, dtype=x.dtype)
+        for _ in range(max_steps):
+            if not bool(active.any()):
+                break
+            xa = x[active].requires_grad_(True)
+            fa = f(xa)
+            (g,) = torch.autograd.grad(fa.sum(), xa)
+            gnorm = g.flatten(1).norm(dim=1)
+            e = -fa.detach()
+            with torch.no_grad():
+                step = xa + eta * g
+                if bounds is not None:
+                    step = step.clamp(*bounds)
+                idx = active.nonzero().squeeze(1)
+                done = (gnorm < grad_tol) | ((e_prev[idx] - e).abs() < energy_tol)
+                x[idx[~done]] = step[~done].detach()
+                e_prev[idx] = e
+                taken[idx[~done].cpu()] += 1
+                active[idx[done]] = False
+        outs.append(x.detach())
+        energies.append(energy_of(f, x))
+        steps.append(taken)
+        _advance(progress, task, len(x))
     return torch.cat(outs), torch.cat(energies), torch.cat(steps)
 
 
@@ -107,10 +87,12 @@ def merge_minima(x: torch.Tensor, energies: torch.Tensor, tol: float) -> torch.T
     return rep
 
 
-def barrier(f, a: torch.Tensor, b: torch.Tensor, grid: int = 32, batch: int = 4096) -> torch.Tensor:
+def barrier(f, a: torch.Tensor, b: torch.Tensor, grid: int = 32, batch: int = 4096,
+            progress=None) -> torch.Tensor:
     """The highest energy along each straight path ``a[k] -> b[k]`` on ``grid`` points of
     gamma in [0, 1] (both ends included)."""
     gammas = torch.linspace(0, 1, grid, device=a.device, dtype=a.dtype)
+    task = progress.add_task("barriers", total=len(a)) if progress is not None else None
     out = []
     pairs_per_batch = max(1, batch // grid)
     for i in range(0, len(a), pairs_per_batch):
@@ -119,6 +101,7 @@ def barrier(f, a: torch.Tensor, b: torch.Tensor, grid: int = 32, batch: int = 40
         path = aa.unsqueeze(1) + gammas.view(1, grid, *shape[1:]) * (bb - aa).unsqueeze(1)
         e = energy_of(f, path.flatten(0, 1), batch).view(len(aa), grid)
         out.append(e.max(1).values)
+        _advance(progress, task, len(aa))
     return torch.cat(out) if out else torch.zeros(0)
 
 
@@ -264,18 +247,18 @@ def map_landscape(f, x0: torch.Tensor, eta: float = 0.01, max_steps: int = 500,
     (by default, the level that leaves ``n_basins`` basins)."""
     if len(x0) == 0:
         raise GenzooError("landscape mapping needs at least one starting point")
-    x, e, _ = descend(f, x0, eta, max_steps, grad_tol, energy_tol, bounds, batch, show_progress)
-    rep = merge_minima(x, e, same_tol)
-    keep = rep.unique()
+    from rich.progress import Progress
+
+    with Progress(disable=not show_progress) as progress:
+        x, e, _ = descend(f, x0, eta, max_steps, grad_tol, energy_tol, bounds, batch, progress)
+        rep = merge_minima(x, e, same_tol)
+        keep = rep.unique()
+        pairs = candidate_pairs(x[keep], neighbours)
+        bars = barrier(f, x[keep][pairs[:, 0]], x[keep][pairs[:, 1]], grid, progress=progress) \
+            if len(pairs) else torch.zeros(0)
     index = {int(r): i for i, r in enumerate(keep.tolist())}
     start_to_min = torch.tensor([index[int(r)] for r in rep.tolist()])
     minima, energies = x[keep], e[keep]
-    pairs = candidate_pairs(minima, neighbours)
-    with _progress(len(pairs), "barriers", show_progress) as bar:
-        bars = barrier(f, minima[pairs[:, 0]], minima[pairs[:, 1]], grid) if len(pairs) \
-            else torch.zeros(0)
-        if bar is not None:
-            bar.advance(len(pairs))
     pairs, bars = connect(f, minima, pairs, bars, grid, 4096) if len(minima) > 1 else (pairs, bars)
     tree = cluster(len(minima), pairs, bars)
     if threshold is None:

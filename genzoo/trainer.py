@@ -293,14 +293,8 @@ class Trainer:
         failed = self.step_count + 1
         # failing right after the last rollback target means that checkpoint is itself bad
         limit = last_target if last_target is not None and failed <= last_target + 1 else failed
-        for sidecar in reversed(checkpoint.list_checkpoints(ckpt_dir)):
-            try:
-                ckpt = checkpoint.read(sidecar)
-            except GenzooError:
-                continue
-            if ckpt.step < limit:
-                break
-        else:
+        ckpt = checkpoint.latest(ckpt_dir, before=limit)
+        if ckpt is None:
             raise GenzooError(f"{exc.reason}, and no earlier good checkpoint is left to roll back "
                               f"to; lower the learning rates") from None
         scale = self.lr_scale * t.rollback_lr_factor
