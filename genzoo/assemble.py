@@ -13,7 +13,7 @@ from genzoo import objective as objective_mod
 from genzoo import plugins
 from genzoo.data import DataSource
 from genzoo.errors import GenzooError, did_you_mean
-from genzoo.interfaces import Encoder, Energy, Generator, Models
+from genzoo.interfaces import Encoder, Energy, Generator, Growing, Models
 from genzoo.recipe import Recipe, coerce
 
 
@@ -80,8 +80,14 @@ def build_models(recipe: Recipe, sample_shape: tuple[int, ...], registry=None) -
         if not isinstance(getattr(models, attr, None), iface):
             raise GenzooError(f"architecture '{recipe.model.arch}' from '{entry.dist}' must "
                               f"build a {iface.__name__} as '{attr}'")
+    if models.growth is not None:
+        for attr in ("generator", "encoder", "energy"):
+            if not isinstance(getattr(models, attr), Growing):
+                raise GenzooError(f"architecture '{recipe.model.arch}' from '{entry.dist}' grows, "
+                                  f"so its {attr} must implement genzoo.interfaces.Growing")
     for net in (models.generator, models.encoder, models.energy):
         init_weights(net, recipe.model.init_std)
+    models.set_step(0)
     return models
 
 

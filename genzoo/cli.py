@@ -61,11 +61,12 @@ def run(recipe, overrides, out, resume, force, device, quiet):
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="cpu", show_default=True)
 def sample(run_dir, n, out, seed, device):
-    """Draw N samples from the generator of a trained RUN_DIR into a PNG grid."""
+    """Draw N samples from the generator of a trained RUN_DIR into a PNG grid (clips: an
+    animated GIF and a frame strip beside it)."""
     import torch
 
     from genzoo.assemble import resolve_device
-    from genzoo.images import save_grid
+    from genzoo.images import save_samples
     from genzoo.trainer import load_trained
 
     _, models, ckpt = load_trained(run_dir, resolve_device(device))
@@ -73,10 +74,12 @@ def sample(run_dir, n, out, seed, device):
     z = torch.randn((n, *models.generator.latent_shape), generator=g).to(resolve_device(device))
     with torch.no_grad():
         x = models.generator(z)
-    if x.dim() != 4:
+    written = save_samples(x, out.with_suffix(""))
+    if not written:
         raise GenzooError(f"the generator of '{run_dir}' makes samples of shape "
-                          f"{tuple(x.shape[1:])}, not images; a PNG grid needs (C, H, W)")
-    save_grid(x, out)
+                          f"{tuple(x.shape[1:])}, neither images (C, H, W) nor clips "
+                          f"(C, T, H, W); there is no picture to draw")
+    out = ", ".join(str(p) for p in written)
     click.echo(f"{n} samples from step {ckpt.step} -> {out}")
 
 

@@ -25,6 +25,11 @@ class DataSource:
     def is_image(self) -> bool:
         return len(self.sample_shape) == 3 and self.sample_shape[0] in (1, 3)
 
+    @property
+    def is_video(self) -> bool:
+        """Clips ``(C, T, H, W)``."""
+        return len(self.sample_shape) == 4 and self.sample_shape[0] in (1, 3)
+
 
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     """uint8 ``[0, 255]`` -> float ``[-1, 1]``."""

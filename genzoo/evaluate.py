@@ -17,6 +17,7 @@ from genzoo.data import samples_of
 from genzoo.errors import GenzooError
 from genzoo.features import default_path, load_feature_network
 from genzoo.images import save_grid
+from genzoo.latents import interpolation_latents
 from genzoo.trainer import load_trained
 
 
@@ -69,6 +70,7 @@ def evaluate_run(run_dir: Path, n: int = 10000, features: Path | None = None,
     recipe, models, ckpt = load_trained(run_dir, dev)
     t0 = time.perf_counter()
     x, labels, split, data = held_out(recipe, n, seed)
+    x = models.real_view(x)
     report: dict = {"run": str(run_dir), "step": ckpt.step, "objective": recipe.objective,
                     "split": split, "n": len(x)}
     with Progress(console=console, transient=True) as prog:
@@ -152,6 +154,7 @@ def reconstruct_grid(run_dir: Path, out: Path, n: int = 32, seed: int = 0,
     dev = resolve_device(device)
     recipe, models, _ = load_trained(run_dir, dev)
     x, _, _, _ = held_out(recipe, n, seed)
+    x = models.real_view(x)
     if x.dim() != 4:
         raise GenzooError("reconstruction grids need image data (C, H, W)")
     x_hat = reconstruct(models, x, dev)
@@ -166,11 +169,7 @@ def interpolate_grid(run_dir: Path, out: Path, rows: int = 8, steps: int = 10, s
     """Rows of generator outputs along straight lines ``(1 - a) z0 + a z1`` (Fig. 10)."""
     dev = resolve_device(device)
     _, models, _ = load_trained(run_dir, dev)
-    g = torch.Generator().manual_seed(seed)
-    shape = models.generator.latent_shape
-    z0, z1 = torch.randn((rows, *shape), generator=g), torch.randn((rows, *shape), generator=g)
-    a = torch.linspace(0, 1, steps).view(1, steps, *([1] * len(shape)))
-    z = ((1 - a) * z0.unsqueeze(1) + a * z1.unsqueeze(1)).flatten(0, 1)
+    z = interpolation_latents(models.generator.latent_shape, rows, steps, seed)
     with torch.no_grad():
         x = models.generator(z.to(dev)).cpu()
     if x.dim() != 4:

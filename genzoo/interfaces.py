@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+
+from genzoo.growth import GrowthSchedule, Stage, real_at
 
 
 def _sum_per_example(t: torch.Tensor) -> torch.Tensor:
@@ -96,14 +98,40 @@ class FeatureNetwork(nn.Module, ABC):
         return self.logits(self.features(x))
 
 
+class Growing(ABC):
+    """A network that grows layer by layer (section 4.1.3): the three networks of an
+    architecture with a :class:`~genzoo.growth.GrowthSchedule` implement this."""
+
+    @abstractmethod
+    def set_stage(self, stage: Stage) -> None:
+        """Work at ``stage.resolution``, with the newest layer weighted by ``stage.fade``."""
+
+
 @dataclass
 class Models:
-    """The three players an architecture plugin builds."""
+    """The three players an architecture plugin builds, and for growing networks their
+    schedule."""
 
     generator: Generator
     encoder: Encoder
     energy: Energy
+    growth: GrowthSchedule | None = None
+    stage: Stage | None = field(default=None, repr=False)
 
     def players(self) -> dict[str, nn.Module]:
         """The three networks keyed by the paper's parameter names."""
         return {"alpha": self.energy, "phi": self.encoder, "theta": self.generator}
+
+    def set_step(self, step: int) -> Stage | None:
+        """Put growing networks at the stage of the iteration after ``step`` completed steps
+        (nothing to do for networks that do not grow)."""
+        if self.growth is None:
+            return None
+        self.stage = self.growth.at(step)
+        for net in self.players().values():
+            net.set_stage(self.stage)
+        return self.stage
+
+    def real_view(self, x: torch.Tensor) -> torch.Tensor:
+        """Real data as the networks see them now (resized and faded while growing)."""
+        return x if self.stage is None else real_at(x, self.stage)

@@ -31,7 +31,7 @@ def starting_points(run_dir: Path, n: int, start: str, seed: int, device):
     split = data.test if data.test is not None and len(data.test) else data.train
     idx = torch.randperm(len(split), generator=g)[:n].tolist()
     items = [split[i] for i in idx]
-    x = torch.stack([samples_of(it) for it in items]).to(device)
+    x = models.real_view(torch.stack([samples_of(it) for it in items])).to(device)
     labels = [int(it[1]) for it in items] if isinstance(items[0], (tuple, list)) else None
     return models, x, labels
 

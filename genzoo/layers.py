@@ -20,20 +20,23 @@ def posterior_from(out, latent_channels: int) -> Posterior:
 
 
 def conv_stack(spec: list[tuple], in_channels: int, transpose: bool, act: nn.Module,
-               last_act: nn.Module | None) -> nn.Sequential:
+               last_act: nn.Module | None, dims: int = 2) -> nn.Sequential:
     """Layers from rows ``(out_channels, kernel, stride, padding, batch_norm[, output_padding])``;
-    ``act`` after every row but the last, ``last_act`` (if any) after the last."""
+    ``act`` after every row but the last, ``last_act`` (if any) after the last. ``dims`` is 2
+    for images, 3 for video (kernel, stride and padding may then be per-axis tuples)."""
+    conv = {2: (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d),
+            3: (nn.Conv3d, nn.ConvTranspose3d, nn.BatchNorm3d)}[dims]
     layers: list[nn.Module] = []
     c = in_channels
     for i, row in enumerate(spec):
         out, k, s, p, bn = row[:5]
         if transpose:
             op = row[5] if len(row) > 5 else 0
-            layers.append(nn.ConvTranspose2d(c, out, k, s, p, output_padding=op, bias=not bn))
+            layers.append(conv[1](c, out, k, s, p, output_padding=op, bias=not bn))
         else:
-            layers.append(nn.Conv2d(c, out, k, s, p, bias=not bn))
+            layers.append(conv[0](c, out, k, s, p, bias=not bn))
         if bn:
-            layers.append(nn.BatchNorm2d(out))
+            layers.append(conv[2](out))
         last = i == len(spec) - 1
         if not last:
             layers.append(act)

@@ -93,6 +93,7 @@ class Log:
     checkpoint_every: int = 500  # checkpoint every N steps (and always at the end)
     keep_checkpoints: int = 3
     n_samples: int = 64
+    interpolation: bool = False  # also write samples/interpolation.png at the end (Fig. 10)
     progress: bool = True
 
 

@@ -17,7 +17,8 @@ from torch import nn
 from genzoo import assemble, checkpoint, rundir
 from genzoo.data import batch_stream, samples_of
 from genzoo.errors import GenzooError
-from genzoo.images import save_grid
+from genzoo.images import save_grid, save_samples
+from genzoo.latents import interpolation_latents
 from genzoo.objective import PLAYERS, Draws
 from genzoo.recipe import Recipe
 
@@ -75,6 +76,8 @@ class Trainer:
     def step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """One iteration of Algorithm 1 on the real batch ``x``; returns detached metrics."""
         r = self.recipe
+        if self.models.set_step(self.step_count) is not None:
+            x = self.models.real_view(x)
         z = self.models.generator.sample_latent(x.shape[0], device=self.device)
         d = Draws(self.models, x, z, r.model.s)
         metrics: dict[str, torch.Tensor] = {}
@@ -146,6 +149,15 @@ class Trainer:
     def fixed_noise(self, n: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.recipe.seed + 12345)
         return torch.randn((n, *self.models.generator.latent_shape), generator=g).to(self.device)
+
+    def real_examples(self, n: int) -> torch.Tensor:
+        """``n`` training examples to show beside samples: the first ones, or for clips ones
+        spread over the video (neighbouring clips are nearly the same)."""
+        train = self.data.train
+        n = min(n, len(train))
+        idx = torch.linspace(0, len(train) - 1, n).long().tolist() if self.data.is_video \
+            else range(n)
+        return torch.stack([samples_of(train[i]) for i in idx])
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:
@@ -229,10 +241,12 @@ class Trainer:
             self.save_checkpoint(run_dir)  # something to roll back to from the first step on
         noise = self.fixed_noise(r.log.n_samples)
         samples_dir = run_dir / rundir.SAMPLES
-        if self.data.is_image and self.step_count == 0:
-            real = torch.stack([samples_of(self.data.train[i]) for i in
-                                range(min(r.log.n_samples, len(self.data.train)))])
-            save_grid(real, samples_dir / "data.png")
+        real = self.real_examples(r.log.n_samples)
+        if self.step_count == 0:
+            save_samples(real, samples_dir / "data")
+        real_above = real[:4] if self.data.is_video else None  # Fig. 12: training frames above
+        growth = self.models.growth
+        stage_ends = {s: f"{res}x{res}" for s, res in growth.stage_ends()} if growth else {}
         show = r.log.progress if progress is None else progress
         sums: dict[str, torch.Tensor] = {}
         count, rollbacks, last_target = 0, 0, None
@@ -271,9 +285,16 @@ class Trainer:
                     log.write(last)
                     sums, count = {}, 0
                     bar.update(s, last)
-                if self.data.is_image and (s % r.log.sample_every == 0 or final):
-                    grid = self.sample(noise)
-                    save_grid(grid, samples_dir / ("final.png" if final else f"step_{s:08d}.png"))
+                if s % r.log.sample_every == 0 or final:
+                    save_samples(self.sample(noise),
+                                 samples_dir / ("final" if final else f"step_{s:08d}"), real_above)
+                if s in stage_ends:  # growing: a grid of each resolution as it ends
+                    self.models.set_step(s - 1)
+                    save_samples(self.sample(noise), samples_dir / f"stage_{stage_ends[s]}")
+                if final and r.log.interpolation:
+                    z = interpolation_latents(self.models.generator.latent_shape, 8, 10, r.seed)
+                    save_grid(self.sample(z.to(self.device)), samples_dir / "interpolation.png",
+                              nrow=10)
                 if stopping and not final:
                     raise Interrupted(f"stopped at step {s} by {stopping}; checkpoint saved; "
                                       f"continue with: genzoo run RECIPE --resume --out {run_dir}",
@@ -398,4 +419,5 @@ def load_trained(run_dir: Path, device: str | torch.device = "cpu", registry=Non
             raise GenzooError(f"checkpoint '{ckpt.path}' does not fit the {player} network "
                               f"({str(exc).splitlines()[0]})") from None
         module.to(device).eval()
+    models.set_step(max(ckpt.step - 1, 0))  # growing nets: the stage of the last step trained
     return recipe, models, ckpt

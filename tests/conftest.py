@@ -143,6 +143,16 @@ def make_fashion_like(root: Path, n_train: int = 256, n_test: int = 64, gz: bool
     return root
 
 
+def cli(capsys, *args):
+    """Run the genzoo CLI in-process: ``(exit code, stdout, stderr)``."""
+    from genzoo.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(map(str, args)))
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
 def params_of(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.named_parameters()}
 

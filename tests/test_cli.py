@@ -9,18 +9,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import tiny_texture_toml, ROOT, make_fashion_like
+from conftest import ROOT, cli, make_fashion_like, tiny_texture_toml
 from genzoo.cli import main
 
 TINY = tiny_texture_toml("tiny", seed=3, image="grass", n_crops=200, steps=6,
                          sample_every=3, checkpoint_every=3)
-
-
-def cli(capsys, *args):
-    with pytest.raises(SystemExit) as exc:
-        main(list(map(str, args)))
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 @pytest.fixture

@@ -7,15 +7,8 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from conftest import ROOT, make_fashion_like
+from conftest import ROOT, cli, make_fashion_like
 from genzoo.cli import main
-
-
-def cli(capsys, *args):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in args])
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

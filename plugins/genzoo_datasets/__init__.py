@@ -1,9 +1,11 @@
-"""Built-in data sets: one texture image, MNIST-format IDX files, a folder of images."""
+"""Built-in data sets: one texture image, bundled photographs, MNIST-format IDX files, a folder
+of images."""
 
 from genzoo import hookimpl
 
 from genzoo_datasets.idx import fashion_mnist, mnist
 from genzoo_datasets.image_folder import image_folder
+from genzoo_datasets.photos import photos
 from genzoo_datasets.texture_image import texture_image
 
 
@@ -13,3 +15,4 @@ def register_datasets(register):
     register("fashion_mnist", fashion_mnist)
     register("mnist", mnist)
     register("image_folder", image_folder)
+    register("photos", photos)

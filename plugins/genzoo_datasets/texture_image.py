@@ -20,10 +20,10 @@ BUNDLED = ("brick", "grass", "gravel")
 class RandomCrops(Dataset):
     """``n`` crops of ``size`` x ``size``; crop ``i`` sits at a position fixed by ``i``."""
 
-    def __init__(self, image: torch.Tensor, size: int, n: int):
+    def __init__(self, image: torch.Tensor, size: int, n: int, seed: int = 20190101):
         self.image, self.size, self.n = image, size, n
         _, h, w = image.shape
-        g = torch.Generator().manual_seed(20190101)
+        g = torch.Generator().manual_seed(seed)
         self.tops = torch.randint(0, h - size + 1, (n,), generator=g)
         self.lefts = torch.randint(0, w - size + 1, (n,), generator=g)
 

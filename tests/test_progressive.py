@@ -1,0 +1,182 @@
+"""Progressive growing: the schedule, the data at each stage, continuity of every fade-in, shapes
+through every stage up to 1024x1024, and the recipe end to end."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genzoo.errors import GenzooError
+from genzoo.growth import GrowthSchedule, Stage, downsample, real_at, upsample
+from genzoo.recipe import from_dict
+from genzoo.trainer import Trainer, load_trained
+from genzoo_progressive.nets import build_progressive, channels_at
+
+from conftest import ROOT, cli
+
+
+def test_schedule_stages_and_fades():
+    g = GrowthSchedule(4, 32, stage_steps=10, fade_steps=4)
+    assert g.steps_to_final == 10 + 3 * 14
+    assert g.at(0) == Stage(0, 4, 1.0) and g.at(9) == Stage(0, 4, 1.0)
+    assert g.at(10) == Stage(1, 8, 0.0)
+    assert g.at(12) == Stage(1, 8, 0.5)
+    assert g.at(14) == Stage(1, 8, 1.0) and g.at(23) == Stage(1, 8, 1.0)
+    assert g.at(24) == Stage(2, 16, 0.0)
+    assert g.at(g.steps_to_final) == Stage(3, 32, 1.0) and g.at(10 ** 6).resolution == 32
+    assert g.stage_ends() == [(10, 4), (24, 8), (38, 16), (52, 32)]
+    # a later start keeps the network levels (level counts doublings from 4x4)
+    assert GrowthSchedule(16, 64, 5, 5).at(0) == Stage(2, 16, 1.0)
+    assert GrowthSchedule(8, 8, 5, 0).at(100) == Stage(1, 8, 1.0)
+
+
+def test_schedule_without_fade_switches_at_once():
+    g = GrowthSchedule(4, 16, stage_steps=3, fade_steps=0)
+    assert [g.at(s).resolution for s in range(8)] == [4, 4, 4, 8, 8, 8, 16, 16]
+    assert all(g.at(s).fade == 1.0 for s in range(8))
+
+
+@pytest.mark.parametrize("start,final", [(3, 16), (4, 48), (8, 4)])
+def test_schedule_rejects_sizes_that_do_not_double(start, final):
+    with pytest.raises(ValueError, match="powers of two"):
+        GrowthSchedule(start, final, 10, 10)
+
+
+def test_real_data_is_averaged_down_and_faded_like_the_generator():
+    x = torch.rand(2, 3, 16, 16)
+    now = real_at(x, Stage(1, 8, 1.0))
+    assert now.shape == (2, 3, 8, 8)
+    assert torch.allclose(now[0, 0, 0, 0], x[0, 0, :2, :2].mean())
+    at0 = real_at(x, Stage(1, 8, 0.0))
+    assert torch.allclose(at0, upsample(downsample(x, 4)))  # the 4x4 data, blocky
+    half = real_at(x, Stage(1, 8, 0.5))
+    assert torch.allclose(half, 0.5 * at0 + 0.5 * now)
+    assert torch.equal(real_at(x, Stage(2, 16, 1.0)), x)
+
+
+def _models(size=32, width=0.03, latent=8):
+    m = build_progressive((3, size, size), width=width, latent_dim=latent, stage_steps=5,
+                          fade_steps=5)
+    for net in m.players().values():
+        net.eval()  # batch norm with running statistics: the same function at every call
+    return m
+
+
+def test_every_stage_has_the_right_shapes():
+    m = _models(32)
+    z = m.generator.sample_latent(3)
+    for level, res in enumerate((4, 8, 16, 32)):
+        for fade in (0.0, 0.5, 1.0):
+            for net in m.players().values():
+                net.set_stage(Stage(level, res, fade))
+            x = m.generator(z)
+            assert x.shape == (3, 3, res, res) and x.abs().max() <= 1
+            q = m.encoder(x)
+            assert q.mean.shape == (3, 8) and q.log_std.shape == (3, 8)
+            assert m.energy(x).shape == (3,)
+
+
+@pytest.mark.parametrize("level,res", [(1, 8), (2, 16), (3, 32)])
+def test_fade_in_is_continuous(level, res):
+    """Right after a layer is added (fade 0) every network computes what it did before: the
+    generator's output is the old output upsampled, the encoder and energy of an image equal
+    the old ones of the image averaged down."""
+    torch.manual_seed(level)
+    m = _models(32)
+    z = m.generator.sample_latent(4)
+    x = torch.rand(4, 3, res, res) * 2 - 1
+    before, after = Stage(level - 1, res // 2, 1.0), Stage(level, res, 0.0)
+    outs = {}
+    for name, stage in (("before", before), ("after", after)):
+        for net in m.players().values():
+            net.set_stage(stage)
+        with torch.no_grad():
+            inp = downsample(x, res // 2) if name == "before" else x
+            outs[name] = (m.generator(z), m.encoder(inp).mean, m.energy(inp))
+    assert torch.allclose(outs["after"][0], upsample(outs["before"][0]), atol=1e-6)
+    assert torch.allclose(outs["after"][1], outs["before"][1], atol=1e-5)
+    assert torch.allclose(outs["after"][2], outs["before"][2], atol=1e-5)
+    # and the new layer does matter once it fades in
+    for net in m.players().values():
+        net.set_stage(Stage(level, res, 1.0))
+    with torch.no_grad():
+        assert not torch.allclose(m.generator(z), outs["after"][0], atol=1e-3)
+
+
+def test_the_same_code_reaches_1024():
+    m = build_progressive((3, 1024, 1024), width=1 / 64, latent_dim=16)
+    assert [channels_at(r, 1.0) for r in (4, 32, 64, 1024)] == [512, 256, 128, 8]
+    assert m.growth.at(10 ** 9) == Stage(8, 1024, 1.0)
+    m.set_step(10 ** 9)
+    with torch.no_grad():
+        x = m.generator(m.generator.sample_latent(1))
+        assert x.shape == (1, 3, 1024, 1024)
+        assert m.encoder(x).mean.shape == (1, 16) and m.energy(x).shape == (1,)
+
+
+def test_non_square_or_odd_sizes_are_refused():
+    with pytest.raises(ValueError, match="square"):
+        build_progressive((3, 32, 64))
+    with pytest.raises(ValueError, match="powers of two"):
+        build_progressive((3, 48, 48))
+
+
+def _tiny(tmp_path, steps):
+    raw = {"name": "prog", "objective": "triangle", "seed": 0, "device": "cpu",
+           "model": {"arch": "progressive", "width": 0.02, "latent_dim": 8, "stage_steps": 2,
+                     "fade_steps": 2},
+           "data": {"name": "photos", "names": ["astronaut", "coffee"], "resize": 32,
+                    "size": 16, "n_crops": 64},
+           "train": {"steps": steps, "batch_size": 4},
+           "log": {"every": 1, "progress": False, "checkpoint_every": 3, "n_samples": 4,
+                   "interpolation": True}}
+    return from_dict(raw)
+
+
+def test_training_grows_each_step_and_resume_lands_on_the_same_stage(tmp_path):
+    r = _tiny(tmp_path, steps=12)  # 4 -> 8 -> 16: 2 + 2 x (2 + 2) = 10 steps, then 2 more
+    t = Trainer(r)
+    t.fit(tmp_path / "run")
+    assert t.models.stage == Stage(2, 16, 1.0)
+    names = {p.name for p in (tmp_path / "run" / "samples").iterdir()}
+    assert {"stage_4x4.png", "stage_8x8.png", "stage_16x16.png", "interpolation.png",
+            "final.png"} <= names
+    # a run stopped mid-fade and resumed ends with the same parameters
+    r7 = _tiny(tmp_path, steps=7)
+    Trainer(r7).fit(tmp_path / "split")
+    t2 = Trainer(r)
+    t2.fit(tmp_path / "split", resume=True)
+    for p in t.players:
+        for a, b in zip(t.players[p].state_dict().values(), t2.players[p].state_dict().values()):
+            assert torch.equal(a, b)
+    _, models, ckpt = load_trained(tmp_path / "run")
+    assert ckpt.step == 12 and models.stage == Stage(2, 16, 1.0)
+
+
+def test_progressive_recipe_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_progressive.toml", "--out", out,
+                       "--quiet", "--set", "train.steps=7", "--set", "model.stage_steps=1",
+                       "--set", "model.fade_steps=1", "--set", "model.width=0.02",
+                       "--set", "train.batch_size=2", "--set", "data.n_crops=32",
+                       "--device", "cpu")
+    assert code == 0, err
+    names = {p.name for p in (out / "samples").iterdir()}
+    assert {f"stage_{r}x{r}.png" for r in (4, 8, 16, 32)} <= names
+    assert "interpolation.png" in names
+    code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_progressive.toml", "--out",
+                       tmp_path / "bad", "--set", "data.size=48", "--device", "cpu")
+    assert code == 2 and "powers of two" in err and "Traceback" not in err
+
+
+def test_photos_dataset_errors():
+    from genzoo_datasets.photos import photos
+
+    with pytest.raises(GenzooError, match="did you mean 'coffee'"):
+        photos(names=["cofee"])
+    with pytest.raises(GenzooError, match="resize"):
+        photos(size=64, resize=32)
+    src = photos(names=["astronaut", "coffee"], resize=40, size=32, n_crops=10,
+                 test_photo="chelsea")
+    assert len(src.train) == 10 and src.sample_shape == (3, 32, 32)
+    assert src.test[0].shape == (3, 32, 32)
