@@ -31,11 +31,18 @@ def cli():
 @click.option("--force", is_flag=True, help="Start over in a run directory that holds a run.")
 @click.option("--device", default=None, help="Override the recipe's device (auto|cpu|cuda).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def run(recipe, overrides, out, resume, force, device, quiet):
+@click.option("--nproc", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Train on N processes of this machine with DistributedDataParallel "
+                   "(runs torchrun; across machines, launch torchrun yourself).")
+def run(recipe, overrides, out, resume, force, device, quiet, nproc):
     """Train the models a RECIPE (a TOML file) describes."""
+    import os
+
     from rich.console import Console
 
+    from genzoo import distributed
     from genzoo import recipe as recipe_mod
+    from genzoo.assemble import resolve_device
     from genzoo.trainer import Trainer
 
     if resume and force:
@@ -44,13 +51,41 @@ def run(recipe, overrides, out, resume, force, device, quiet):
         overrides = (*overrides, f"device={device!r}".replace("'", '"'))
     r = recipe_mod.load(recipe, overrides)
     run_dir = out or Path("runs") / r.name
+    if nproc > 1:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise GenzooError("--nproc under torchrun: torchrun already started the processes; "
+                              "drop --nproc")
+        if r.train.batch_size % nproc:
+            raise GenzooError(f"train.batch_size {r.train.batch_size} does not split evenly "
+                              f"over {nproc} processes; make it a multiple")
+        raise click.exceptions.Exit(_torchrun(nproc, recipe, overrides, run_dir, resume, force,
+                                              quiet))
     console = Console(stderr=True)
-    trainer = Trainer(r)
-    last = trainer.fit(run_dir, resume=resume, force=force, progress=not quiet, console=console)
-    shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items()
-                      if k.endswith("/loss") or k.startswith("energy/"))
-    console.print(f"done at step {trainer.step_count}: {shown}")
-    console.print(f"samples: {run_dir / 'samples'}   checkpoints: {run_dir / 'checkpoints'}")
+    group = distributed.from_environment(resolve_device(r.device))
+    try:
+        trainer = Trainer(r, group=group)
+        last = trainer.fit(run_dir, resume=resume, force=force, progress=not quiet,
+                           console=console)
+    finally:
+        distributed.shutdown()
+    if group.is_main:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items()
+                          if k.endswith("/loss") or k.startswith("energy/"))
+        console.print(f"done at step {trainer.step_count}: {shown}")
+        console.print(f"samples: {run_dir / 'samples'}   checkpoints: {run_dir / 'checkpoints'}")
+
+
+def _torchrun(nproc, recipe, overrides, run_dir, resume, force, quiet) -> int:
+    """``genzoo run`` again under torchrun on ``nproc`` local processes; its exit code."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc-per-node={nproc}", "-m", "genzoo", "run", str(recipe), "--out", str(run_dir)]
+    for o in overrides:
+        cmd += ["--set", o]
+    cmd += [flag for flag, on in (("--resume", resume), ("--force", force), ("--quiet", quiet))
+            if on]
+    return subprocess.run(cmd).returncode
 
 
 @cli.command()

@@ -36,12 +36,17 @@ class Draws:
     """
 
     def __init__(self, models: Models, x: torch.Tensor, z: torch.Tensor, s: float,
-                 rng: torch.Generator | None = None):
+                 rng: torch.Generator | None = None, noise: Callable | None = None):
         self.models = models
         self.x = x
         self.z = z
         self.s = s
         self._rng = rng
+        # noise(shape, device, dtype, generator): N(0, I) draws (a process's share of the
+        # global batch's draw when training on several processes)
+        self._noise = noise or (lambda shape, device, dtype, generator:
+                                torch.randn(shape, generator=generator, device=device,
+                                            dtype=dtype))
         self._cache: dict[str, tuple[frozenset[str], object]] = {}
         self._eps: torch.Tensor | None = None
         self._z_hat_drawn: torch.Tensor | None = None
@@ -83,8 +88,7 @@ class Draws:
         def draw():
             q = self.posterior
             if self._eps is None:
-                self._eps = torch.randn(q.mean.shape, generator=self._rng, device=q.mean.device,
-                                        dtype=q.mean.dtype)
+                self._eps = self._noise(q.mean.shape, q.mean.device, q.mean.dtype, self._rng)
             return q.mean + q.std * self._eps
         return self._memo("z_hat", ("phi",), draw)
 

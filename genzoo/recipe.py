@@ -63,6 +63,12 @@ class Train:
     theta_steps: int = 1  # theta-steps per iteration (Algorithm 1, line 9)
     lr_decay: float = 1.0  # learning rates multiplied by this once per epoch
     num_workers: int = 0
+    sync_batchnorm: bool = False  # batch-norm statistics over all processes (GPUs, DDP only)
+    # speed (benchmarks/README.md says what each gave)
+    channels_last: bool = False  # NHWC memory layout for images
+    compile: bool = False  # torch.compile each network
+    autocast: Literal["none", "bf16"] = "none"  # bfloat16 autocast of the forward passes
+    threads: int = 0  # torch CPU threads (0: torch's default)
     energy_bound: float = 1e6  # |mean f| beyond this counts as divergence; 0 turns it off
     on_divergence: Literal["stop", "rollback"] = "stop"
     rollback_lr_factor: float = 0.5  # learning rates multiplied by this at each rollback
@@ -136,7 +142,7 @@ def identity(d: dict) -> dict:
     d.pop("device", None)
     d.pop("name", None)
     for key in ("steps", "num_workers", "energy_bound", "on_divergence", "rollback_lr_factor",
-                "max_rollbacks"):
+                "max_rollbacks", "channels_last", "compile", "threads"):
         d.get("train", {}).pop(key, None)
     return d
 
@@ -342,8 +348,8 @@ def _validate(r: Recipe) -> None:
     _positive("train.batch_size", r.train.batch_size)
     _positive("train.theta_steps", r.train.theta_steps)
     _positive("train.lr_decay", r.train.lr_decay)
-    if r.train.num_workers < 0:
-        raise GenzooError("recipe key 'train.num_workers' must be 0 or more")
+    if r.train.num_workers < 0 or r.train.threads < 0:
+        raise GenzooError("recipe keys 'train.num_workers' and 'train.threads' must be 0 or more")
     if r.train.energy_bound < 0 or r.train.max_rollbacks < 0:
         raise GenzooError("recipe keys 'train.energy_bound' and 'train.max_rollbacks' must be "
                           "0 or more")

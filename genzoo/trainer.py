@@ -7,16 +7,17 @@ import random
 import signal
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from genzoo import assemble, checkpoint, rundir
+from genzoo import assemble, checkpoint, distributed, rundir
 from genzoo.data import batch_stream, samples_of
 from genzoo.errors import GenzooError
+from genzoo.interfaces import Models
 from genzoo.images import save_grid, save_samples
 from genzoo.latents import interpolation_latents
 from genzoo.objective import PLAYERS, Draws
@@ -55,22 +56,44 @@ class Trainer:
     ``step(x)`` is one iteration of Algorithm 1 and can be used on its own (tests, notebooks).
     """
 
-    def __init__(self, recipe: Recipe, registry=None, device: str | torch.device | None = None):
+    def __init__(self, recipe: Recipe, registry=None, device: str | torch.device | None = None,
+                 group: distributed.Group | None = None):
         self.recipe = recipe
         self.device = torch.device(device) if device is not None else \
             assemble.resolve_device(recipe.device)
+        self.group = group or distributed.Group()
+        self.device = distributed.device_for(self.group, self.device)
+        if recipe.train.batch_size % self.group.world:
+            raise GenzooError(f"train.batch_size {recipe.train.batch_size} does not split "
+                              f"evenly over {self.group.world} processes; make it a multiple")
+        if recipe.train.threads:
+            torch.set_num_threads(recipe.train.threads)
         torch.manual_seed(recipe.seed)
         self.data = assemble.build_data(recipe, registry)
         self.models = assemble.build_models(recipe, self.data.sample_shape, registry)
         self.objective = assemble.build_objective(recipe, registry)
         self.players = self.models.players()
+        self.memory_format = torch.channels_last if recipe.train.channels_last and \
+            len(self.data.sample_shape) == 3 else torch.preserve_format
         for module in self.players.values():
-            module.to(self.device).train()
+            module.to(self.device, memory_format=self.memory_format).train()
+            if recipe.train.compile:
+                module.compile()
         self.params = {p: [q for q in m.parameters() if q.requires_grad]
                        for p, m in self.players.items()}
         self.optimizers = make_optimizers(recipe, self.players)
+        # what the objective's forward passes go through: the networks, or their DDP wrappers
+        self.forward_models = self.models
+        if self.group.active:
+            wrap = {k: distributed.wrap(m, self.group, self.device, recipe.train.sync_batchnorm,
+                                        find_unused=self.models.growth is not None)
+                    for k, m in self.players.items()}
+            self.forward_models = Models(wrap["theta"], wrap["phi"], wrap["alpha"])
         self.step_count = 0
         self.lr_scale = 1.0  # lowered by each divergence rollback
+
+    def noise(self, shape, device=None, dtype=None, generator=None) -> torch.Tensor:
+        return self.group.noise(shape, device or self.device, dtype, generator)
 
     # --- one iteration -----------------------------------------------------------------------
     def step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -78,16 +101,19 @@ class Trainer:
         r = self.recipe
         if self.models.set_step(self.step_count) is not None:
             x = self.models.real_view(x)
-        z = self.models.generator.sample_latent(x.shape[0], device=self.device)
-        d = Draws(self.models, x, z, r.model.s)
+        if self.memory_format is torch.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        z = self.noise((x.shape[0], *self.models.generator.latent_shape))
+        d = Draws(self.forward_models, x, z, r.model.s, noise=self.noise)
         metrics: dict[str, torch.Tensor] = {}
         order = ["alpha", "phi"] + ["theta"] * r.train.theta_steps
         checks = []
         for player in order:
-            terms = self.objective.terms(player, d)
+            with self._autocast():
+                terms = self.objective.terms(player, d)
             if not terms:
                 continue
-            loss = torch.stack(list(terms.values())).sum()
+            loss = torch.stack([t.float() for t in terms.values()]).sum()
             checks.append((player, loss.detach()))
             if player == "alpha":  # energies the alpha terms computed anyway
                 for key in ("f_data", "f_dream"):
@@ -112,9 +138,14 @@ class Trainer:
         self.step_count += 1
         return metrics
 
+    def _autocast(self):
+        if self.recipe.train.autocast == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
     def _check_divergence(self, checks: list[tuple[str, torch.Tensor]]) -> None:
         """One device sync per iteration: non-finite losses, or energies beyond the bound."""
-        values = torch.stack([v for _, v in checks])
+        values = self.group.mean(torch.stack([v for _, v in checks]))  # all processes agree
         bad = ~torch.isfinite(values)
         bound = self.recipe.train.energy_bound
         if bound > 0:
@@ -123,7 +154,7 @@ class Trainer:
         if not bool(bad.any()):
             return
         i = int(bad.nonzero()[0])
-        kind, value = checks[i]
+        kind, value = checks[i][0], values[i]
         step = self.step_count + 1
         what = (f"the energy model's mean f is {float(value):.3g}" if kind == "energy" else
                 f"the {kind} player's loss is {float(value)}")
@@ -151,12 +182,10 @@ class Trainer:
         return torch.randn((n, *self.models.generator.latent_shape), generator=g).to(self.device)
 
     def real_examples(self, n: int) -> torch.Tensor:
-        """``n`` training examples to show beside samples: the first ones, or for clips ones
-        spread over the video (neighbouring clips are nearly the same)."""
+        """``n`` training examples to show beside samples, spread evenly over the training set
+        (neighbouring video clips, or crops of one photograph, are much alike)."""
         train = self.data.train
-        n = min(n, len(train))
-        idx = torch.linspace(0, len(train) - 1, n).long().tolist() if self.data.is_video \
-            else range(n)
+        idx = torch.linspace(0, len(train) - 1, min(n, len(train))).long().tolist()
         return torch.stack([samples_of(train[i]) for i in idx])
 
     @torch.no_grad()
@@ -177,8 +206,11 @@ class Trainer:
                 out[f"rng.cuda.{i}"] = s
         return out
 
-    def save_checkpoint(self, run_dir: Path) -> Path:
+    def save_checkpoint(self, run_dir: Path) -> Path | None:
+        """Write a checkpoint (the main process only; every process checks its parameters)."""
         self.check_parameters()
+        if not self.group.is_main:
+            return None
         meta = {"recipe_hash": self.recipe.identity_hash(), "arch": self.recipe.model.arch,
                 "objective": self.objective.names, "sample_shape": list(self.data.sample_shape),
                 "lr_scale": self.lr_scale, "rng": host_rng_state()}
@@ -218,10 +250,15 @@ class Trainer:
         r = self.recipe
         run_dir = Path(run_dir)
         ckpt_dir = run_dir / rundir.CHECKPOINTS
-        rundir.prepare(run_dir, r, resume=resume, force=force)
-        log = rundir.MetricsLog(run_dir / rundir.METRICS)
+        main = self.group.is_main  # one process writes; all of them train
+        if main:
+            rundir.prepare(run_dir, r, resume=resume, force=force)
+            if resume:
+                checkpoint.remove_partial_writes(ckpt_dir)
+        self.group.barrier()
+        log = rundir.MetricsLog(run_dir / rundir.METRICS) if main else _NoLog()
+        console = console if main else None
         if resume:
-            checkpoint.remove_partial_writes(ckpt_dir)
             ckpt = checkpoint.latest(ckpt_dir)
             if ckpt is None and checkpoint.list_checkpoints(ckpt_dir):
                 raise GenzooError(f"no usable checkpoint in '{ckpt_dir}' (every one is corrupt); "
@@ -231,10 +268,11 @@ class Trainer:
         log.truncate_after(self.step_count)
         if console is not None:
             start = f" from step {self.step_count}" if self.step_count else ""
+            where = f" x {self.group.world} processes" if self.group.active else ""
             console.print(f"[bold]genzoo[/] {r.name}: objective {'+'.join(self.objective.names)}, "
                           f"arch {r.model.arch}, data {self.data.description or r.data.name} "
                           f"{tuple(self.data.sample_shape)}, {r.train.steps} steps{start} on "
-                          f"{self.device} -> {run_dir}")
+                          f"{self.device}{where} -> {run_dir}")
         if self.step_count >= r.train.steps:
             return {"step": self.step_count}
         if r.train.on_divergence == "rollback" and self.step_count == 0:
@@ -242,12 +280,12 @@ class Trainer:
         noise = self.fixed_noise(r.log.n_samples)
         samples_dir = run_dir / rundir.SAMPLES
         real = self.real_examples(r.log.n_samples)
-        if self.step_count == 0:
+        if self.step_count == 0 and main:
             save_samples(real, samples_dir / "data")
         real_above = real[:4] if self.data.is_video else None  # Fig. 12: training frames above
         growth = self.models.growth
         stage_ends = {s: f"{res}x{res}" for s, res in growth.stage_ends()} if growth else {}
-        show = r.log.progress if progress is None else progress
+        show = (r.log.progress if progress is None else progress) and main
         sums: dict[str, torch.Tensor] = {}
         count, rollbacks, last_target = 0, 0, None
         last: dict = {}
@@ -259,7 +297,8 @@ class Trainer:
                 if batches is None:
                     sampler, batches = batch_stream(self.data.train, r.train.batch_size, r.seed,
                                                     start_step=self.step_count,
-                                                    num_workers=r.train.num_workers)
+                                                    num_workers=r.train.num_workers,
+                                                    shard=(self.group.rank, self.group.world))
                 self.set_learning_rates(sampler.epoch_of(self.step_count))
                 x = next(batches).to(self.device, non_blocking=True)
                 try:
@@ -267,6 +306,8 @@ class Trainer:
                     s = self.step_count
                     final = s == r.train.steps
                     stopping = stop.requested  # read once: a signal may land at any moment
+                    if self.group.any(stopping is not None, self.device):  # all stop together
+                        stopping = stopping or "SIGTERM"
                     if s % r.log.checkpoint_every == 0 or final or stopping:
                         self.save_checkpoint(run_dir)
                 except DivergenceError as exc:
@@ -280,18 +321,21 @@ class Trainer:
                     sums[k] = sums.get(k, 0) + v
                 count += 1
                 if s % r.log.every == 0 or final:
-                    last = {"step": s, **{k: float(v / count) for k, v in sums.items()},
+                    means = self.group.mean(torch.stack(list(sums.values()))) / count
+                    last = {"step": s, **{k: float(v) for k, v in zip(sums, means)},
                             "time/elapsed_s": round(time.perf_counter() - t0, 3)}
                     log.write(last)
                     sums, count = {}, 0
                     bar.update(s, last)
-                if s % r.log.sample_every == 0 or final:
+                if main and (s % r.log.sample_every == 0 or final):
                     save_samples(self.sample(noise),
                                  samples_dir / ("final" if final else f"step_{s:08d}"), real_above)
-                if s in stage_ends:  # growing: a grid of each resolution as it ends
+                if s in stage_ends and main:  # growing: a grid of each resolution as it ends
                     self.models.set_step(s - 1)
-                    save_samples(self.sample(noise), samples_dir / f"stage_{stage_ends[s]}")
-                if final and r.log.interpolation:
+                    shown = torch.nn.functional.interpolate(  # at the data's size, to compare
+                        self.sample(noise), size=tuple(self.data.sample_shape[-2:]))
+                    save_samples(shown, samples_dir / f"stage_{stage_ends[s]}")
+                if final and r.log.interpolation and main:
                     z = interpolation_latents(self.models.generator.latent_shape, 8, 10, r.seed)
                     save_grid(self.sample(z.to(self.device)), samples_dir / "interpolation.png",
                               nrow=10)
@@ -366,6 +410,16 @@ def _stop_requests():
     finally:
         for sig, h in old.items():
             signal.signal(sig, h)
+
+
+class _NoLog:
+    """The metrics log of processes other than the main one."""
+
+    def truncate_after(self, step):
+        pass
+
+    def write(self, record):
+        pass
 
 
 class _NoBar:

@@ -23,11 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class MLPGenerator(Generator):
-    def __init__(self, d, out, hidden):
+    def __init__(self, d, out, hidden, batch_norm=False):
         super().__init__()
         self.latent_shape = (d,)
-        self.net = nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
-                                 nn.ReLU(), nn.Linear(hidden, out))
+        norm = [nn.BatchNorm1d(hidden)] if batch_norm else []
+        self.net = nn.Sequential(nn.Linear(d, hidden), *norm, nn.ReLU(),
+                                 nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, out))
 
     def forward(self, z):
         return self.net(z)
@@ -58,11 +59,12 @@ class MLPEnergy(Energy):
         return self.net(x).squeeze(1)
 
 
-def build_mlp(sample_shape: tuple[int, ...], latent_dim: int = 2, hidden: int = 64) -> Models:
-    """Small MLPs for vector data."""
+def build_mlp(sample_shape: tuple[int, ...], latent_dim: int = 2, hidden: int = 64,
+              batch_norm: bool = False) -> Models:
+    """Small MLPs for vector data (``batch_norm``: one batch-norm layer in the generator)."""
     (n,) = sample_shape
-    return Models(MLPGenerator(latent_dim, n, hidden), MLPEncoder(latent_dim, n, hidden),
-                  MLPEnergy(n, hidden))
+    return Models(MLPGenerator(latent_dim, n, hidden, batch_norm),
+                  MLPEncoder(latent_dim, n, hidden), MLPEnergy(n, hidden))
 
 
 RING_RADIUS = 0.8
@@ -151,6 +153,20 @@ def cli(capsys, *args):
         main(list(map(str, args)))
     out = capsys.readouterr()
     return exc.value.code, out.out, out.err
+
+
+def write_clip(path, n=40, h=48, w=64):
+    """A clip whose frame k is a gray level of 4k (left half) beside a red bar (right half)."""
+    import imageio.v2 as imageio
+
+    with imageio.get_writer(path, format="ffmpeg", fps=10, codec="libx264", quality=10,
+                            macro_block_size=16, ffmpeg_log_level="error") as wr:
+        for k in range(n):
+            f = np.zeros((h, w, 3), np.uint8)
+            f[:, : w // 2] = 4 * k
+            f[:, w // 2:, 0] = 200
+            wr.append_data(f)
+    return path
 
 
 def params_of(module: nn.Module) -> dict[str, torch.Tensor]:

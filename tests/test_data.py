@@ -92,3 +92,26 @@ def test_batch_order_depends_only_on_seed_and_step():
     assert len(set(epoch0)) == 9  # no index twice within an epoch
     other = iter(ResumableBatchSampler(10, 3, seed=6))
     assert [next(other) for _ in range(3)] != batches[:3]
+
+
+def test_image_folder_reads_files_on_demand_in_worker_processes(tmp_path):
+    """Nothing is held in memory but paths: a file changed after the data set was built is read
+    as it is now, and loader workers (one stream per process when sharded) give the same
+    batches as the main process."""
+    import torch
+
+    from genzoo.data import batch_stream
+
+    root = tmp_path / "imgs"
+    root.mkdir()
+    for i in range(12):
+        Image.new("RGB", (20, 20), (20 * i, 0, 0)).save(root / f"{i:02d}.png")
+    src = image_folder(root=root, size=16)
+    assert not any(torch.is_tensor(v) for v in vars(src.train).values())
+    Image.new("RGB", (20, 20), (255, 255, 255)).save(root / "00.png")
+    assert float(src.train[0].min()) == 1.0
+    for shard in ((0, 1), (1, 2)):
+        _, plain = batch_stream(src.train, 4, seed=1, shard=shard)
+        _, workers = batch_stream(src.train, 4, seed=1, num_workers=2, shard=shard)
+        for _ in range(5):
+            assert torch.equal(next(plain), next(workers))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import tiny_texture_toml, ROOT, make_fashion_like
+from conftest import ROOT, make_fashion_like, tiny_texture_toml, write_clip
 from genzoo.cli import main
 
 RECIPE = tiny_texture_toml("hostile", seed=1, image="gravel", n_crops=32, steps=2)
@@ -44,6 +44,20 @@ def truncated_idx(t):
     f = root / "train-images-idx3-ubyte.gz"
     f.write_bytes(gzip.compress(gzip.decompress(f.read_bytes())[:-500]))
     return ["--set", f'data={{name="fashion_mnist", root="{root}"}}']
+
+
+VIDEO_MODEL = 'model={arch="video3d", width=0.0625}'
+
+
+def not_a_video(t):
+    (t / "clip.avi").write_bytes(b"RIFF not really a video" * 50)
+    return set_(VIDEO_MODEL, 'data={name="video_clips", path="clip.avi"}')
+
+
+def short_clip(t, frames):
+    write_clip(t / "short.mp4", n=20)
+    return set_(VIDEO_MODEL, 'data={name="video_clips", path="short.mp4", size=16}',
+                f"data.frames={frames}")
 
 
 def foreign_checkpoint(t):
@@ -108,6 +122,11 @@ CASES = [
     ("empty-image-folder", None, empty_folder, "new", "holds no images"),
     ("missing-fashion-mnist", None, ["--set", 'data={name="fashion_mnist", root="nowhere"}'], "new", "apt-get install dataset-fashion-mnist"),
     ("truncated-idx", None, truncated_idx, "new", "is truncated"),
+    ("missing-video", None, set_(VIDEO_MODEL, 'data={name="video_clips", path="nope.avi"}'), "new", "video file"),
+    ("non-video-file", None, not_a_video, "new", "clip.avi' is not a readable video"),
+    ("video-shorter-than-a-clip", None, lambda t: short_clip(t, 32), "new", "fewer than one clip of 32 frames"),
+    ("video-frames-not-multiple-of-16", None, lambda t: short_clip(t, 10), "new", "T, H and W multiples of 16"),
+    ("progressive-size-not-power-of-two", None, set_('model={arch="progressive", width=0.02}', 'data={name="photos", size=48}'), "new", "powers of two"),
     ("run-dir-holds-a-run", None, [], "run", "already holds a run; pass --resume"),
     ("run-dir-is-a-file", None, [], "file", "is a file"),
     ("resume-and-force", None, ["--resume", "--force"], "run", "--resume and --force contradict"),

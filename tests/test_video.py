@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -13,21 +12,7 @@ from genzoo_video import clips as clips_mod
 from genzoo_video.clips import read_frames, video_clips
 from genzoo_video.nets import build_video3d
 
-from conftest import ROOT, cli
-
-
-def write_clip(path, n=40, h=48, w=64):
-    """A clip whose frame k is a gray level of 4k (left half) beside a red bar (right half)."""
-    import imageio.v2 as imageio
-
-    with imageio.get_writer(path, format="ffmpeg", fps=10, codec="libx264", quality=10,
-                            macro_block_size=16, ffmpeg_log_level="error") as wr:
-        for k in range(n):
-            f = np.zeros((h, w, 3), np.uint8)
-            f[:, : w // 2] = 4 * k
-            f[:, w // 2:, 0] = 200
-            wr.append_data(f)
-    return path
+from conftest import ROOT, cli, write_clip
 
 
 @pytest.fixture(scope="module")
