@@ -95,7 +95,13 @@ def _torchrun(nproc, recipe, overrides, run_dir, resume, force, quiet) -> int:
               show_default=True)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="cpu", show_default=True)
-def sample(run_dir, n, out, seed, device):
+@click.option("--langevin-steps", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Revise the samples by K Langevin steps on the trained energy model.")
+@click.option("--step-size", default=0.01, show_default=True, type=click.FloatRange(min=0,
+              min_open=True), help="Langevin step size delta.")
+@click.option("--reference-sigma", default=0.0, show_default=True,
+              type=click.FloatRange(min=0), help="Reference Gaussian of the energy (0: none).")
+def sample(run_dir, n, out, seed, device, langevin_steps, step_size, reference_sigma):
     """Draw N samples from the generator of a trained RUN_DIR into a PNG grid (clips: an
     animated GIF and a frame strip beside it)."""
     import torch
@@ -109,6 +115,11 @@ def sample(run_dir, n, out, seed, device):
     z = torch.randn((n, *models.generator.latent_shape), generator=g).to(resolve_device(device))
     with torch.no_grad():
         x = models.generator(z)
+    if langevin_steps:
+        from genzoo.langevin import langevin
+
+        x = langevin(models.energy, x, langevin_steps, step_size,
+                     reference_sigma=reference_sigma, bounds=(-1.0, 1.0), generator=g)
     written = save_samples(x, out.with_suffix(""))
     if not written:
         raise GenzooError(f"the generator of '{run_dir}' makes samples of shape "

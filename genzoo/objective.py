@@ -51,7 +51,9 @@ class Draws:
         self._eps: torch.Tensor | None = None
         self._z_hat_drawn: torch.Tensor | None = None
 
-    def _memo(self, key: str, deps: tuple[str, ...], fn: Callable[[], object]):
+    def memo(self, key: str, deps: tuple[str, ...], fn: Callable[[], object]):
+        """``fn()`` once per iteration, until a player in ``deps`` steps: how objectives share
+        a draw of their own across players (e.g. CoopNets' revised samples, ``deps = ()``)."""
         if key not in self._cache:
             self._cache[key] = (frozenset(deps), fn())
         return self._cache[key][1]
@@ -72,12 +74,12 @@ class Draws:
     @property
     def x_tilde(self) -> torch.Tensor:
         """``x~ = g_theta(z)``, dream data (with its graph to theta)."""
-        return self._memo("x_tilde", ("theta",), lambda: self.models.generator(self.z))
+        return self.memo("x_tilde", ("theta",), lambda: self.models.generator(self.z))
 
     @property
     def posterior(self) -> Posterior:
         """``q_phi(z|x)`` on the real batch."""
-        return self._memo("posterior", ("phi",), lambda: self.models.encoder(self.x))
+        return self.memo("posterior", ("phi",), lambda: self.models.encoder(self.x))
 
     @property
     def z_hat(self) -> torch.Tensor:
@@ -90,28 +92,30 @@ class Draws:
             if self._eps is None:
                 self._eps = self._noise(q.mean.shape, q.mean.device, q.mean.dtype, self._rng)
             return q.mean + q.std * self._eps
-        return self._memo("z_hat", ("phi",), draw)
+        return self.memo("z_hat", ("phi",), draw)
 
     # --- forward passes on them -------------------------------------------------------------
     @property
     def x_recon(self) -> torch.Tensor:
-        """``g_theta(z^)``, the reconstruction of the real batch."""
-        return self._memo("x_recon", ("phi", "theta"), lambda: self.models.generator(self.z_hat))
+        """``g_theta(z^)``, the reconstruction of the real batch. Its value depends on theta
+        alone once drawn (``z^`` stays the iteration's sample when phi steps), so the theta-step
+        reuses the phi-step's forward pass (the trainer keeps graphs until the last step)."""
+        return self.memo("x_recon", ("theta",), lambda: self.models.generator(self.z_hat))
 
     @property
     def f_data(self) -> torch.Tensor:
         """``f_alpha(x)`` per example."""
-        return self._memo("f_data", ("alpha",), lambda: self.models.energy(self.x))
+        return self.memo("f_data", ("alpha",), lambda: self.models.energy(self.x))
 
     @property
     def f_dream(self) -> torch.Tensor:
         """``f_alpha(x~)`` per example (gradient to alpha, and to theta through x~)."""
-        return self._memo("f_dream", ("alpha", "theta"), lambda: self.models.energy(self.x_tilde))
+        return self.memo("f_dream", ("alpha", "theta"), lambda: self.models.energy(self.x_tilde))
 
     @property
     def posterior_dream(self) -> Posterior:
         """``q_phi(z|x~)`` on the dream data."""
-        return self._memo("posterior_dream", ("phi", "theta"),
+        return self.memo("posterior_dream", ("phi", "theta"),
                           lambda: self.models.encoder(self.x_tilde))
 
     # --- quantities objectives share ---------------------------------------------------------
@@ -134,6 +138,10 @@ class Objective:
     stepped. Name each term after the KL divergence it comes from.
     """
 
+    #: steps of a player only every k-th iteration, e.g. ``{"theta": 5}``: the generator
+    #: steps once per five critic steps, each on a fresh batch (WGAN-GP)
+    every: dict[str, int] = {}
+
     def alpha(self, d: Draws) -> Terms:
         return {}
 
@@ -145,6 +153,10 @@ class Objective:
 
     def terms(self, player: str, d: Draws) -> Terms:
         return getattr(self, player)(d)
+
+    def steps_at(self, player: str, iteration: int) -> bool:
+        """Whether ``player`` steps in ``iteration`` (0-based)."""
+        return iteration % max(1, int(self.every.get(player, 1))) == 0
 
 
 @dataclass(frozen=True)
@@ -159,6 +171,9 @@ class Composition(Objective):
 
     def __init__(self, parts: list[Part]):
         self.parts = parts
+        # a player steps as rarely as the rarest part asks
+        self.every = {p: max([int(x.objective.every.get(p, 1)) for x in parts] or [1])
+                      for p in PLAYERS}
 
     def terms(self, player: str, d: Draws) -> Terms:
         out: Terms = {}

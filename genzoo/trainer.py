@@ -106,9 +106,10 @@ class Trainer:
         z = self.noise((x.shape[0], *self.models.generator.latent_shape))
         d = Draws(self.forward_models, x, z, r.model.s, noise=self.noise)
         metrics: dict[str, torch.Tensor] = {}
-        order = ["alpha", "phi"] + ["theta"] * r.train.theta_steps
+        order = [p for p in ["alpha", "phi"] + ["theta"] * r.train.theta_steps
+                 if self.objective.steps_at(p, self.step_count)]
         checks = []
-        for player in order:
+        for i, player in enumerate(order):
             with self._autocast():
                 terms = self.objective.terms(player, d)
             if not terms:
@@ -117,21 +118,21 @@ class Trainer:
             checks.append((player, loss.detach()))
             if player == "alpha":  # energies the alpha terms computed anyway
                 for key in ("f_data", "f_dream"):
-                    f = d.cached(key)
-                    if f is not None:
-                        checks.append(("energy", f.detach().mean()))
+                    if d.cached(key) is not None:
+                        checks.append(("energy", d.cached(key).detach().mean()))
                         metrics[f"energy/{key}"] = checks[-1][1]
             if f"{player}/loss" not in metrics:  # the first theta-step: the iteration's draws
                 metrics[f"{player}/loss"] = loss.detach()
-                for name, value in terms.items():
-                    metrics[f"{player}/{name}"] = value.detach()
+                metrics.update({f"{player}/{n}": v.detach() for n, v in terms.items()})
             opt = self.optimizers[player]
             opt.zero_grad(set_to_none=True)
-            loss.backward(inputs=self.params[player])
+            # graphs stay until the iteration's last step: later steps reuse forward passes
+            loss.backward(inputs=self.params[player], retain_graph=i < len(order) - 1)
             clip = getattr(r.train, player).grad_clip
             if clip > 0:
                 torch.nn.utils.clip_grad_norm_(self.params[player], clip)
             opt.step()
+            del loss, terms  # the step's graph goes now, not at the next step's assignment
             d.after_step(player)
         if checks:
             self._check_divergence(checks)
