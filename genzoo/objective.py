@@ -214,5 +214,9 @@ def build_objective(spec, options: dict[str, dict], registry) -> Composition:
         else:
             opts = options.get(name, {})
             _check_options(f"objective '{name}'", entry.obj, opts)
-            parts.append(Part(name, entry.obj(**opts), weight))
+            try:
+                parts.append(Part(name, entry.obj(**opts), weight))
+            except (ValueError, TypeError) as exc:  # objectives say why an option does not fit
+                raise GenzooError(f"objective '{name}': {exc}; fix [objectives.{name}] in the "
+                                  f"recipe") from None
     return Composition(parts)

@@ -101,6 +101,7 @@ CASES = [
     ("empty-objective", None, set_("objective=[]"), "new", "'objective' is an empty list"),
     ("bad-objective-entry", None, set_('objective=[{name="vae", wieght=2}]'), "new", "'objective[0]' must be a name or a table"),
     ("unknown-objective-option", None, set_("objectives.acd.entropy_wieght=1.0"), "new", "objective 'acd' has no option 'entropy_wieght' (did you mean 'entropy_weight'?)"),
+    ("bad-objective-option-value", None, set_('objective="wgan_gp"', "objectives.wgan_gp.n_critic=0"), "new", "objective 'wgan_gp': wgan_gp needs penalty >= 0 and n_critic >= 1"),
     ("unknown-architecture", None, set_('model.arch="dcgn"'), "new", "unknown architecture 'dcgn' (did you mean 'dcgan'?)"),
     ("misspelt-arch-option", None, set_("model.widht=0.5"), "new", "'model.widht' (did you mean 'width'?)"),
     ("arch-option-type", None, set_('model.width="wide"'), "new", "'model.width' must be a number"),
