@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from genzoo.interfaces import Energy, Posterior
+from genzoo.interfaces import Encoder, Energy, Generator, Posterior
 
 
 def scaled(channels: int, width: float) -> int:
@@ -55,3 +55,27 @@ class SummedEnergy(Energy):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).flatten(1).sum(1)
+
+
+class NetGenerator(Generator):
+    """``g(z)``: one network from a latent of ``latent_shape`` to a sample."""
+
+    def __init__(self, latent_shape: tuple[int, ...], body: nn.Module):
+        super().__init__()
+        self.latent_shape = tuple(latent_shape)
+        self.net = body
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class NetEncoder(Encoder):
+    """``q(z|x)``: one network whose output holds ``[mean, log_std]`` along channels."""
+
+    def __init__(self, latent_shape: tuple[int, ...], body: nn.Module):
+        super().__init__()
+        self.latent_shape = tuple(latent_shape)
+        self.net = body
+
+    def forward(self, x: torch.Tensor) -> Posterior:
+        return posterior_from(self.net(x), self.latent_shape[0])

@@ -20,7 +20,7 @@ from genzoo.errors import GenzooError
 from genzoo.interfaces import Models
 from genzoo.images import save_grid, save_samples
 from genzoo.latents import interpolation_latents
-from genzoo.objective import PLAYERS, Draws
+from genzoo.objective import Draws
 from genzoo.recipe import Recipe
 
 

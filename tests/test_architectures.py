@@ -1,7 +1,6 @@
 """The built-in networks against the paper: layer lists of Tables 4-6 and section 4.1.4."""
 
 import pytest
-import torch
 from torch import nn
 
 from genzoo_dcgan.nets import build_dcgan

@@ -10,7 +10,6 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import ROOT, cli, make_fashion_like, tiny_texture_toml
-from genzoo.cli import main
 
 TINY = tiny_texture_toml("tiny", seed=3, image="grass", n_crops=200, steps=6,
                          sample_every=3, checkpoint_every=3)

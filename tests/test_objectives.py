@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import MLPEncoder, MLPEnergy, MLPGenerator, params_of, toy_recipe
+from conftest import params_of, toy_recipe
 from genzoo import plugins
 from genzoo.interfaces import Encoder, Energy, Generator, Models, Posterior
 from genzoo.objective import Draws, build_objective

@@ -1,7 +1,6 @@
 """Recipes: every shipped recipe loads; typed validation; --set overrides; TOML round trip."""
 
 import tomllib
-from pathlib import Path
 
 import pytest
 

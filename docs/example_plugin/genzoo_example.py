@@ -3,7 +3,6 @@ and an objective (the energy model alone, trained against the generator: ACD's a
 
 import math
 
-import torch
 from einops import rearrange
 from torch import nn
 

@@ -12,35 +12,14 @@ a 2x2x5 latent).
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from genzoo.interfaces import Encoder, Generator, Models, Posterior
-from genzoo.layers import SummedEnergy, conv_stack, posterior_from, scaled
+from genzoo.interfaces import Models
+from genzoo.layers import NetEncoder, NetGenerator, SummedEnergy, conv_stack, scaled
 
 GENERATOR = [512, 512, 256, 128]
 ENCODER = [128, 256, 512, 512]
 ENERGY = [(100, 7, 2, 3), (70, 7, 2, 3), (30, 5, 1, 2)]
-
-
-class TextureGenerator(Generator):
-    def __init__(self, latent_shape, body):
-        super().__init__()
-        self.latent_shape = latent_shape
-        self.net = body
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
-
-
-class TextureEncoder(Encoder):
-    def __init__(self, latent_shape, body):
-        super().__init__()
-        self.latent_shape = latent_shape
-        self.net = body
-
-    def forward(self, x: torch.Tensor) -> Posterior:
-        return posterior_from(self.net(x), self.latent_shape[0])
 
 
 def build_texture(sample_shape: tuple[int, ...], width: float = 1.0,
@@ -61,4 +40,4 @@ def build_texture(sample_shape: tuple[int, ...], width: float = 1.0,
                      act=nn.LeakyReLU(0.2, True), last_act=None)
     en = conv_stack([(scaled(n, width), k, s, p, False) for n, k, s, p in ENERGY], c,
                     transpose=False, act=nn.LeakyReLU(0.2, True), last_act=None)
-    return Models(TextureGenerator(latent, gen), TextureEncoder(latent, enc), SummedEnergy(en))
+    return Models(NetGenerator(latent, gen), NetEncoder(latent, enc), SummedEnergy(en))

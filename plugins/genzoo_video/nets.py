@@ -20,35 +20,14 @@ Clips are ``(C, T, H, W)``. The paper, at 32 frames of 64x64:
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from genzoo.interfaces import Encoder, Generator, Models, Posterior
-from genzoo.layers import SummedEnergy, conv_stack, posterior_from, scaled
+from genzoo.interfaces import Models
+from genzoo.layers import NetEncoder, NetGenerator, SummedEnergy, conv_stack, scaled
 
 GENERATOR = [512, 256, 128, 64]
 ENCODER = [64, 128, 256, 512]
 ENERGY = [64, 128, 128]
-
-
-class VideoGenerator(Generator):
-    def __init__(self, latent_shape, body):
-        super().__init__()
-        self.latent_shape = latent_shape
-        self.net = body
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
-
-
-class VideoEncoder(Encoder):
-    def __init__(self, latent_shape, body):
-        super().__init__()
-        self.latent_shape = latent_shape
-        self.net = body
-
-    def forward(self, x: torch.Tensor) -> Posterior:
-        return posterior_from(self.net(x), self.latent_shape[0])
 
 
 def build_video3d(sample_shape: tuple[int, ...], width: float = 1.0,
@@ -77,4 +56,4 @@ def build_video3d(sample_shape: tuple[int, ...], width: float = 1.0,
     en = conv_stack([(e[0], 4, 2, 1, False), (e[1], 4, 2, 1, False),
                      (e[2], (4, h // 4, w // 4), (2, 1, 1), (1, 0, 0), False)], c,
                     transpose=False, act=nn.LeakyReLU(0.2, True), last_act=None, dims=3)
-    return Models(VideoGenerator(latent, gen), VideoEncoder(latent, enc), SummedEnergy(en))
+    return Models(NetGenerator(latent, gen), NetEncoder(latent, enc), SummedEnergy(en))
