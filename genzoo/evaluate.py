@@ -72,7 +72,7 @@ def evaluate_run(run_dir: Path, n: int = 10000, features: Path | None = None,
     x, labels, split, data = held_out(recipe, n, seed)
     x = models.real_view(x)
     report: dict = {"run": str(run_dir), "step": ckpt.step, "objective": recipe.objective,
-                    "split": split, "n": len(x)}
+                    "split": split, "n": len(x), "kind": "clips" if data.is_video else "images"}
     with Progress(console=console, transient=True) as prog:
         x_hat = reconstruct(models, x, dev, batch, prog)
         report["recon_mse"] = float(metrics.mse_unit_range(x, x_hat).mean())
@@ -128,7 +128,7 @@ def print_report(report: dict, console) -> None:
     from rich.table import Table
 
     t = Table(title=f"{report['run']} at step {report['step']} ({report['n']} {report['split']} "
-                    f"images)")
+                    f"{report.get('kind', 'images')})")
     t.add_column("metric")
     t.add_column("value", justify="right")
     t.add_row("test reconstruction MSE (per pixel, [0, 1] scale)", f"{report['recon_mse']:.5f}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pytest
 import torch
 from PIL import Image
@@ -120,4 +121,10 @@ def test_dyntex_recipe_end_to_end(clip, tmp_path, capsys):
     code, _, err = cli(capsys, "sample", out, "--n", 2, "--out", tmp_path / "clips.png")
     assert code == 0, err
     assert (tmp_path / "clips.gif").is_file() and (tmp_path / "clips_frames.png").is_file()
+    code, _, err = cli(capsys, "eval", out, "--n", 4)
+    assert code == 0, err
+    report = json.loads((out / "eval.json").read_text())
+    # 40 frames: the last 4 are too few for a 16-frame test clip, so eval uses training clips
+    assert report["kind"] == "clips" and report["split"] == "train" and report["n"] == 4
+    assert 0 < report["recon_mse"] < 1
 
