@@ -58,6 +58,11 @@ def run(recipe, overrides, out, resume, force, device, quiet, nproc):
         if r.train.batch_size % nproc:
             raise GenzooError(f"train.batch_size {r.train.batch_size} does not split evenly "
                               f"over {nproc} processes; make it a multiple")
+        # bad input gets its one-line error here, before any process starts
+        from genzoo import rundir
+
+        rundir.check(run_dir, r, resume, force)
+        Trainer(r, device="cpu")
         raise click.exceptions.Exit(_torchrun(nproc, recipe, overrides, run_dir, resume, force,
                                               quiet))
     console = Console(stderr=True)
@@ -85,7 +90,18 @@ def _torchrun(nproc, recipe, overrides, run_dir, resume, force, quiet) -> int:
         cmd += ["--set", o]
     cmd += [flag for flag, on in (("--resume", resume), ("--force", force), ("--quiet", quiet))
             if on]
-    return subprocess.run(cmd).returncode
+    # the processes' own output passes through; torchrun's report of a failed process (a
+    # Python traceback) becomes one line
+    import re
+
+    launcher_log = re.compile(r"^[IWE]\d{4} \d\d:\d\d:\d\d")  # torchrun's own log lines
+    with subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, bufsize=1) as p:
+        hiding = False
+        for line in p.stderr:
+            hiding = hiding or line.startswith("Traceback") or "ChildFailedError" in line
+            if not hiding and not launcher_log.match(line):
+                sys.stderr.write(line)
+    return 2 if p.returncode else 0
 
 
 @cli.command()
@@ -271,13 +287,23 @@ def main(argv=None) -> None:
     warnings.showwarning = _warn_line
     from genzoo.trainer import Interrupted
 
+    import os
+
+    from genzoo.trainer import DivergenceError
+
+    # under torchrun, what every process meets alike is said once, by rank 0
+    quiet_rank = int(os.environ.get("RANK", "0")) > 0
     try:
-        cli.main(args=argv, prog_name="genzoo", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="genzoo", standalone_mode=False)
+        if isinstance(code, int) and code:  # a command's click Exit comes back as its code
+            sys.exit(code)
     except Interrupted as exc:
-        click.echo(str(exc), err=True)
+        if not quiet_rank:
+            click.echo(str(exc), err=True)
         sys.exit(exc.exit_code)
     except GenzooError as exc:
-        click.echo(f"error: {exc}", err=True)
+        if not (quiet_rank and isinstance(exc, DivergenceError)):
+            click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

@@ -26,8 +26,8 @@ def _differences(a, b, prefix="") -> list[str]:
     return [] if a == b else [f"{prefix}: {shown(a)} vs {shown(b)}"]
 
 
-def prepare(run_dir: Path, recipe: recipe_mod.Recipe, resume: bool, force: bool) -> None:
-    """Create ``run_dir``, or check it may be reused: a directory that holds another run is
+def check(run_dir: Path, recipe: recipe_mod.Recipe, resume: bool, force: bool) -> None:
+    """Whether ``run_dir`` may be used (changes nothing): a directory that holds another run is
     refused unless ``resume`` (same recipe identity) or ``force`` (start over)."""
     run_dir = Path(run_dir)
     saved = run_dir / RECIPE
@@ -45,16 +45,24 @@ def prepare(run_dir: Path, recipe: recipe_mod.Recipe, resume: bool, force: bool)
             if diff:
                 raise GenzooError(f"cannot resume '{run_dir}': it was trained with a different "
                                   f"recipe ({'; '.join(diff[:3])}); use another --out or --force")
-        elif force:
-            for name in (CHECKPOINTS, SAMPLES):
-                shutil.rmtree(run_dir / name, ignore_errors=True)
-            (run_dir / METRICS).unlink(missing_ok=True)
-        else:
+        elif not force:
             raise GenzooError(f"run directory '{run_dir}' already holds a run; pass --resume to "
                               f"continue it, --force to start over, or --out for a new one")
     elif run_dir.exists() and any(run_dir.iterdir()) and not force:
         raise GenzooError(f"run directory '{run_dir}' is not empty and holds no genzoo run; "
                           f"choose another --out or pass --force")
+
+
+def prepare(run_dir: Path, recipe: recipe_mod.Recipe, resume: bool, force: bool) -> None:
+    """Create ``run_dir`` after :func:`check`; with ``force``, an old run's checkpoints,
+    samples and metrics go first."""
+    check(run_dir, recipe, resume, force)
+    run_dir = Path(run_dir)
+    saved = run_dir / RECIPE
+    if saved.exists() and not resume and force:
+        for name in (CHECKPOINTS, SAMPLES):
+            shutil.rmtree(run_dir / name, ignore_errors=True)
+        (run_dir / METRICS).unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(saved, recipe_mod.dumps(recipe.to_dict()).encode())
 

@@ -122,6 +122,16 @@ def test_genzoo_run_nproc_trains_with_torchrun(tmp_path, capsys, monkeypatch):
     code, _, err = cli(capsys, "run", recipe, "--nproc", 2, "--out", tmp_path / "odd",
                        "--set", "train.batch_size=5")
     assert code == 2 and "does not split evenly over 2 processes" in err
+    # bad input is caught before any process starts; a failure inside the processes (here a
+    # divergence at step 1) is one line, said once, with no launcher traceback
+    code, _, err = cli(capsys, "run", recipe, "--nproc", 2, "--out", tmp_path / "nope",
+                       "--set", 'data.path="missing.png"')
+    assert code == 2 and "missing.png' does not exist" in err and not (tmp_path / "nope").exists()
+    code, _, err = cli(capsys, "run", recipe, "--nproc", 2, "--out", tmp_path / "div", "--quiet",
+                       "--set", "train.energy_bound=1e-12")
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == 2 and len(errors) == 1 and "diverged at step 1" in errors[0], err
+    assert "Traceback" not in err
 
 
 def test_sync_batchnorm_on_cpu_is_a_clear_error(tmp_path):
