@@ -20,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK = "<!-- objectives_table -->"
+# baselines train with their own papers' optimiser settings (same nets, data and budget)
+OWN_RECIPE = {"gan": "gan_fashion.toml", "wgan_gp": "wgan_fashion.toml",
+              "coopnet": "coop_fashion.toml"}
 
 
 def main(argv=None) -> int:
@@ -59,7 +62,11 @@ def main(argv=None) -> int:
         print(f"feature network: test accuracy {meta['test_accuracy']:.4f}", file=sys.stderr)
     rows = []
     for name in args.objectives.split(","):
-        r = recipe_mod.load(args.recipe, [*common, f'objective="{name}"', f'name="{name}"'])
+        recipe_path = Path(args.recipe)
+        if name in OWN_RECIPE and recipe_path.resolve() == (ROOT / "recipes" /
+                                                            "dt_fashion.toml").resolve():
+            recipe_path = ROOT / "recipes" / OWN_RECIPE[name]
+        r = recipe_mod.load(recipe_path, [*common, f'objective="{name}"', f'name="{name}"'])
         run_dir = Path(args.out_dir) / name
         t0 = time.perf_counter()
         trainer = Trainer(r)
@@ -70,7 +77,8 @@ def main(argv=None) -> int:
         fm = rep["feature_metrics"] or {}
         inference = any(type(p.objective).phi is not Objective.phi
                         for p in trainer.objective.parts)
-        rows.append({"objective": name, "steps": args.steps, "train_seconds": round(train_s, 1),
+        rows.append({"objective": name, "recipe": recipe_path.name, "steps": args.steps,
+                     "train_seconds": round(train_s, 1),
                      "inference_model": inference,
                      "fd": fm.get("fd"), "is": fm.get("is"), "precision": fm.get("precision"),
                      "recall": fm.get("recall"), "recon_mse": rep["recon_mse"],
