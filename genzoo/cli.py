@@ -71,8 +71,10 @@ def run(recipe, overrides, out, resume, force, device, quiet, nproc):
         trainer = Trainer(r, group=group)
         last = trainer.fit(run_dir, resume=resume, force=force, progress=not quiet,
                            console=console)
-    finally:
-        distributed.shutdown()
+    except BaseException:
+        distributed.shutdown(wait=False)  # another process may never get to a barrier
+        raise
+    distributed.shutdown()
     if group.is_main:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items()
                           if k.endswith("/loss") or k.startswith("energy/"))

@@ -105,6 +105,10 @@ def wrap(module: nn.Module, group: Group, device: torch.device, sync_batchnorm: 
     return DDP(module, device_ids=ids, find_unused_parameters=find_unused)
 
 
-def shutdown() -> None:
+def shutdown(wait: bool = True) -> None:
+    """Leave the process group; ``wait``: first wait for every process to get here (a process
+    tearing its connections down while another still uses them can abort it)."""
     if dist.is_available() and dist.is_initialized():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
