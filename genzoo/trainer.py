@@ -288,7 +288,8 @@ class Trainer:
         stage_ends = {s: f"{res}x{res}" for s, res in growth.stage_ends()} if growth else {}
         show = (r.log.progress if progress is None else progress) and main
         sums: dict[str, torch.Tensor] = {}
-        count, rollbacks, last_target = 0, 0, None
+        counts: dict[str, int] = {}  # per metric: a player may step only every k-th iteration
+        rollbacks, last_target = 0, None
         last: dict = {}
         batches = None
         t0 = time.perf_counter()
@@ -315,18 +316,19 @@ class Trainer:
                     target = self._rollback(exc, ckpt_dir, rollbacks, last_target)
                     rollbacks, last_target = rollbacks + 1, target
                     log.truncate_after(self.step_count)
-                    sums, count, batches = {}, 0, None
+                    sums, counts, batches = {}, {}, None
                     bar.update(self.step_count, None)
                     continue
                 for k, v in metrics.items():
                     sums[k] = sums.get(k, 0) + v
-                count += 1
+                    counts[k] = counts.get(k, 0) + 1
                 if s % r.log.every == 0 or final:
-                    means = self.group.mean(torch.stack(list(sums.values()))) / count
+                    means = self.group.mean(torch.stack(list(sums.values()))) / \
+                        torch.tensor([counts[k] for k in sums], device=self.device)
                     last = {"step": s, **{k: float(v) for k, v in zip(sums, means)},
                             "time/elapsed_s": round(time.perf_counter() - t0, 3)}
                     log.write(last)
-                    sums, count = {}, 0
+                    sums, counts = {}, {}
                     bar.update(s, last)
                 if main and (s % r.log.sample_every == 0 or final):
                     save_samples(self.sample(noise),

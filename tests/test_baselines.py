@@ -170,3 +170,26 @@ def test_baseline_recipe_end_to_end(recipe, tmp_path, capsys):
                        "--langevin-steps", 3)
     assert code == 0, err
     assert (tmp_path / "s.png").is_file()
+
+
+def test_a_player_stepping_every_kth_iteration_is_logged_as_its_own_mean(toy_plugin, tmp_path):
+    """metrics.jsonl averages each term over the iterations that computed it: with the
+    generator stepping once per 3 iterations, a line every 3 iterations holds that step's
+    loss, not a third of it."""
+    import json
+
+    from conftest import toy_recipe
+    from genzoo.trainer import Trainer
+
+    lines = {}
+    for every in (1, 3):
+        r = toy_recipe(objective="wgan_gp", objectives={"wgan_gp": {"n_critic": 3}},
+                       train={"steps": 3, "batch_size": 64},
+                       log={"every": every, "progress": False})
+        Trainer(r).fit(tmp_path / f"every{every}")
+        lines[every] = [json.loads(x) for x in
+                        (tmp_path / f"every{every}" / "metrics.jsonl").read_text().splitlines()]
+    assert "theta/loss" in lines[1][0] and "theta/loss" not in lines[1][1]
+    assert lines[3][0]["theta/loss"] == pytest.approx(lines[1][0]["theta/loss"], rel=1e-6)
+    alpha = sum(x["alpha/loss"] for x in lines[1]) / 3
+    assert lines[3][0]["alpha/loss"] == pytest.approx(alpha, rel=1e-5)
