@@ -55,12 +55,10 @@ def run(recipe, overrides, out, resume, force, device, quiet, nproc):
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             raise GenzooError("--nproc under torchrun: torchrun already started the processes; "
                               "drop --nproc")
-        if r.train.batch_size % nproc:
-            raise GenzooError(f"train.batch_size {r.train.batch_size} does not split evenly "
-                              f"over {nproc} processes; make it a multiple")
         # bad input gets its one-line error here, before any process starts
         from genzoo import rundir
 
+        distributed.check_batch(r.train.batch_size, nproc)
         rundir.check(run_dir, r, resume, force)
         Trainer(r, device="cpu")
         raise click.exceptions.Exit(_torchrun(nproc, recipe, overrides, run_dir, resume, force,
@@ -84,6 +82,7 @@ def run(recipe, overrides, out, resume, force, device, quiet, nproc):
 
 def _torchrun(nproc, recipe, overrides, run_dir, resume, force, quiet) -> int:
     """``genzoo run`` again under torchrun on ``nproc`` local processes; its exit code."""
+    import re
     import subprocess
 
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
@@ -93,9 +92,7 @@ def _torchrun(nproc, recipe, overrides, run_dir, resume, force, quiet) -> int:
     cmd += [flag for flag, on in (("--resume", resume), ("--force", force), ("--quiet", quiet))
             if on]
     # the processes' own output passes through; torchrun's report of a failed process (a
-    # Python traceback) becomes one line
-    import re
-
+    # Python traceback) and its log lines are dropped
     launcher_log = re.compile(r"^[IWE]\d{4} \d\d:\d\d:\d\d")  # torchrun's own log lines
     with subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, bufsize=1) as p:
         hiding = False

@@ -68,6 +68,13 @@ class Group:
             dist.barrier()
 
 
+def check_batch(batch_size: int, world: int) -> None:
+    """The global batch must split evenly over the processes."""
+    if batch_size % world:
+        raise GenzooError(f"train.batch_size {batch_size} does not split evenly over {world} "
+                          f"processes; make it a multiple")
+
+
 def from_environment(device: torch.device) -> Group:
     """Join the process group torchrun describes in the environment (WORLD_SIZE, RANK,
     LOCAL_RANK, MASTER_ADDR/PORT); a single process without it."""

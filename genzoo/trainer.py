@@ -63,9 +63,7 @@ class Trainer:
             assemble.resolve_device(recipe.device)
         self.group = group or distributed.Group()
         self.device = distributed.device_for(self.group, self.device)
-        if recipe.train.batch_size % self.group.world:
-            raise GenzooError(f"train.batch_size {recipe.train.batch_size} does not split "
-                              f"evenly over {self.group.world} processes; make it a multiple")
+        distributed.check_batch(recipe.train.batch_size, self.group.world)
         if recipe.train.threads:
             torch.set_num_threads(recipe.train.threads)
         torch.manual_seed(recipe.seed)
