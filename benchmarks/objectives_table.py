@@ -22,12 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 MARK = "<!-- objectives_table -->"
 # baselines train with their own papers' optimiser settings (same nets, data and budget)
 OWN_RECIPE = {"gan": "gan_fashion.toml", "wgan_gp": "wgan_fashion.toml",
-              "coopnet": "coop_fashion.toml"}
+              "coopnet": "coop_fashion.toml", "ali": "ali_fashion.toml",
+              "alice": "alice_fashion.toml"}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--objectives", default="triangle,vae,acd,wake_sleep,gan,wgan_gp,coopnet")
+    ap.add_argument("--objectives", default="triangle,vae,acd,wake_sleep,gan,wgan_gp,coopnet,ali,alice")
     ap.add_argument("--recipe", default=str(ROOT / "recipes" / "dt_fashion.toml"))
     ap.add_argument("--steps", type=int, default=7000)
     ap.add_argument("--width", type=float, default=0.25)
@@ -130,13 +131,13 @@ def render(rows, settings) -> str:
     claims = []
     t = by.get("triangle")
     if t:
-        for other in ("vae", "wake_sleep"):
+        for other in ("vae", "wake_sleep", "ali", "alice"):
             if other in by:
                 ok = t["recon_mse"] < by[other]["recon_mse"]
                 claims.append(f"- Table 2: triangle MSE {t['recon_mse']:.5f} "
                               f"{'<' if ok else '>='} {other} {by[other]['recon_mse']:.5f}: "
                               f"{'reproduced' if ok else 'NOT reproduced'}.")
-        for other in ("vae", "gan", "wgan_gp", "coopnet", "acd"):
+        for other in ("vae", "gan", "wgan_gp", "coopnet", "acd", "ali", "alice"):
             if other in by and t["fd"] is not None and by[other]["fd"] is not None:
                 ok = t["fd"] < by[other]["fd"]
                 claims.append(f"- Table 1: triangle FD-FMNIST {t['fd']:.2f} "

@@ -96,6 +96,17 @@ def build_objective(recipe: Recipe, registry=None) -> objective_mod.Composition:
     return objective_mod.build_objective(recipe.objective, recipe.objectives, registry)
 
 
+def attach_networks(models: Models, objective: objective_mod.Objective, recipe: Recipe) -> None:
+    """Build the networks the objective adds (``Objective.networks``), initialise them like the
+    architecture's and keep them in ``models.extras``."""
+    extras = objective.networks(models)
+    for _, net in extras.values():
+        init_weights(net, recipe.model.init_std)
+    models.extras = dict(extras)
+    if models.stage is not None:
+        models.set_step(0)
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

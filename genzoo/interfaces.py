@@ -109,18 +109,26 @@ class Growing(ABC):
 
 @dataclass
 class Models:
-    """The three players an architecture plugin builds, and for growing networks their
-    schedule."""
+    """The three players an architecture plugin builds, for growing networks their schedule,
+    and the networks objectives add to a player (``extras``: name -> ``(player, module)``)."""
 
     generator: Generator
     encoder: Encoder
     energy: Energy
     growth: GrowthSchedule | None = None
     stage: Stage | None = field(default=None, repr=False)
+    extras: dict[str, tuple[str, nn.Module]] = field(default_factory=dict, repr=False)
 
     def players(self) -> dict[str, nn.Module]:
         """The three networks keyed by the paper's parameter names."""
         return {"alpha": self.energy, "phi": self.encoder, "theta": self.generator}
+
+    def networks(self) -> dict[str, tuple[str, nn.Module]]:
+        """Every trained network as ``(player, module)``, keyed by its checkpoint name: the
+        players' own under their names, objectives' extras as ``extra.NAME``."""
+        out = {p: (p, m) for p, m in self.players().items()}
+        out.update({f"extra.{n}": pm for n, pm in self.extras.items()})
+        return out
 
     def set_step(self, step: int) -> Stage | None:
         """Put growing networks at the stage of the iteration after ``step`` completed steps
@@ -128,8 +136,9 @@ class Models:
         if self.growth is None:
             return None
         self.stage = self.growth.at(step)
-        for net in self.players().values():
-            net.set_stage(self.stage)
+        for _, net in self.networks().values():
+            if isinstance(net, Growing):
+                net.set_stage(self.stage)
         return self.stage
 
     def real_view(self, x: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
+from torch import nn
 
 from genzoo.errors import GenzooError, did_you_mean
 from genzoo.interfaces import Models, Posterior
@@ -154,6 +155,14 @@ class Objective:
     def terms(self, player: str, d: Draws) -> Terms:
         return getattr(self, player)(d)
 
+    def networks(self, models: Models) -> dict[str, tuple[str, nn.Module]]:
+        """Trainable networks this objective adds to a player, by a name unique in the recipe:
+        ``{"ali_joint": ("alpha", module)}`` (ALI's joint discriminator). Built after the
+        architecture's networks, so they may copy them; the core initialises, trains,
+        checkpoints and wraps them for several processes like the player's own network, and
+        the loss terms reach them as ``d.models.extras[name]``."""
+        return {}
+
     def steps_at(self, player: str, iteration: int) -> bool:
         """Whether ``player`` steps in ``iteration`` (0-based)."""
         return iteration % max(1, int(self.every.get(player, 1))) == 0
@@ -180,6 +189,19 @@ class Composition(Objective):
         for part in self.parts:
             for term, value in part.objective.terms(player, d).items():
                 out[f"{part.name}.{term}"] = part.weight * value
+        return out
+
+    def networks(self, models: Models) -> dict[str, tuple[str, nn.Module]]:
+        out: dict[str, tuple[str, nn.Module]] = {}
+        for part in self.parts:
+            for name, (player, module) in part.objective.networks(models).items():
+                if name in out:
+                    raise GenzooError(f"two objectives of the recipe add a network named "
+                                      f"'{name}' (the second is '{part.name}'); keep one of them")
+                if player not in PLAYERS or not isinstance(module, nn.Module):
+                    raise GenzooError(f"objective '{part.name}' adds '{name}' as {player!r}: "
+                                      f"a network must be an nn.Module of alpha, phi or theta")
+                out[name] = (player, module)
         return out
 
     @property

@@ -41,12 +41,14 @@ class Interrupted(GenzooError):
         self.exit_code = 128 + signum
 
 
-def make_optimizers(recipe: Recipe, players: dict[str, nn.Module]) -> dict[str, torch.optim.Adam]:
+def make_optimizers(recipe: Recipe, params: dict[str, list[torch.nn.Parameter]]
+                    ) -> dict[str, torch.optim.Adam]:
+    """One Adam per player over its parameters (its network's and those of the networks
+    objectives added to it), with the recipe's settings for that player."""
     out = {}
-    for name, module in players.items():
+    for name, ps in params.items():
         o = getattr(recipe.train, name)
-        out[name] = torch.optim.Adam(module.parameters(), lr=o.lr, betas=o.betas,
-                                     weight_decay=o.weight_decay)
+        out[name] = torch.optim.Adam(ps, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
     return out
 
 
@@ -70,23 +72,27 @@ class Trainer:
         self.data = assemble.build_data(recipe, registry)
         self.models = assemble.build_models(recipe, self.data.sample_shape, registry)
         self.objective = assemble.build_objective(recipe, registry)
+        assemble.attach_networks(self.models, self.objective, recipe)
         self.players = self.models.players()
+        # every trained network by checkpoint name: the players' and objectives' extras
+        self.networks = {k: m for k, (_, m) in self.models.networks().items()}
         self.memory_format = torch.channels_last if recipe.train.channels_last and \
             len(self.data.sample_shape) == 3 else torch.preserve_format
-        for module in self.players.values():
+        for module in self.networks.values():
             module.to(self.device, memory_format=self.memory_format).train()
             if recipe.train.compile:
                 module.compile()
-        self.params = {p: [q for q in m.parameters() if q.requires_grad]
-                       for p, m in self.players.items()}
-        self.optimizers = make_optimizers(recipe, self.players)
+        self.params = {p: [q for owner, m in self.models.networks().values() if owner == p
+                           for q in m.parameters() if q.requires_grad] for p in self.players}
+        self.optimizers = make_optimizers(recipe, self.params)
         # what the objective's forward passes go through: the networks, or their DDP wrappers
         self.forward_models = self.models
         if self.group.active:
             wrap = {k: distributed.wrap(m, self.group, self.device, recipe.train.sync_batchnorm,
                                         find_unused=self.models.growth is not None)
-                    for k, m in self.players.items()}
-            self.forward_models = Models(wrap["theta"], wrap["phi"], wrap["alpha"])
+                    for k, m in self.networks.items()}
+            self.forward_models = Models(wrap["theta"], wrap["phi"], wrap["alpha"], extras={
+                n: (p, wrap[f"extra.{n}"]) for n, (p, _) in self.models.extras.items()})
         self.step_count = 0
         self.lr_scale = 1.0  # lowered by each divergence rollback
 
@@ -213,7 +219,7 @@ class Trainer:
         meta = {"recipe_hash": self.recipe.identity_hash(), "arch": self.recipe.model.arch,
                 "objective": self.objective.names, "sample_shape": list(self.data.sample_shape),
                 "lr_scale": self.lr_scale, "rng": host_rng_state()}
-        return checkpoint.save(Path(run_dir) / rundir.CHECKPOINTS, self.step_count, self.players,
+        return checkpoint.save(Path(run_dir) / rundir.CHECKPOINTS, self.step_count, self.networks,
                                self.optimizers, self.state_tensors(), meta,
                                keep=self.recipe.log.keep_checkpoints)
 
@@ -222,7 +228,7 @@ class Trainer:
             raise GenzooError(f"checkpoint '{ckpt.path}' was written by a different recipe "
                               f"(recipe hash {ckpt.meta.get('recipe_hash')}, this recipe's "
                               f"{self.recipe.identity_hash()}); move the file away or use --force")
-        for player, module in self.players.items():
+        for player, module in self.networks.items():
             try:
                 module.load_state_dict(ckpt.module_state(player))
             except RuntimeError as exc:

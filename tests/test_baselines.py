@@ -156,7 +156,8 @@ def test_wgan_generator_steps_once_per_n_critic_iterations(toy_plugin):
     assert all(torch.equal(encoder[k], after[k]) for k in encoder)  # no inference model
 
 
-@pytest.mark.parametrize("recipe", ["gan_fashion", "wgan_fashion", "coop_fashion"])
+@pytest.mark.parametrize("recipe", ["gan_fashion", "wgan_fashion", "coop_fashion",
+                                    "ali_fashion", "alice_fashion"])
 def test_baseline_recipe_end_to_end(recipe, tmp_path, capsys):
     root = make_fashion_like(tmp_path / "fm", n_train=64, n_test=16)
     out = tmp_path / "run"

@@ -4,6 +4,7 @@ baseline has none. CEGAN (Dai et al., 2017) is the ``acd`` objective of genzoo_o
 
 from genzoo import hookimpl
 
+from genzoo_baselines.ali import ALI, ALICE
 from genzoo_baselines.coopnet import CoopNet
 from genzoo_baselines.gan import GAN
 from genzoo_baselines.wgan_gp import WGANGP
@@ -14,3 +15,5 @@ def register_objectives(register):
     register("gan", GAN)
     register("wgan_gp", WGANGP)
     register("coopnet", CoopNet)
+    register("ali", ALI)
+    register("alice", ALICE)
