@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import typing
 from pathlib import Path
@@ -14,6 +15,7 @@ from genzoo import plugins
 from genzoo.data import DataSource
 from genzoo.errors import GenzooError, did_you_mean
 from genzoo.interfaces import Encoder, Energy, Generator, Growing, Models
+from genzoo.occlusion import OccludedDataset
 from genzoo.recipe import Recipe, coerce
 
 
@@ -40,7 +42,9 @@ def plugin_options(where: str, fn, options: dict, base_dir: Path | None,
     return out
 
 
-def build_data(recipe: Recipe, registry=None) -> DataSource:
+def build_data(recipe: Recipe, registry=None, complete: bool = False) -> DataSource:
+    """The recipe's data set; with ``[data.occlusion]`` its training set holds incomplete
+    images (``complete = True``: the images as they are, to measure recovery against)."""
     registry = registry or plugins.registry()
     entry = registry.get("datasets", recipe.data.name)
     opts = plugin_options("data", entry.obj, recipe.data.options, recipe.base_dir)
@@ -48,6 +52,13 @@ def build_data(recipe: Recipe, registry=None) -> DataSource:
     if not isinstance(source, DataSource):
         raise GenzooError(f"dataset '{recipe.data.name}' from '{entry.dist}' returned "
                           f"{type(source).__name__}, not a genzoo.data.DataSource")
+    if recipe.data.occlusion is not None and not complete:
+        try:
+            train = OccludedDataset(source.train, recipe.data.occlusion, source.sample_shape,
+                                    recipe.seed)
+        except ValueError as exc:
+            raise GenzooError(f"{exc}; fix [data.occlusion] in the recipe") from None
+        source = dataclasses.replace(source, train=train)
     return source
 
 

@@ -191,7 +191,8 @@ def landscape(run_dir, n, out, start, eta, max_steps, grad_tol, energy_tol, same
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 def evaluate(run_dir, n, features, inception_weights, seed, device):
-    """Reconstruction MSE, FD/IS/precision/recall and energy statistics of RUN_DIR."""
+    """Reconstruction MSE, FD/IS/precision/recall and energy statistics of RUN_DIR; for a run
+    on incomplete images also the recovery error (Table 3) and RUN_DIR/recovery.png."""
     from rich.console import Console
 
     from genzoo.evaluate import evaluate_run, print_report

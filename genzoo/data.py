@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -76,14 +77,39 @@ class ResumableBatchSampler(Sampler[list[int]]):
         return self.steps_per_epoch
 
 
+class Example(NamedTuple):
+    """A sample and its position in the training set, or a batch of them."""
+
+    x: torch.Tensor
+    index: torch.Tensor | int
+
+
+class WithIndex(Dataset):
+    """A data set whose items are :class:`Example`: for training that keeps a state per
+    example."""
+
+    def __init__(self, base: Dataset):
+        self.base = base
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        return Example(samples_of(self.base[i]), i)
+
+
 def _collate(items):
+    if "index" in getattr(items[0], "_fields", ()):  # Example, or occlusion.Incomplete
+        return type(items[0])(*(torch.stack(f) if torch.is_tensor(f[0]) else torch.tensor(f)
+                                for f in zip(*items)))
     return torch.stack([samples_of(it) for it in items])
 
 
 def batch_stream(dataset: Dataset, batch_size: int, seed: int, start_step: int = 0,
                  num_workers: int = 0, shard: tuple[int, int] = (0, 1)):
     """An endless iterator of sample batches starting at ``start_step`` (see
-    :class:`ResumableBatchSampler`)."""
+    :class:`ResumableBatchSampler`): tensors, or ``Incomplete(x, mask, index)`` batches for an
+    occluded training set, ``Example(x, index)`` batches for a :class:`WithIndex` one."""
     sampler = ResumableBatchSampler(len(dataset), batch_size, seed, start_step, shard)
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
                         collate_fn=_collate, persistent_workers=num_workers > 0,

@@ -18,6 +18,8 @@ from genzoo.errors import GenzooError
 from genzoo.features import default_path, load_feature_network
 from genzoo.images import save_grid
 from genzoo.latents import interpolation_latents
+from genzoo.occlusion import recovery_error
+from genzoo.per_example import PREFIX as PER_EXAMPLE
 from genzoo.trainer import load_trained
 
 
@@ -119,9 +121,42 @@ def evaluate_run(run_dir: Path, n: int = 10000, features: Path | None = None,
             report["inception"] = {"fid": metrics.frechet_distance_of(fr_i, ff_i),
                                    "is": metrics.inception_score(probs_i, splits=10 if len(x) >= 1000 else 1)[0],
                                    "weights": str(inception_weights)}
+    report["recovery"] = recovery(recipe, ckpt, run_dir / "recovery.png") \
+        if recipe.data.occlusion is not None else None
     report["seconds"] = round(time.perf_counter() - t0, 2)
     atomic_write(run_dir / "eval.json", json.dumps(report, indent=1).encode())
     return report
+
+
+def recovery(recipe, ckpt, picture: Path | None = None, shown: int = 10) -> dict:
+    """Table 3 for a run on incomplete images: the recovery error of the occluded pixels of the
+    training images, whose recovered values are the fill the run kept for each (its last
+    reconstruction of that image), against the images as they are; and a picture like Fig. 16
+    (rows: original, occluded with hidden pixels mid-gray, recovered) of ``shown`` examples."""
+    complete = assemble.build_data(recipe, complete=True).train
+    occluded = assemble.build_data(recipe).train
+    fill = ckpt.tensors.get(PER_EXAMPLE + "fill")
+    if fill is None or len(fill) != len(complete):
+        raise GenzooError(f"checkpoint '{ckpt.path}' holds no recovered images for this data set; "
+                          f"train the run with its own recipe")
+    errors, hidden_total = 0.0, 0
+    for i in range(0, len(complete), 1024):
+        idx = range(i, min(i + 1024, len(complete)))
+        true = torch.stack([samples_of(complete[j]) for j in idx])
+        mask = torch.stack([occluded.mask(j) for j in idx])
+        hidden = int((~mask).expand_as(true).sum())
+        errors += recovery_error(true, fill[i:i + len(true)], mask) * hidden
+        hidden_total += hidden
+    out = {"occlusion": recipe.data.occlusion.name, "error": errors / hidden_total,
+           "n_images": len(complete), "hidden_fraction": hidden_total / fill.numel()}
+    if picture is not None:
+        idx = torch.linspace(0, len(complete) - 1, min(shown, len(complete))).long().tolist()
+        true = torch.stack([samples_of(complete[j]) for j in idx])
+        mask = torch.stack([occluded.mask(j) for j in idx])
+        rows = [true, torch.where(mask, true, torch.zeros_like(true)),
+                torch.where(mask, true, fill[idx])]
+        out["picture"] = str(save_grid(torch.cat(rows), picture, nrow=len(idx)))
+    return out
 
 
 def print_report(report: dict, console) -> None:
@@ -142,6 +177,10 @@ def print_report(report: dict, console) -> None:
     if inc:
         t.add_row("FID (Inception-v3)", f"{inc['fid']:.3f}")
         t.add_row("IS (Inception-v3)", f"{inc['is']:.3f}")
+    rec = report.get("recovery")
+    if rec:
+        t.add_row(f"recovery error, {rec['occlusion']} (occluded pixels / range)",
+                  f"{rec['error']:.4f}")
     e = report["energy"]
     t.add_row("mean f: data / samples / noise",
               f"{e['f_data']:.3g} / {e['f_samples']:.3g} / {e['f_noise']:.3g}")

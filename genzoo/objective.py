@@ -18,6 +18,7 @@ from torch import nn
 
 from genzoo.errors import GenzooError, did_you_mean
 from genzoo.interfaces import Models, Posterior
+from genzoo.per_example import PerExample
 
 PLAYERS = ("alpha", "phi", "theta")
 
@@ -37,11 +38,14 @@ class Draws:
     """
 
     def __init__(self, models: Models, x: torch.Tensor, z: torch.Tensor, s: float,
-                 rng: torch.Generator | None = None, noise: Callable | None = None):
+                 rng: torch.Generator | None = None, noise: Callable | None = None,
+                 index: torch.Tensor | None = None, per_example: PerExample | None = None):
         self.models = models
         self.x = x
         self.z = z
         self.s = s
+        self.index = index  # the batch's positions in the training set
+        self._per_example = per_example
         self._rng = rng
         # noise(shape, device, dtype, generator): N(0, I) draws (a process's share of the
         # global batch's draw when training on several processes)
@@ -58,6 +62,18 @@ class Draws:
         if key not in self._cache:
             self._cache[key] = (frozenset(deps), fn())
         return self._cache[key][1]
+
+    def rows(self, name: str) -> torch.Tensor:
+        """This batch's rows of a per-example tensor (``Objective.per_example``)."""
+        if self._per_example is None or self.index is None:
+            raise GenzooError(f"per-example tensor '{name}' asked for outside a trainer that "
+                              f"keeps them")
+        return self._per_example.rows(name, self.index)
+
+    def set_rows(self, name: str, values: torch.Tensor) -> None:
+        """Replace this batch's rows of a per-example tensor (kept for the next visit)."""
+        self.rows(name)  # the same checks
+        self._per_example.set_rows(name, self.index, values)
 
     def cached(self, key: str):
         """A forward pass already computed this iteration (e.g. ``"f_data"``), or None."""
@@ -163,6 +179,19 @@ class Objective:
         the loss terms reach them as ``d.models.extras[name]``."""
         return {}
 
+    def per_example(self, n: int, models: Models) -> dict[str, torch.Tensor]:
+        """Tensors with a row per training example (``n`` rows) that this objective keeps from
+        one visit of an example to the next, by a name unique in the recipe, e.g. alternating
+        back-propagation's latent vectors. Loss terms read and replace the batch's rows with
+        ``d.rows(name)`` and ``d.set_rows(name, values)``; the core checkpoints them."""
+        return {}
+
+    def reconstruct(self, d: Draws) -> torch.Tensor:
+        """The current reconstruction of the real batch ``d.x``, which refills the hidden pixels
+        of incomplete training images (section 4.4): by default ``g(mean of q(z|x))``. Called
+        without gradients after the iteration's steps."""
+        return d.models.generator(d.models.encoder(d.x).mean)
+
     def steps_at(self, player: str, iteration: int) -> bool:
         """Whether ``player`` steps in ``iteration`` (0-based)."""
         return iteration % max(1, int(self.every.get(player, 1))) == 0
@@ -203,6 +232,23 @@ class Composition(Objective):
                                       f"a network must be an nn.Module of alpha, phi or theta")
                 out[name] = (player, module)
         return out
+
+    def per_example(self, n: int, models: Models) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        for part in self.parts:
+            for name, t in part.objective.per_example(n, models).items():
+                if name in out:
+                    raise GenzooError(f"two objectives of the recipe keep a per-example tensor "
+                                      f"'{name}' (the second is '{part.name}'); keep one of them")
+                out[name] = t
+        return out
+
+    def reconstruct(self, d: Draws) -> torch.Tensor:
+        """The first part's own reconstruction if one overrides it, else the default."""
+        for part in self.parts:
+            if type(part.objective).reconstruct is not Objective.reconstruct:
+                return part.objective.reconstruct(d)
+        return super().reconstruct(d)
 
     @property
     def names(self) -> list[str]:

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 from genzoo.errors import GenzooError, did_you_mean
+from genzoo.occlusion import Occlusion
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class Model:
 @dataclass(frozen=True)
 class Data:
     name: str
+    occlusion: Occlusion | None = None  # train on incomplete images (section 4.4)
     options: dict = field(default_factory=dict)  # the data set's own keys
 
 
@@ -126,6 +128,8 @@ class Recipe:
         d["model"] = {"arch": self.model.arch, "s": self.model.s, "init_std": self.model.init_std,
                       **self.model.options}
         d["data"] = {"name": self.data.name, **self.data.options}
+        if self.data.occlusion is not None:
+            d["data"]["occlusion"] = dataclasses.asdict(self.data.occlusion)
         return _plain(d)
 
     def identity_hash(self) -> str:
@@ -194,6 +198,8 @@ def coerce(key: str, value, tp, base_dir: Path | None = None):
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
         arms = [a for a in get_args(tp) if a is not type(None)]
+        if len(arms) == 1:  # an optional value: its own error says what is wrong inside it
+            return coerce(key, value, arms[0], base_dir)
         for arm in arms:
             try:
                 return coerce(key, value, arm, base_dir)

@@ -15,12 +15,14 @@ import torch
 from torch import nn
 
 from genzoo import assemble, checkpoint, distributed, rundir
-from genzoo.data import batch_stream, samples_of
+from genzoo.data import Example, WithIndex, batch_stream, samples_of
 from genzoo.errors import GenzooError
 from genzoo.interfaces import Models
 from genzoo.images import save_grid, save_samples
 from genzoo.latents import interpolation_latents
 from genzoo.objective import Draws
+from genzoo.occlusion import Incomplete, OccludedDataset
+from genzoo.per_example import PerExample
 from genzoo.recipe import Recipe
 
 
@@ -93,22 +95,48 @@ class Trainer:
                     for k, m in self.networks.items()}
             self.forward_models = Models(wrap["theta"], wrap["phi"], wrap["alpha"], extras={
                 n: (p, wrap[f"extra.{n}"]) for n, (p, _) in self.models.extras.items()})
+        self.per_example = self._per_example_state()
         self.step_count = 0
         self.lr_scale = 1.0  # lowered by each divergence rollback
+
+    def _per_example_state(self) -> PerExample:
+        """Rows kept per training example: the fill of incomplete images' hidden pixels
+        (starting at 0, ``fill``) and the objective's own."""
+        state = PerExample()
+        n = len(self.data.train)
+        if self.recipe.data.occlusion is not None:
+            if self.models.growth is not None:
+                raise GenzooError("data.occlusion does not work with growing networks; drop "
+                                  "[data.occlusion] or pick an architecture that does not grow")
+            state.add("fill", torch.zeros((n, *self.data.sample_shape)))
+        for name, t in self.objective.per_example(n, self.models).items():
+            state.add(name, t, "an objective")
+        if state and self.group.active:
+            raise GenzooError("incomplete data and objectives with per-example state (e.g. abp) "
+                              "train on one process; drop --nproc")
+        return state.to(self.device)
 
     def noise(self, shape, device=None, dtype=None, generator=None) -> torch.Tensor:
         return self.group.noise(shape, device or self.device, dtype, generator)
 
     # --- one iteration -----------------------------------------------------------------------
-    def step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One iteration of Algorithm 1 on the real batch ``x``; returns detached metrics."""
+    def step(self, x: torch.Tensor, mask: torch.Tensor | None = None,
+             index: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """One iteration of Algorithm 1 on the real batch ``x``; returns detached metrics.
+
+        Incomplete images come with ``mask`` (True: observed) and their training-set ``index``:
+        their hidden pixels are filled with the last reconstruction of that example (0 at
+        first), and refilled with this iteration's after the steps (section 4.4)."""
         r = self.recipe
+        if mask is not None:
+            x = torch.where(mask, x, self.per_example.rows("fill", index))
         if self.models.set_step(self.step_count) is not None:
             x = self.models.real_view(x)
         if self.memory_format is torch.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         z = self.noise((x.shape[0], *self.models.generator.latent_shape))
-        d = Draws(self.forward_models, x, z, r.model.s, noise=self.noise)
+        d = Draws(self.forward_models, x, z, r.model.s, noise=self.noise, index=index,
+                  per_example=self.per_example)
         metrics: dict[str, torch.Tensor] = {}
         order = [p for p in ["alpha", "phi"] + ["theta"] * r.train.theta_steps
                  if self.objective.steps_at(p, self.step_count)]
@@ -140,6 +168,9 @@ class Trainer:
             d.after_step(player)
         if checks:
             self._check_divergence(checks)
+        if mask is not None:
+            with torch.no_grad():
+                self.per_example.set_rows("fill", index, self.objective.reconstruct(d))
         self.step_count += 1
         return metrics
 
@@ -205,7 +236,7 @@ class Trainer:
 
     # --- checkpoints ---------------------------------------------------------------------------
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        out = {"rng.torch": torch.get_rng_state()}
+        out = {"rng.torch": torch.get_rng_state(), **self.per_example.state_tensors()}
         if torch.cuda.is_available():
             for i, s in enumerate(torch.cuda.get_rng_state_all()):
                 out[f"rng.cuda.{i}"] = s
@@ -235,6 +266,7 @@ class Trainer:
                 first = str(exc).strip().splitlines()[0]
                 raise GenzooError(f"checkpoint '{ckpt.path}' does not fit the {player} network "
                                   f"({first}); use the run's own recipe") from None
+        self.per_example.load(ckpt.tensors, str(ckpt.path))
         if not restore_training:
             return
         for player, opt in self.optimizers.items():
@@ -301,14 +333,24 @@ class Trainer:
                 _stop_requests() as stop:
             while self.step_count < r.train.steps:
                 if batches is None:
-                    sampler, batches = batch_stream(self.data.train, r.train.batch_size, r.seed,
+                    train = self.data.train
+                    if self.per_example and not isinstance(train, OccludedDataset):
+                        train = WithIndex(train)  # the state's rows are found by index
+                    sampler, batches = batch_stream(train, r.train.batch_size, r.seed,
                                                     start_step=self.step_count,
                                                     num_workers=r.train.num_workers,
                                                     shard=(self.group.rank, self.group.world))
                 self.set_learning_rates(sampler.epoch_of(self.step_count))
-                x = next(batches).to(self.device, non_blocking=True)
+                batch = next(batches)
                 try:
-                    metrics = self.step(x)
+                    if isinstance(batch, Incomplete):
+                        metrics = self.step(*(t.to(self.device, non_blocking=True)
+                                              for t in batch))
+                    elif isinstance(batch, Example):
+                        metrics = self.step(batch.x.to(self.device, non_blocking=True),
+                                            index=batch.index.to(self.device))
+                    else:
+                        metrics = self.step(batch.to(self.device, non_blocking=True))
                     s = self.step_count
                     final = s == r.train.steps
                     stopping = stop.requested  # read once: a signal may land at any moment

@@ -4,6 +4,7 @@ baseline has none. CEGAN (Dai et al., 2017) is the ``acd`` objective of genzoo_o
 
 from genzoo import hookimpl
 
+from genzoo_baselines.abp import ABP
 from genzoo_baselines.ali import ALI, ALICE
 from genzoo_baselines.coopnet import CoopNet
 from genzoo_baselines.gan import GAN
@@ -17,3 +18,4 @@ def register_objectives(register):
     register("coopnet", CoopNet)
     register("ali", ALI)
     register("alice", ALICE)
+    register("abp", ABP)
