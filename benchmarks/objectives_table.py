@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from results_page import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 MARK = "<!-- objectives_table -->"
 # baselines train with their own papers' optimiser settings (same nets, data and budget)
@@ -100,7 +102,7 @@ def main(argv=None) -> int:
     Path(args.json).write_text(json.dumps({"settings": settings, "rows": rows}, indent=1))
     table = render(rows, settings)
     print(table)
-    write_section(Path(args.markdown), table)
+    write_section(Path(args.markdown), MARK, "Objectives side by side (Tables 1 and 2)", table)
     return 0
 
 
@@ -144,19 +146,6 @@ def render(rows, settings) -> str:
                               f"{'<' if ok else '>='} {other} {by[other]['fd']:.2f}: "
                               f"{'reproduced' if ok else 'NOT reproduced'}.")
     return "\n".join(lines + [""] + claims) + "\n"
-
-
-def write_section(path: Path, table: str) -> None:
-    head = "# Results\n\nTables produced by the scripts in `benchmarks/`; rerun them to refresh.\n"
-    text = path.read_text() if path.exists() else head
-    section = f"{MARK}\n## Objectives side by side (Tables 1 and 2)\n\n{table}{MARK}\n"
-    if MARK in text:
-        a = text.index(MARK)
-        b = text.index(MARK, a + len(MARK)) + len(MARK) + 1
-        text = text[:a] + section + text[b:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
 
 
 if __name__ == "__main__":
