@@ -43,7 +43,7 @@ def run(recipe, overrides, out, resume, force, device, quiet, nproc):
     from genzoo import distributed
     from genzoo import recipe as recipe_mod
     from genzoo.assemble import resolve_device
-    from genzoo.trainer import Trainer
+    from genzoo.trainer import ONE_PROCESS, Trainer
 
     if resume and force:
         raise GenzooError("--resume and --force contradict each other; pass one of them")
@@ -60,7 +60,8 @@ def run(recipe, overrides, out, resume, force, device, quiet, nproc):
 
         distributed.check_batch(r.train.batch_size, nproc)
         rundir.check(run_dir, r, resume, force)
-        Trainer(r, device="cpu")
+        if Trainer(r, device="cpu").per_example:
+            raise GenzooError(ONE_PROCESS)
         raise click.exceptions.Exit(_torchrun(nproc, recipe, overrides, run_dir, resume, force,
                                               quiet))
     console = Console(stderr=True)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from genzoo import assemble, checkpoint, distributed, rundir
 from genzoo.data import Example, WithIndex, batch_stream, samples_of
@@ -24,6 +23,10 @@ from genzoo.objective import Draws
 from genzoo.occlusion import Incomplete, OccludedDataset
 from genzoo.per_example import PerExample
 from genzoo.recipe import Recipe
+
+
+ONE_PROCESS = ("incomplete images (data.occlusion) and objectives that keep a state per training "
+               "example (abp) train on one process; drop --nproc")
 
 
 class DivergenceError(GenzooError):
@@ -112,8 +115,7 @@ class Trainer:
         for name, t in self.objective.per_example(n, self.models).items():
             state.add(name, t, "an objective")
         if state and self.group.active:
-            raise GenzooError("incomplete data and objectives with per-example state (e.g. abp) "
-                              "train on one process; drop --nproc")
+            raise GenzooError(ONE_PROCESS)
         return state.to(self.device)
 
     def noise(self, shape, device=None, dtype=None, generator=None) -> torch.Tensor:

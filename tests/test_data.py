@@ -115,3 +115,19 @@ def test_image_folder_reads_files_on_demand_in_worker_processes(tmp_path):
         _, workers = batch_stream(src.train, 4, seed=1, num_workers=2, shard=shard)
         for _ in range(5):
             assert torch.equal(next(plain), next(workers))
+
+
+def test_batches_of_labelled_items_are_sample_tensors_and_indexed_ones_carry_their_index():
+    from torch.utils.data import TensorDataset
+
+    from genzoo.data import Example, WithIndex, batch_stream
+
+    x = torch.arange(40.0).view(20, 2)
+    labelled = TensorDataset(x, torch.arange(20))  # items (x, label): plain tuples
+    _, batches = batch_stream(labelled, 4, seed=1)
+    b = next(batches)
+    assert torch.is_tensor(b) and b.shape == (4, 2)
+    sampler, batches = batch_stream(WithIndex(labelled), 4, seed=1)
+    e = next(batches)
+    assert isinstance(e, Example) and torch.equal(e.x, b)
+    assert torch.equal(e.x, x[e.index])  # each row is the example at its index

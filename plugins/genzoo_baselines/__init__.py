@@ -1,6 +1,7 @@
-"""The baselines of the paper's Tables 1 and 2 on genzoo's players: the energy network serves as
-discriminator or critic, the generator is the paper's, the inference model is unused where the
-baseline has none. CEGAN (Dai et al., 2017) is the ``acd`` objective of genzoo_objectives."""
+"""The baselines of the paper's Tables 1-3 on genzoo's players: the energy network serves as
+discriminator or critic (ALI and ALICE add a joint discriminator of their own), the generator is
+the paper's, the inference model is unused where the baseline has none (GANs, CoopNets, ABP).
+CEGAN (Dai et al., 2017) is the ``acd`` objective of genzoo_objectives."""
 
 from genzoo import hookimpl
 
