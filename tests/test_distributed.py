@@ -27,12 +27,13 @@ from genzoo import distributed, plugins
 from genzoo.trainer import Trainer
 
 plugins.register_plugin(ToyPlugin(), dist="genzoo-tests")
-r = toy_recipe(model={{"batch_norm": {bn}, "init_std": 0.2}}, train={{"steps": {steps}, "batch_size": 64}},
+r = toy_recipe(objective={objective!r}, objectives={{"ali": {{"dropout": 0.0}}}},
+               model={{"batch_norm": {bn}, "init_std": 0.2}}, train={{"steps": {steps}, "batch_size": 64}},
                log={{"every": 1, "progress": False, "checkpoint_every": 2}})
 group = distributed.from_environment(torch.device("cpu"))
 t = Trainer(r, group=group)
 t.fit({out!r} + "/run", resume={resume})
-save_file({{f"{{p}}.{{k}}": v.contiguous() for p, m in t.players.items()
+save_file({{f"{{p}}.{{k}}": v.contiguous() for p, m in t.networks.items()
            for k, v in m.state_dict().items()}},
           {out!r} + f"/params_{{group.world}}_{{group.rank}}.safetensors")
 distributed.shutdown()
@@ -42,12 +43,12 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def launch(tmp: Path, nproc: int, steps: int = 5, bn: bool = False, resume: bool = False,
-           out: Path | None = None) -> Path:
+           out: Path | None = None, objective: str = "triangle") -> Path:
     out = out or tmp / f"n{nproc}_bn{bn}"
     out.mkdir(parents=True, exist_ok=True)
     script = tmp / "worker.py"
     script.write_text(WORKER.format(tests=str(TESTS), steps=steps, bn=bn, out=str(out),
-                                    resume=resume))
+                                    resume=resume, objective=objective))
     cmd = [sys.executable, str(script)] if nproc == 1 else \
         [sys.executable, "-m", "torch.distributed.run", "--standalone",
          f"--nproc-per-node={nproc}", str(script)]
@@ -84,6 +85,19 @@ def test_two_processes_match_one_process_on_the_combined_batch(tmp_path):
     for a, b in zip(m1, m2):
         assert a["phi/loss"] == pytest.approx(b["phi/loss"], rel=1e-4)
         assert a["alpha/loss"] == pytest.approx(b["alpha/loss"], rel=1e-3, abs=1e-4)
+
+
+def test_a_network_an_objective_adds_is_trained_by_ddp_like_the_players(tmp_path):
+    """ALI's joint discriminator (dropout off, so both runs draw the same): in DDP like the
+    players' own networks, so two processes match one on the combined batch."""
+    one = load_file(launch(tmp_path, 1, objective="ali") / "params_1_0.safetensors")
+    two = launch(tmp_path, 2, objective="ali")
+    r0, r1 = (load_file(two / f"params_2_{r}.safetensors") for r in (0, 1))
+    joint = [k for k in r0 if k.startswith("extra.ali_joint.")]
+    assert joint
+    assert max_diff(r0, r1) == 0.0
+    assert max_diff({k: r0[k] for k in joint}, {k: one[k] for k in joint}) < 1e-5
+    assert max_diff(r0, one) < 1e-5
 
 
 def test_batch_norm_statistics_stay_per_process_but_replicas_agree(tmp_path):
