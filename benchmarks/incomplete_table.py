@@ -33,6 +33,7 @@ OCCLUSIONS = {
     "B30": '{kind = "blocks", count = 1, size = 13, label = "B30"}',
 }
 BLOCKS = ("MB10", "B20", "B30")
+ZERO = "(zero fill, untrained)"
 
 
 def main(argv=None) -> int:
@@ -64,6 +65,9 @@ def main(argv=None) -> int:
         common.append(f'data.root="{args.data_root}"')
     rows = []
     for occ in args.occlusions.split(","):
+        r = recipe_mod.load(args.recipe, [*common, f"data.occlusion={OCCLUSIONS[occ]}"])
+        rows.append({"occlusion": occ, "objective": ZERO, "error": zero_fill_error(r),
+                     "train_seconds": 0.0})
         for name in args.objectives.split(","):
             r = recipe_mod.load(args.recipe, [*common, f'objective="{name}"',
                                               f"data.occlusion={OCCLUSIONS[occ]}",
@@ -89,11 +93,27 @@ def main(argv=None) -> int:
     return 0
 
 
+def zero_fill_error(recipe) -> float:
+    """The recovery error of the fill every run starts from (0, mid-gray): the reference a
+    model must beat."""
+    import torch
+
+    from genzoo import assemble
+    from genzoo.data import samples_of
+    from genzoo.occlusion import recovery_error
+
+    complete = assemble.build_data(recipe, complete=True).train
+    occluded = assemble.build_data(recipe).train
+    true = torch.stack([samples_of(complete[i]) for i in range(len(complete))])
+    mask = torch.stack([occluded.mask(i) for i in range(len(complete))])
+    return recovery_error(true, torch.zeros_like(true), mask)
+
+
 def render(rows, settings) -> str:
     occs = list(dict.fromkeys(r["occlusion"] for r in rows))
     objs = list(dict.fromkeys(r["objective"] for r in rows))
     err = {(r["occlusion"], r["objective"]): r["error"] for r in rows}
-    hidden = {r["occlusion"]: r["hidden_fraction"] for r in rows}
+    hidden = {r["occlusion"]: r["hidden_fraction"] for r in rows if "hidden_fraction" in r}
     lines = [
         f"Fashion-MNIST, the first {settings['limit'] or 'all'} training images, "
         f"`{settings['recipe']}` with `model.width = {settings['width']}`, {settings['steps']} "

@@ -2,7 +2,7 @@
 with identical networks, seeds and budget, evaluate each with `genzoo eval`, and write a
 Markdown table to docs/results.md plus JSON.
 
-    python benchmarks/objectives_table.py                      # about an hour on 2 CPU cores
+    python benchmarks/objectives_table.py                      # about 70 minutes on 2 CPU cores
     python benchmarks/objectives_table.py --steps 500 --n-eval 2000   # a quick look
     python benchmarks/objectives_table.py --steps 20000 --width 1.0 --device cuda
 
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--objectives", default="triangle,vae,acd,wake_sleep,gan,wgan_gp,coopnet,ali,alice")
     ap.add_argument("--recipe", default=str(ROOT / "recipes" / "dt_fashion.toml"))
-    ap.add_argument("--steps", type=int, default=7000)
+    ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--width", type=float, default=0.25)
     ap.add_argument("--n-eval", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=0)
