@@ -20,9 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from results_page import write_section
+from tables import ROOT, add_common_options, common_overrides, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 MARK = "<!-- incomplete_table -->"
 # the paper's occlusions (64x64) scaled to 28x28 images
 OCCLUSIONS = {
@@ -42,27 +41,15 @@ def main(argv=None) -> int:
     ap.add_argument("--occlusions", default=",".join(OCCLUSIONS))
     ap.add_argument("--recipe", default=str(ROOT / "recipes" / "dt_occluded_fashion.toml"))
     ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--width", type=float, default=0.25)
     ap.add_argument("--limit", type=int, default=2000, help="training images (0: all)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--data-root", default=None, help="Fashion-MNIST IDX folder")
-    ap.add_argument("--out-dir", default=str(ROOT / "runs" / "incomplete_table"))
-    ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "incomplete_table.json"))
-    ap.add_argument("--markdown", default=str(ROOT / "docs" / "results.md"))
-    ap.add_argument("--set", dest="overrides", action="append", default=[],
-                    help="extra recipe overrides for every run")
+    add_common_options(ap, "incomplete_table")
     args = ap.parse_args(argv)
 
     from genzoo import recipe as recipe_mod
     from genzoo.evaluate import recovery
     from genzoo.trainer import Trainer, load_trained
 
-    common = [f"train.steps={args.steps}", f"model.width={args.width}", f"seed={args.seed}",
-              f'device="{args.device}"', f"data.limit={args.limit}", "log.progress=false",
-              *args.overrides]
-    if args.data_root:
-        common.append(f'data.root="{args.data_root}"')
+    common = [*common_overrides(args), f"data.limit={args.limit}"]
     rows = []
     for occ in args.occlusions.split(","):
         r = recipe_mod.load(args.recipe, [*common, f"data.occlusion={OCCLUSIONS[occ]}"])

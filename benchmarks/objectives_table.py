@@ -18,9 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from results_page import write_section
+from tables import ROOT, add_common_options, common_overrides, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 MARK = "<!-- objectives_table -->"
 # baselines train with their own papers' optimiser settings (same nets, data and budget)
 OWN_RECIPE = {"gan": "gan_fashion.toml", "wgan_gp": "wgan_fashion.toml",
@@ -33,17 +32,9 @@ def main(argv=None) -> int:
     ap.add_argument("--objectives", default="triangle,vae,acd,wake_sleep,gan,wgan_gp,coopnet,ali,alice")
     ap.add_argument("--recipe", default=str(ROOT / "recipes" / "dt_fashion.toml"))
     ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--width", type=float, default=0.25)
     ap.add_argument("--n-eval", type=int, default=10000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--data-root", default=None, help="Fashion-MNIST IDX folder")
     ap.add_argument("--features", default=None, help="feature network (trained if missing)")
-    ap.add_argument("--out-dir", default=str(ROOT / "runs" / "objectives_table"))
-    ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "objectives_table.json"))
-    ap.add_argument("--markdown", default=str(ROOT / "docs" / "results.md"))
-    ap.add_argument("--set", dest="overrides", action="append", default=[],
-                    help="extra recipe overrides for every objective")
+    add_common_options(ap, "objectives_table")
     ap.add_argument("--merge", action="store_true",
                     help="keep the rows of other objectives from --json when its settings match")
     args = ap.parse_args(argv)
@@ -54,10 +45,7 @@ def main(argv=None) -> int:
     from genzoo.objective import Objective
     from genzoo.trainer import Trainer
 
-    common = [f"train.steps={args.steps}", f"model.width={args.width}", f"seed={args.seed}",
-              f'device="{args.device}"', "log.progress=false", *args.overrides]
-    if args.data_root:
-        common.append(f'data.root="{args.data_root}"')
+    common = common_overrides(args)
     features = Path(args.features) if args.features else default_path("fashion_mnist")
     if not features.exists():
         opts = {"root": args.data_root} if args.data_root else {}

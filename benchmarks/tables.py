@@ -1,0 +1,45 @@
+"""What the benchmark scripts that train several runs and write a table share: their common
+command-line options, the recipe overrides those give every run, and their section of
+docs/results.md (between two copies of the script's marker, replaced in place on a rerun)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAD = "# Results\n\nTables produced by the scripts in `benchmarks/`; rerun them to refresh.\n"
+
+
+def add_common_options(ap: argparse.ArgumentParser, name: str) -> None:
+    """``--width --seed --device --data-root --out-dir --json --markdown --set``."""
+    ap.add_argument("--width", type=float, default=0.25)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--data-root", default=None, help="Fashion-MNIST IDX folder")
+    ap.add_argument("--out-dir", default=str(ROOT / "runs" / name))
+    ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / f"{name}.json"))
+    ap.add_argument("--markdown", default=str(ROOT / "docs" / "results.md"))
+    ap.add_argument("--set", dest="overrides", action="append", default=[],
+                    help="extra recipe overrides for every run")
+
+
+def common_overrides(args: argparse.Namespace) -> list[str]:
+    """The recipe overrides of every run: steps, width, seed, device, data root, ``--set``."""
+    out = [f"train.steps={args.steps}", f"model.width={args.width}", f"seed={args.seed}",
+           f'device="{args.device}"', "log.progress=false", *args.overrides]
+    if args.data_root:
+        out.append(f'data.root="{args.data_root}"')
+    return out
+
+
+def write_section(path: Path, mark: str, title: str, body: str) -> None:
+    text = path.read_text() if path.exists() else HEAD
+    section = f"{mark}\n## {title}\n\n{body}{mark}\n"
+    if mark in text:
+        a = text.index(mark)
+        b = text.index(mark, a + len(mark)) + len(mark) + 1
+        text = text[:a] + section + text[b:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
