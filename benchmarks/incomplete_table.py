@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from tables import ROOT, add_common_options, common_overrides, write_section
+from tables import ROOT, add_common_options, common_overrides, publish
 
 MARK = "<!-- incomplete_table -->"
 # the paper's occlusions (64x64) scaled to 28x28 images
@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from genzoo import recipe as recipe_mod
-    from genzoo.evaluate import recovery
+    from genzoo.evaluate import kept_fill, recovery
     from genzoo.trainer import Trainer, load_trained
 
     common = [*common_overrides(args), f"data.limit={args.limit}"]
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
             Trainer(r).fit(run_dir, force=True, progress=False)
             train_s = time.perf_counter() - t0
             recipe, _, ckpt = load_trained(run_dir)
-            rec = recovery(recipe, ckpt, run_dir / "recovery.png")
+            rec = recovery(recipe, kept_fill(ckpt), run_dir / "recovery.png")
             rows.append({"occlusion": occ, "objective": name, "error": rec["error"],
                          "hidden_fraction": rec["hidden_fraction"],
                          "train_seconds": round(train_s, 1)})
@@ -72,11 +72,8 @@ def main(argv=None) -> int:
     settings = {"recipe": Path(args.recipe).name, "steps": args.steps, "width": args.width,
                 "limit": args.limit, "seed": args.seed, "device": args.device,
                 "overrides": args.overrides}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"settings": settings, "rows": rows}, indent=1))
-    table = render(rows, settings)
-    print(table)
-    write_section(Path(args.markdown), MARK, "Learning from incomplete images (Table 3)", table)
+    publish(args, settings, rows, render(rows, settings), MARK,
+            "Learning from incomplete images (Table 3)")
     return 0
 
 
@@ -86,14 +83,10 @@ def zero_fill_error(recipe) -> float:
     import torch
 
     from genzoo import assemble
-    from genzoo.data import samples_of
-    from genzoo.occlusion import recovery_error
+    from genzoo.evaluate import recovery
 
-    complete = assemble.build_data(recipe, complete=True).train
-    occluded = assemble.build_data(recipe).train
-    true = torch.stack([samples_of(complete[i]) for i in range(len(complete))])
-    mask = torch.stack([occluded.mask(i) for i in range(len(complete))])
-    return recovery_error(true, torch.zeros_like(true), mask)
+    data = assemble.build_data(recipe)
+    return recovery(recipe, torch.zeros((len(data.train), *data.sample_shape)))["error"]
 
 
 def render(rows, settings) -> str:

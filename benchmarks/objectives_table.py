@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from tables import ROOT, add_common_options, common_overrides, write_section
+from tables import ROOT, add_common_options, common_overrides, publish
 
 MARK = "<!-- objectives_table -->"
 # baselines train with their own papers' optimiser settings (same nets, data and budget)
@@ -86,11 +86,8 @@ def main(argv=None) -> int:
         else:
             print("--merge: the settings in --json differ; writing this run's rows only",
                   file=sys.stderr)
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"settings": settings, "rows": rows}, indent=1))
-    table = render(rows, settings)
-    print(table)
-    write_section(Path(args.markdown), MARK, "Objectives side by side (Tables 1 and 2)", table)
+    publish(args, settings, rows, render(rows, settings), MARK,
+            "Objectives side by side (Tables 1 and 2)")
     return 0
 
 

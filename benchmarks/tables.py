@@ -5,6 +5,7 @@ docs/results.md (between two copies of the script's marker, replaced in place on
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +32,16 @@ def common_overrides(args: argparse.Namespace) -> list[str]:
     if args.data_root:
         out.append(f'data.root="{args.data_root}"')
     return out
+
+
+def publish(args: argparse.Namespace, settings: dict, rows: list[dict], table: str, mark: str,
+            title: str) -> None:
+    """Write the runs' settings and rows to ``--json``, print the table and put it in its
+    section of ``--markdown``."""
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"settings": settings, "rows": rows}, indent=1))
+    print(table)
+    write_section(Path(args.markdown), mark, title, table)
 
 
 def write_section(path: Path, mark: str, title: str, body: str) -> None:

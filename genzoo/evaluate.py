@@ -121,24 +121,33 @@ def evaluate_run(run_dir: Path, n: int = 10000, features: Path | None = None,
             report["inception"] = {"fid": metrics.frechet_distance_of(fr_i, ff_i),
                                    "is": metrics.inception_score(probs_i, splits=10 if len(x) >= 1000 else 1)[0],
                                    "weights": str(inception_weights)}
-    report["recovery"] = recovery(recipe, ckpt, run_dir / "recovery.png") \
+    report["recovery"] = recovery(recipe, kept_fill(ckpt), run_dir / "recovery.png") \
         if recipe.data.occlusion is not None else None
     report["seconds"] = round(time.perf_counter() - t0, 2)
     atomic_write(run_dir / "eval.json", json.dumps(report, indent=1).encode())
     return report
 
 
-def recovery(recipe, ckpt, picture: Path | None = None, shown: int = 10) -> dict:
-    """Table 3 for a run on incomplete images: the recovery error of the occluded pixels of the
-    training images, whose recovered values are the fill the run kept for each (its last
-    reconstruction of that image), against the images as they are; and a picture like Fig. 16
-    (rows: original, occluded with hidden pixels mid-gray, recovered) of ``shown`` examples."""
+def kept_fill(ckpt) -> torch.Tensor:
+    """The fills of the hidden pixels a run on incomplete images kept, one per training image
+    (its last reconstruction of that image)."""
+    fill = ckpt.tensors.get(PER_EXAMPLE + "fill")
+    if fill is None:
+        raise GenzooError(f"checkpoint '{ckpt.path}' holds no recovered images; train the run "
+                          f"with its own recipe")
+    return fill
+
+
+def recovery(recipe, fill: torch.Tensor, picture: Path | None = None, shown: int = 10) -> dict:
+    """Table 3 for a recipe on incomplete images: the recovery error of the occluded pixels of
+    its training images, recovered as ``fill`` (one image per training image), against the
+    images as they are; and a picture like Fig. 16 (rows: original, occluded with hidden pixels
+    mid-gray, recovered) of ``shown`` examples."""
     complete = assemble.build_data(recipe, complete=True).train
     occluded = assemble.build_data(recipe).train
-    fill = ckpt.tensors.get(PER_EXAMPLE + "fill")
-    if fill is None or len(fill) != len(complete):
-        raise GenzooError(f"checkpoint '{ckpt.path}' holds no recovered images for this data set; "
-                          f"train the run with its own recipe")
+    if len(fill) != len(complete):
+        raise GenzooError(f"{len(fill)} recovered images for a training set of {len(complete)}; "
+                          f"evaluate the run with its own recipe")
     errors, hidden_total = 0.0, 0
     for i in range(0, len(complete), 1024):
         idx = range(i, min(i + 1024, len(complete)))
