@@ -1,30 +1,35 @@
 """The paper's Tables 1 and 2 side by side at CPU scale: train each objective on Fashion-MNIST
-with identical networks, seeds and budget, evaluate each with `genzoo eval`, and write a
-Markdown table to docs/results.md plus JSON.
+with identical networks and budget over several seeds, evaluate each run with `genzoo eval` in
+both of the generator's sampling modes, and write a Markdown table (mean ± std over seeds) to
+docs/results.md plus JSON.
 
-    python benchmarks/objectives_table.py                      # about 70 minutes on 2 CPU cores
+    python benchmarks/objectives_table.py --seeds 0,1,2          # about 70 minutes a seed
     python benchmarks/objectives_table.py --steps 500 --n-eval 2000   # a quick look
     python benchmarks/objectives_table.py --steps 20000 --width 1.0 --device cuda
 
+Runs live in --out-dir/OBJECTIVE/seedN; a finished run is evaluated again, not retrained, and an
+interrupted one resumes from its last checkpoint, so the script can be stopped and rerun.
 The paper's claims checked: the triangle's test reconstruction MSE is lower than VAE's and
-wake-sleep's (Table 2), and its samples are better than VAE's (Table 1).
+wake-sleep's (Table 2), and its samples are better than the baselines' (Table 1); an ordering
+"holds beyond the spread" when the two means differ by more than the sum of their stds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
 
 from tables import ROOT, add_common_options, common_overrides, publish
 
-MARK = "<!-- objectives_table -->"
 # baselines train with their own papers' optimiser settings (same nets, data and budget)
 OWN_RECIPE = {"gan": "gan_fashion.toml", "wgan_gp": "wgan_fashion.toml",
               "coopnet": "coop_fashion.toml", "ali": "ali_fashion.toml",
               "alice": "alice_fashion.toml"}
+METRICS = ("fd", "is", "precision", "recall", "recon_mse")
 
 
 def main(argv=None) -> int:
@@ -33,104 +38,171 @@ def main(argv=None) -> int:
     ap.add_argument("--recipe", default=str(ROOT / "recipes" / "dt_fashion.toml"))
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--n-eval", type=int, default=10000)
+    ap.add_argument("--seeds", default=None, help="comma-separated seeds (default: --seed)")
+    ap.add_argument("--norms", default="running,batch",
+                    help="sampling modes to evaluate each run in (model.sample_norm)")
+    ap.add_argument("--tag", default="", help="a name for this table (its own section and JSON)")
     ap.add_argument("--features", default=None, help="feature network (trained if missing)")
     add_common_options(ap, "objectives_table")
     ap.add_argument("--merge", action="store_true",
                     help="keep the rows of other objectives from --json when its settings match")
     args = ap.parse_args(argv)
+    if args.tag:
+        if args.json == str(ROOT / "benchmarks" / "results" / "objectives_table.json"):
+            args.json = str(ROOT / "benchmarks" / "results" / f"objectives_table_{args.tag}.json")
+        if args.out_dir == str(ROOT / "runs" / "objectives_table"):
+            args.out_dir = str(ROOT / "runs" / f"objectives_table_{args.tag}")
 
+    from genzoo import checkpoint, rundir
     from genzoo import recipe as recipe_mod
     from genzoo.evaluate import evaluate_run
     from genzoo.features import default_path, train_feature_network
     from genzoo.objective import Objective
     from genzoo.trainer import Trainer
 
-    common = common_overrides(args)
+    seeds = [int(s) for s in (args.seeds or str(args.seed)).split(",")]
+    norms = args.norms.split(",")
     features = Path(args.features) if args.features else default_path("fashion_mnist")
     if not features.exists():
         opts = {"root": args.data_root} if args.data_root else {}
         meta = train_feature_network("fashion_mnist", opts, features)
         print(f"feature network: test accuracy {meta['test_accuracy']:.4f}", file=sys.stderr)
-    rows = []
+    runs = []
     for name in args.objectives.split(","):
         recipe_path = Path(args.recipe)
         if name in OWN_RECIPE and recipe_path.resolve() == (ROOT / "recipes" /
                                                             "dt_fashion.toml").resolve():
             recipe_path = ROOT / "recipes" / OWN_RECIPE[name]
-        r = recipe_mod.load(recipe_path, [*common, f'objective="{name}"', f'name="{name}"'])
-        run_dir = Path(args.out_dir) / name
-        t0 = time.perf_counter()
-        trainer = Trainer(r)
-        trainer.fit(run_dir, force=True, progress=False)
-        train_s = time.perf_counter() - t0
-        rep = evaluate_run(run_dir, n=args.n_eval, features=features, device=args.device,
-                           seed=args.seed)
-        fm = rep["feature_metrics"] or {}
-        inference = any(type(p.objective).phi is not Objective.phi
-                        for p in trainer.objective.parts)
-        rows.append({"objective": name, "recipe": recipe_path.name, "steps": args.steps,
-                     "train_seconds": round(train_s, 1),
-                     "inference_model": inference,
-                     "fd": fm.get("fd"), "is": fm.get("is"), "precision": fm.get("precision"),
-                     "recall": fm.get("recall"), "recon_mse": rep["recon_mse"],
-                     "f_data": rep["energy"]["f_data"], "f_samples": rep["energy"]["f_samples"]})
-        print(json.dumps(rows[-1]), file=sys.stderr)
+        for seed in seeds:
+            args.seed = seed
+            r = recipe_mod.load(recipe_path, [*common_overrides(args), f'objective="{name}"',
+                                              f'name="{name}"'])
+            run_dir = Path(args.out_dir) / name / f"seed{seed}"
+            t0 = time.perf_counter()
+            trainer = Trainer(r)
+            last = checkpoint.latest(run_dir / rundir.CHECKPOINTS) if run_dir.exists() else None
+            done = last is not None and last.step >= args.steps
+            if not done:
+                trainer.fit(run_dir, resume=last is not None, force=last is None, progress=False)
+            train_s = time.perf_counter() - t0
+            timings = json.loads((run_dir / "timing.json").read_text()) \
+                if done and (run_dir / "timing.json").exists() else {"train_seconds": train_s}
+            (run_dir / "timing.json").write_text(json.dumps(timings))
+            inference = any(type(p.objective).phi is not Objective.phi
+                            for p in trainer.objective.parts)
+            run = {"objective": name, "seed": seed, "recipe": recipe_path.name,
+                   "steps": args.steps, "train_seconds": round(timings["train_seconds"], 1),
+                   "inference_model": inference, "norms": {}}
+            kept = run_dir / "benchmark_eval.json"  # earlier evaluations of this very run
+            old = json.loads(kept.read_text()) if kept.exists() else {}
+            if old.get("step") != args.steps or old.get("n_eval") != args.n_eval:
+                old = {}
+            for norm in norms:
+                if norm in old.get("norms", {}):
+                    run["norms"][norm] = old["norms"][norm]
+                    continue
+                rep = evaluate_run(run_dir, n=args.n_eval, features=features, device=args.device,
+                                   seed=seed, norm=norm)
+                fm = rep["feature_metrics"] or {}
+                run["norms"][norm] = {
+                    "fd": fm.get("fd"), "is": fm.get("is"), "precision": fm.get("precision"),
+                    "recall": fm.get("recall"), "recon_mse": rep["recon_mse"],
+                    "f_data": rep["energy"]["f_data"], "f_samples": rep["energy"]["f_samples"]}
+            kept.write_text(json.dumps({"step": args.steps, "n_eval": args.n_eval,
+                                        "norms": run["norms"]}))
+            runs.append(run)
+            print(json.dumps(run), file=sys.stderr)
     settings = {"recipe": Path(args.recipe).name, "steps": args.steps, "width": args.width,
-                "n_eval": args.n_eval, "seed": args.seed, "device": args.device,
+                "n_eval": args.n_eval, "seeds": seeds, "norms": norms, "device": args.device,
                 "overrides": args.overrides, "feature_network": str(features)}
     if args.merge and Path(args.json).exists():
         old = json.loads(Path(args.json).read_text())
         if old["settings"] == settings:
-            mine = {r["objective"] for r in rows}
-            rows = [r for r in old["rows"] if r["objective"] not in mine] + rows
+            mine = {r["objective"] for r in runs}
+            runs = [r for r in old["runs"] if r["objective"] not in mine] + runs
         else:
             print("--merge: the settings in --json differ; writing this run's rows only",
                   file=sys.stderr)
-    publish(args, settings, rows, render(rows, settings), MARK,
-            "Objectives side by side (Tables 1 and 2)")
+    mark = f"<!-- objectives_table{'_' + args.tag if args.tag else ''} -->"
+    title = "Objectives side by side (Tables 1 and 2)" + (f": {args.tag}" if args.tag else "")
+    publish(args, settings, runs, render(runs, settings), mark, title, rows_key="runs")
     return 0
 
 
-def fmt(v, spec):
-    return "—" if v is None else format(v, spec)
+def summarise(runs: list[dict], norm: str) -> dict[str, dict]:
+    """Per objective: each metric's (mean, std, n) over its seeds in sampling mode ``norm``."""
+    out: dict[str, dict] = {}
+    for r in runs:
+        m = r["norms"].get(norm)
+        if m is None:
+            continue
+        row = out.setdefault(r["objective"], {"runs": [], "inference_model": r["inference_model"],
+                                              "train_seconds": []})
+        row["runs"].append(m)
+        row["train_seconds"].append(r["train_seconds"])
+    for row in out.values():
+        for k in METRICS + ("f_data", "f_samples"):
+            vals = [m[k] for m in row["runs"] if m.get(k) is not None]
+            row[k] = (statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0,
+                      len(vals)) if vals else None
+    return out
 
 
-def render(rows, settings) -> str:
-    by = {r["objective"]: r for r in rows}
+def spread(v, spec: str) -> str:
+    if v is None:
+        return "—"
+    mean, std, n = v
+    return f"{mean:{spec}} ± {std:{spec}}" if n > 1 else f"{mean:{spec}} (1 seed)"
+
+
+def compare(a, b, lower_is_better: bool = True) -> str:
+    """'<' / '>' between two (mean, std, n), and whether it holds beyond the spread."""
+    (ma, sa, na), (mb, sb, nb) = a, b
+    better = ma < mb if lower_is_better else ma > mb
+    beyond = abs(ma - mb) > sa + sb and na > 1 and nb > 1
+    return ("reproduced" if better else "NOT reproduced") + \
+        (" (beyond the spread)" if beyond else " (within the spread)" if na > 1 and nb > 1
+         else " (one seed)")
+
+
+def render(runs, settings) -> str:
     lines = [
-        f"Fashion-MNIST, `{settings['recipe']}` with `model.width = {settings['width']}`, "
-        f"{settings['steps']} iterations of batch 64, seed {settings['seed']}, on "
-        f"{settings['device']}; metrics on {settings['n_eval']} test images and as many samples. "
-        f"FD-FMNIST is a Fréchet distance in the features of a classifier genzoo trains on the "
-        f"training labels (not FID); lower is better. IS is the same classifier's Inception-Score "
-        f"analogue (at most 10). Precision/recall: k-NN manifolds (k = 3) in those features. "
-        f"MSE: per pixel on the [0, 1] scale (4x smaller than on the [-1, 1] scale).",
-        "",
-        "| objective | FD-FMNIST ↓ | IS ↑ | precision ↑ | recall ↑ | test MSE ↓ | mean f data / samples | train s |",
-        "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        mse = f"{r['recon_mse']:.5f}" if r.get("inference_model", True) else \
-            "— (no inference model)"
-        lines.append(f"| {r['objective']} | {fmt(r['fd'], '.2f')} | {fmt(r['is'], '.3f')} | "
-                     f"{fmt(r['precision'], '.3f')} | {fmt(r['recall'], '.3f')} | "
-                     f"{mse} | {r['f_data']:.3g} / {r['f_samples']:.3g} | "
-                     f"{r['train_seconds']:.0f} |")
-    claims = []
-    t = by.get("triangle")
-    if t:
-        for other in ("vae", "wake_sleep", "ali", "alice"):
-            if other in by:
-                ok = t["recon_mse"] < by[other]["recon_mse"]
-                claims.append(f"- Table 2: triangle MSE {t['recon_mse']:.5f} "
-                              f"{'<' if ok else '>='} {other} {by[other]['recon_mse']:.5f}: "
-                              f"{'reproduced' if ok else 'NOT reproduced'}.")
-        for other in ("vae", "gan", "wgan_gp", "coopnet", "acd", "ali", "alice"):
-            if other in by and t["fd"] is not None and by[other]["fd"] is not None:
-                ok = t["fd"] < by[other]["fd"]
-                claims.append(f"- Table 1: triangle FD-FMNIST {t['fd']:.2f} "
-                              f"{'<' if ok else '>='} {other} {by[other]['fd']:.2f}: "
-                              f"{'reproduced' if ok else 'NOT reproduced'}.")
-    return "\n".join(lines + [""] + claims) + "\n"
+        f"Fashion-MNIST, `{settings['recipe']}` with `model.width = {settings['width']}`"
+        f"{' and ' + ', '.join(f'`{o}`' for o in settings['overrides']) if settings['overrides'] else ''}, "
+        f"{settings['steps']} iterations of batch 64, seeds {', '.join(map(str, settings['seeds']))} "
+        f"(mean ± std over seeds), on {settings['device']}; metrics on {settings['n_eval']} test "
+        f"images and as many samples. FD-FMNIST is a Fréchet distance in the features of a "
+        f"classifier genzoo trains on the training labels (not FID); lower is better. IS is the "
+        f"same classifier's Inception-Score analogue (at most 10). Precision/recall: k-NN "
+        f"manifolds (k = 3) in those features. MSE: per pixel on the [0, 1] scale."]
+    for norm in settings["norms"]:
+        rows = summarise(runs, norm)
+        lines += ["", f"Samples and reconstructions with the generator's **{norm}** batch-norm "
+                      f"statistics (`--norm {norm}`):", "",
+                  "| objective | seeds | FD-FMNIST ↓ | IS ↑ | precision ↑ | recall ↑ | test MSE ↓ | mean f data / samples | train s |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for name, r in rows.items():
+            mse = spread(r["recon_mse"], ".5f") if r["inference_model"] else \
+                "— (no inference model)"
+            f = f"{r['f_data'][0]:.3g} / {r['f_samples'][0]:.3g}"
+            lines.append(f"| {name} | {len(r['runs'])} | {spread(r['fd'], '.2f')} | "
+                         f"{spread(r['is'], '.3f')} | {spread(r['precision'], '.3f')} | "
+                         f"{spread(r['recall'], '.3f')} | {mse} | {f} | "
+                         f"{statistics.fmean(r['train_seconds']):.0f} |")
+        t = rows.get("triangle")
+        if t:
+            lines.append("")
+            for other in ("vae", "wake_sleep", "ali", "alice"):
+                if other in rows and rows[other]["recon_mse"]:
+                    lines.append(f"- Table 2 ({norm}): triangle MSE {spread(t['recon_mse'], '.5f')}"
+                                 f" vs {other} {spread(rows[other]['recon_mse'], '.5f')}: "
+                                 f"{compare(t['recon_mse'], rows[other]['recon_mse'])}.")
+            for other in ("vae", "gan", "wgan_gp", "coopnet", "acd", "ali", "alice"):
+                if other in rows and t["fd"] and rows[other]["fd"]:
+                    lines.append(f"- Table 1 ({norm}): triangle FD-FMNIST {spread(t['fd'], '.2f')}"
+                                 f" vs {other} {spread(rows[other]['fd'], '.2f')}: "
+                                 f"{compare(t['fd'], rows[other]['fd'])}.")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

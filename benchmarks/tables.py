@@ -35,11 +35,11 @@ def common_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def publish(args: argparse.Namespace, settings: dict, rows: list[dict], table: str, mark: str,
-            title: str) -> None:
+            title: str, rows_key: str = "rows") -> None:
     """Write the runs' settings and rows to ``--json``, print the table and put it in its
     section of ``--markdown``."""
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"settings": settings, "rows": rows}, indent=1))
+    Path(args.json).write_text(json.dumps({"settings": settings, rows_key: rows}, indent=1))
     print(table)
     write_section(Path(args.markdown), mark, title, table)
 

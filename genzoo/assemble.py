@@ -62,14 +62,15 @@ def build_data(recipe: Recipe, registry=None, complete: bool = False) -> DataSou
     return source
 
 
-def init_weights(module: nn.Module, std: float) -> None:
-    """The paper's initialisation: conv and linear weights N(0, std), biases 0; normalisation
-    layers' scales N(1, std)."""
+def init_weights(module: nn.Module, std: float, bias: str = "zero") -> None:
+    """The paper's initialisation: conv and linear weights N(0, std), biases 0 (``bias =
+    "default"``: PyTorch's own bias init kept, as the authors' code does); normalisation
+    layers' scales N(1, std), shifts 0."""
     for m in module.modules():
         if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
                           nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, std)
-            if m.bias is not None:
+            if m.bias is not None and bias == "zero":
                 nn.init.zeros_(m.bias)
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm)):
             if m.weight is not None:
@@ -97,7 +98,9 @@ def build_models(recipe: Recipe, sample_shape: tuple[int, ...], registry=None) -
                 raise GenzooError(f"architecture '{recipe.model.arch}' from '{entry.dist}' grows, "
                                   f"so its {attr} must implement genzoo.interfaces.Growing")
     for net in (models.generator, models.encoder, models.energy):
-        init_weights(net, recipe.model.init_std)
+        init_weights(net, recipe.model.init_std, recipe.model.bias_init)
+    models.encoder.posterior_head = recipe.model.posterior
+    models.encoder.posterior_clamp = recipe.model.posterior_clamp
     models.set_step(0)
     return models
 
@@ -112,7 +115,7 @@ def attach_networks(models: Models, objective: objective_mod.Objective, recipe: 
     architecture's and keep them in ``models.extras``."""
     extras = objective.networks(models)
     for _, net in extras.values():
-        init_weights(net, recipe.model.init_std)
+        init_weights(net, recipe.model.init_std, recipe.model.bias_init)
     models.extras = dict(extras)
     if models.stage is not None:
         models.set_step(0)

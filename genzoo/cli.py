@@ -104,6 +104,11 @@ def _torchrun(nproc, recipe, overrides, run_dir, resume, force, quiet) -> int:
     return 2 if p.returncode else 0
 
 
+NORM = click.option("--norm", type=click.Choice(["running", "batch"]), default=None,
+                    help="The generator's batch norm: running statistics or each batch's own "
+                         "(default: the recipe's model.sample_norm).")
+
+
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--n", "n", default=64, show_default=True, type=click.IntRange(min=1))
@@ -117,20 +122,24 @@ def _torchrun(nproc, recipe, overrides, run_dir, resume, force, quiet) -> int:
               min_open=True), help="Langevin step size delta.")
 @click.option("--reference-sigma", default=0.0, show_default=True,
               type=click.FloatRange(min=0), help="Reference Gaussian of the energy (0: none).")
-def sample(run_dir, n, out, seed, device, langevin_steps, step_size, reference_sigma):
+@NORM
+def sample(run_dir, n, out, seed, device, langevin_steps, step_size, reference_sigma, norm):
     """Draw N samples from the generator of a trained RUN_DIR into a PNG grid (clips: an
     animated GIF and a frame strip beside it)."""
     import torch
 
     from genzoo.assemble import resolve_device
+    from genzoo.evaluate import sample_norm_of
     from genzoo.images import save_samples
+    from genzoo.sampling import generate
     from genzoo.trainer import load_trained
 
-    _, models, ckpt = load_trained(run_dir, resolve_device(device))
+    dev = resolve_device(device)
+    recipe, models, ckpt = load_trained(run_dir, dev)
+    norm, batch = sample_norm_of(recipe, norm)
     g = torch.Generator().manual_seed(seed)
-    z = torch.randn((n, *models.generator.latent_shape), generator=g).to(resolve_device(device))
-    with torch.no_grad():
-        x = models.generator(z)
+    z = torch.randn((n, *models.generator.latent_shape), generator=g)
+    x = generate(models.generator, z, norm, batch if norm == "batch" else n, dev).to(dev)
     if langevin_steps:
         from genzoo.langevin import langevin
 
@@ -191,7 +200,8 @@ def landscape(run_dir, n, out, start, eta, max_steps, grad_tol, energy_tol, same
               help="pytorch-fid Inception-v3 weights (.safetensors or .pth) for real FID/IS.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-def evaluate(run_dir, n, features, inception_weights, seed, device):
+@NORM
+def evaluate(run_dir, n, features, inception_weights, seed, device, norm):
     """Reconstruction MSE, FD/IS/precision/recall and energy statistics of RUN_DIR; for a run
     on incomplete images also the recovery error (Table 3) and RUN_DIR/recovery.png."""
     from rich.console import Console
@@ -200,7 +210,7 @@ def evaluate(run_dir, n, features, inception_weights, seed, device):
 
     console = Console(stderr=True)
     report = evaluate_run(run_dir, n=n, features=features, inception_weights=inception_weights,
-                          device=device, seed=seed, console=console)
+                          device=device, seed=seed, console=console, norm=norm)
     print_report(report, console)
     console.print(f"wrote {Path(run_dir) / 'eval.json'}")
 
@@ -212,11 +222,13 @@ def evaluate(run_dir, n, features, inception_weights, seed, device):
               help="PNG (default: RUN_DIR/reconstructions.png).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-def reconstruct(run_dir, n, out, seed, device):
+@NORM
+def reconstruct(run_dir, n, out, seed, device, norm):
     """Held-out images (odd rows) above their reconstructions (even rows)."""
     from genzoo.evaluate import reconstruct_grid
 
-    path = reconstruct_grid(run_dir, out or Path(run_dir) / "reconstructions.png", n, seed, device)
+    path = reconstruct_grid(run_dir, out or Path(run_dir) / "reconstructions.png", n, seed, device,
+                            norm=norm)
     click.echo(f"wrote {path}")
 
 
@@ -228,12 +240,13 @@ def reconstruct(run_dir, n, out, seed, device):
               help="PNG (default: RUN_DIR/interpolations.png).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-def interpolate(run_dir, rows, steps, out, seed, device):
+@NORM
+def interpolate(run_dir, rows, steps, out, seed, device, norm):
     """Rows of samples along straight lines between two latent vectors."""
     from genzoo.evaluate import interpolate_grid
 
     path = interpolate_grid(run_dir, out or Path(run_dir) / "interpolations.png", rows, steps,
-                            seed, device)
+                            seed, device, norm=norm)
     click.echo(f"wrote {path}")
 
 

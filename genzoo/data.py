@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -30,6 +32,13 @@ class DataSource:
     def is_video(self) -> bool:
         """Clips ``(C, T, H, W)``."""
         return len(self.sample_shape) == 4 and self.sample_shape[0] in (1, 3)
+
+
+def data_home() -> Path:
+    """The one folder data sets are downloaded to and looked up in: ``$GENZOO_DATA``, by
+    default ``~/.cache/genzoo/data``. Read at call time, so a changed environment is honoured."""
+    env = os.environ.get("GENZOO_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "genzoo" / "data"
 
 
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:

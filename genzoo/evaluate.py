@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from genzoo import assemble, metrics
+from genzoo import assemble, metrics, sampling
 from genzoo.assemble import resolve_device
 from genzoo.checkpoint import atomic_write
 from genzoo.data import samples_of
@@ -50,35 +50,54 @@ def held_out(recipe, n: int, seed: int):
     return x, labels, name, data
 
 
-def generate(models, n: int, seed: int, device, batch: int = 256) -> torch.Tensor:
+def generate(models, n: int, seed: int, device, batch: int = 256,
+             norm: str = "running") -> torch.Tensor:
+    """``n`` samples from fixed prior draws (``seed``), in batches of ``batch``, with the
+    generator's batch norm in ``norm`` mode (:mod:`genzoo.sampling`)."""
     g = torch.Generator().manual_seed(seed)
     z = torch.randn((n, *models.generator.latent_shape), generator=g)
-    return batched(lambda b: models.generator(b.to(device)).cpu(), z, batch)
+    return sampling.generate(models.generator, z, norm, batch, device)
 
 
-def reconstruct(models, x: torch.Tensor, device, batch: int = 256, progress=None) -> torch.Tensor:
+def reconstruct(models, x: torch.Tensor, device, batch: int = 256,
+                norm: str = "running") -> torch.Tensor:
     """``x -> q_phi -> g_theta``: the generator applied to the posterior mean."""
-    return batched(lambda b: models.generator(models.encoder(b.to(device)).mean).cpu(), x, batch,
-                   "reconstructing", progress)
+    return sampling.generate(models.generator, x, norm, batch, device,
+                             fn=lambda b: models.generator(models.encoder(b).mean))
+
+
+def sample_norm_of(recipe, norm: str | None) -> tuple[str, int]:
+    """The normalisation mode asked for (the recipe's ``model.sample_norm`` by default) and
+    the batch size samples are drawn in: the training batch for batch statistics."""
+    norm = norm or recipe.model.sample_norm
+    if norm not in sampling.NORMS:
+        raise GenzooError(f"sample normalisation must be one of {', '.join(sampling.NORMS)}, "
+                          f"got '{norm}'")
+    return norm, recipe.train.batch_size
 
 
 def evaluate_run(run_dir: Path, n: int = 10000, features: Path | None = None,
                  inception_weights: Path | None = None, device: str = "cpu", batch: int = 256,
-                 seed: int = 0, k: int = 3, pr_max: int = 5000, console=None) -> dict:
+                 seed: int = 0, k: int = 3, pr_max: int = 5000, console=None,
+                 norm: str | None = None) -> dict:
     from rich.progress import Progress
 
     run_dir = Path(run_dir)
     dev = resolve_device(device)
     recipe, models, ckpt = load_trained(run_dir, dev)
+    norm, g_batch = sample_norm_of(recipe, norm)
+    if norm == "running":
+        g_batch = batch
     t0 = time.perf_counter()
     x, labels, split, data = held_out(recipe, n, seed)
     x = models.real_view(x)
     report: dict = {"run": str(run_dir), "step": ckpt.step, "objective": recipe.objective,
-                    "split": split, "n": len(x), "kind": "clips" if data.is_video else "images"}
+                    "split": split, "n": len(x), "kind": "clips" if data.is_video else "images",
+                    "sample_norm": norm, "sample_batch": g_batch}
     with Progress(console=console, transient=True) as prog:
-        x_hat = reconstruct(models, x, dev, batch, prog)
+        x_hat = reconstruct(models, x, dev, g_batch, norm)
         report["recon_mse"] = float(metrics.mse_unit_range(x, x_hat).mean())
-        fake = generate(models, len(x), seed + 1, dev, batch)
+        fake = generate(models, len(x), seed + 1, dev, g_batch, norm)
         f = lambda b: models.energy(b.to(dev)).cpu()  # noqa: E731
         noise = torch.rand(x.shape, generator=torch.Generator().manual_seed(seed + 2)) * 2 - 1
         report["energy"] = {
@@ -197,15 +216,16 @@ def print_report(report: dict, console) -> None:
 
 
 def reconstruct_grid(run_dir: Path, out: Path, n: int = 32, seed: int = 0,
-                     device: str = "cpu", per_row: int = 8) -> Path:
+                     device: str = "cpu", per_row: int = 8, norm: str | None = None) -> Path:
     """Test images above their reconstructions, row by row (Fig. 13)."""
     dev = resolve_device(device)
     recipe, models, _ = load_trained(run_dir, dev)
+    norm, g_batch = sample_norm_of(recipe, norm)
     x, _, _, _ = held_out(recipe, n, seed)
     x = models.real_view(x)
     if x.dim() != 4:
         raise GenzooError("reconstruction grids need image data (C, H, W)")
-    x_hat = reconstruct(models, x, dev)
+    x_hat = reconstruct(models, x, dev, g_batch, norm)
     rows = []
     for i in range(0, len(x), per_row):
         rows += [x[i:i + per_row], x_hat[i:i + per_row]]
@@ -213,13 +233,13 @@ def reconstruct_grid(run_dir: Path, out: Path, n: int = 32, seed: int = 0,
 
 
 def interpolate_grid(run_dir: Path, out: Path, rows: int = 8, steps: int = 10, seed: int = 0,
-                     device: str = "cpu") -> Path:
+                     device: str = "cpu", norm: str | None = None) -> Path:
     """Rows of generator outputs along straight lines ``(1 - a) z0 + a z1`` (Fig. 10)."""
     dev = resolve_device(device)
-    _, models, _ = load_trained(run_dir, dev)
+    recipe, models, _ = load_trained(run_dir, dev)
+    norm, _ = sample_norm_of(recipe, norm)
     z = interpolation_latents(models.generator.latent_shape, rows, steps, seed)
-    with torch.no_grad():
-        x = models.generator(z.to(dev)).cpu()
+    x = sampling.generate(models.generator, z, norm, len(z), dev)
     if x.dim() != 4:
         raise GenzooError("interpolation grids need image data (C, H, W)")
     return save_grid(x, out, nrow=steps)

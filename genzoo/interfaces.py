@@ -23,10 +23,14 @@ def _sum_per_example(t: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Posterior:
-    """A diagonal Gaussian ``q_phi(z|x) = N(mean, diag(exp(log_std))^2)``."""
+    """A diagonal Gaussian ``q_phi(z|x) = N(mean, diag(exp(log_std))^2)``.
+
+    ``var_floor`` is added to the variance in :meth:`neg_log_prob`'s quadratic term (the
+    authors' ``diag_normal_NLL`` divides by ``1e-6 + exp(log_var)``); 0 leaves it exact."""
 
     mean: torch.Tensor
     log_std: torch.Tensor
+    var_floor: float = 0.0
 
     @property
     def std(self) -> torch.Tensor:
@@ -41,7 +45,11 @@ class Posterior:
     def neg_log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """``-log q(z|x)`` per example, summed over latent units, constant included."""
         const = 0.5 * math.log(2 * math.pi)
-        per_unit = self.log_std + 0.5 * ((z - self.mean) / self.std) ** 2 + const
+        if self.var_floor:
+            quad = (z - self.mean) ** 2 / (self.std ** 2 + self.var_floor)
+        else:
+            quad = ((z - self.mean) / self.std) ** 2
+        per_unit = self.log_std + 0.5 * quad + const
         return _sum_per_example(per_unit)
 
     def kl_to_prior(self, reduction: str = "sum") -> torch.Tensor:
@@ -71,6 +79,19 @@ class Encoder(nn.Module, ABC):
     """``q_phi(z|x)``: a sample ``x`` to a Gaussian posterior over ``z``."""
 
     latent_shape: tuple[int, ...]
+    #: what the network's second head is ("log_std" or "log_var") and whether log_std is
+    #: clamped to [-10, 5]; the core sets both from the recipe (``model.posterior``,
+    #: ``model.posterior_clamp``) and :meth:`to_posterior` applies them
+    posterior_head: str = "log_std"
+    posterior_clamp: bool = True
+
+    def to_posterior(self, mean: torch.Tensor, second: torch.Tensor) -> Posterior:
+        """The Gaussian from the network's two heads, read as the recipe says. A log-variance
+        head comes with the authors' variance floor of 1e-6 in ``-log q``."""
+        log_var = self.posterior_head == "log_var"
+        log_std = 0.5 * second if log_var else second
+        return Posterior(mean, log_std.clamp(-10.0, 5.0) if self.posterior_clamp else log_std,
+                         var_floor=1e-6 if log_var else 0.0)
 
     @abstractmethod
     def forward(self, x: torch.Tensor) -> Posterior: ...

@@ -13,31 +13,34 @@ def scaled(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
 
 
-def posterior_from(out, latent_channels: int) -> Posterior:
-    """Split a network output whose channel dim holds ``[mean, log_std]`` into a Posterior."""
-    mean, log_std = out[:, :latent_channels], out[:, latent_channels:]
-    return Posterior(mean, log_std.clamp(-10.0, 5.0))
+def posterior_from(encoder: Encoder, out, latent_channels: int) -> Posterior:
+    """Split a network output whose channel dim holds ``[mean, second head]`` into the
+    encoder's Posterior (the second head is a log-std or log-variance: ``Encoder.posterior_head``)."""
+    return encoder.to_posterior(out[:, :latent_channels], out[:, latent_channels:])
 
 
 def conv_stack(spec: list[tuple], in_channels: int, transpose: bool, act: nn.Module,
-               last_act: nn.Module | None, dims: int = 2) -> nn.Sequential:
+               last_act: nn.Module | None, dims: int = 2,
+               hidden_bias: bool = True) -> nn.Sequential:
     """Layers from rows ``(out_channels, kernel, stride, padding, batch_norm[, output_padding])``;
     ``act`` after every row but the last, ``last_act`` (if any) after the last. ``dims`` is 2
-    for images, 3 for video (kernel, stride and padding may then be per-axis tuples)."""
+    for images, 3 for video (kernel, stride and padding may then be per-axis tuples). A layer
+    has a bias unless batch norm follows it or (``hidden_bias = False``) it is not the last."""
     conv = {2: (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d),
             3: (nn.Conv3d, nn.ConvTranspose3d, nn.BatchNorm3d)}[dims]
     layers: list[nn.Module] = []
     c = in_channels
     for i, row in enumerate(spec):
         out, k, s, p, bn = row[:5]
+        last = i == len(spec) - 1
+        bias = not bn and (hidden_bias or last)
         if transpose:
             op = row[5] if len(row) > 5 else 0
-            layers.append(conv[1](c, out, k, s, p, output_padding=op, bias=not bn))
+            layers.append(conv[1](c, out, k, s, p, output_padding=op, bias=bias))
         else:
-            layers.append(conv[0](c, out, k, s, p, bias=not bn))
+            layers.append(conv[0](c, out, k, s, p, bias=bias))
         if bn:
             layers.append(conv[2](out))
-        last = i == len(spec) - 1
         if not last:
             layers.append(act)
         elif last_act is not None:
@@ -78,4 +81,4 @@ class NetEncoder(Encoder):
         self.net = body
 
     def forward(self, x: torch.Tensor) -> Posterior:
-        return posterior_from(self.net(x), self.latent_shape[0])
+        return posterior_from(self, self.net(x), self.latent_shape[0])

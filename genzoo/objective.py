@@ -35,12 +35,17 @@ class Draws:
     ``z_hat ~ q(z|x)`` are drawn on first use and shared by the alpha-, phi- and theta-steps.
     Forward passes are cached and dropped by :meth:`after_step` when the player they depend on
     has moved, so each network runs no more often than Algorithm 1 needs.
+
+    ``theta_z_hat``: the theta-step's ``z^`` is the phi-step's draw (``"reuse"``, Algorithm 1)
+    or a ``"fresh"`` one, from the updated encoder with a new eps (the authors' code).
     """
 
     def __init__(self, models: Models, x: torch.Tensor, z: torch.Tensor, s: float,
                  rng: torch.Generator | None = None, noise: Callable | None = None,
-                 index: torch.Tensor | None = None, per_example: PerExample | None = None):
+                 index: torch.Tensor | None = None, per_example: PerExample | None = None,
+                 theta_z_hat: str = "reuse"):
         self.models = models
+        self.fresh_z_hat = theta_z_hat == "fresh"
         self.x = x
         self.z = z
         self.s = s
@@ -82,8 +87,11 @@ class Draws:
 
     def after_step(self, player: str) -> None:
         """Forget what a step of ``player`` made stale. ``z_hat`` stays the sample drawn at the
-        start of the iteration (Algorithm 1, line 6), held without its graph after phi moves."""
-        if player == "phi" and "z_hat" in self._cache:
+        start of the iteration (Algorithm 1, line 6), held without its graph after phi moves;
+        with ``theta_z_hat = "fresh"`` it is drawn anew (new eps) from the moved encoder."""
+        if player == "phi" and self.fresh_z_hat:
+            self._eps = None
+        elif player == "phi" and "z_hat" in self._cache:
             self._z_hat_drawn = self._cache["z_hat"][1].detach()
         self._cache = {k: v for k, v in self._cache.items() if player not in v[0]}
 
@@ -116,8 +124,10 @@ class Draws:
     def x_recon(self) -> torch.Tensor:
         """``g_theta(z^)``, the reconstruction of the real batch. Its value depends on theta
         alone once drawn (``z^`` stays the iteration's sample when phi steps), so the theta-step
-        reuses the phi-step's forward pass (the trainer keeps graphs until the last step)."""
-        return self.memo("x_recon", ("theta",), lambda: self.models.generator(self.z_hat))
+        reuses the phi-step's forward pass (the trainer keeps graphs until the last step);
+        a fresh ``z^`` makes it depend on phi too."""
+        deps = ("theta", "phi") if self.fresh_z_hat else ("theta",)
+        return self.memo("x_recon", deps, lambda: self.models.generator(self.z_hat))
 
     @property
     def f_data(self) -> torch.Tensor:

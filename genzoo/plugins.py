@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import inspect
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -31,8 +32,14 @@ class Entry:
     def summary(self) -> str:
         if isinstance(self.obj, (list, tuple)):
             return "sum of " + " + ".join(map(str, self.obj))
-        doc = inspect.getdoc(self.obj) or ""
-        return doc.splitlines()[0] if doc else ""
+        return first_sentence(inspect.getdoc(self.obj) or "")
+
+
+def first_sentence(doc: str) -> str:
+    """The first sentence of a docstring's first paragraph, whole (line breaks joined)."""
+    paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    m = re.search(r"(?<![.]\w)[.!?](?=\s|$)", paragraph)
+    return paragraph[:m.end()] if m else paragraph
 
 
 @dataclass

@@ -62,7 +62,13 @@ class Train:
     steps: int = 1000
     batch_size: int = 64
     theta_steps: int = 1  # theta-steps per iteration (Algorithm 1, line 9)
+    # the theta-step's z^: "reuse" the phi-step's draw (Algorithm 1) or "fresh": re-encode x
+    # with the updated encoder and a new eps (the authors' train_cifar10.py)
+    theta_z_hat: Literal["reuse", "fresh"] = "reuse"
     lr_decay: float = 1.0  # learning rates multiplied by this once per epoch
+    # True: the decay is applied already in epoch 0 (lr * decay^(epoch+1), the authors' code,
+    # whose scheduler steps at the start of every epoch); False: lr * decay^epoch
+    lr_decay_epoch0: bool = False
     num_workers: int = 0
     sync_batchnorm: bool = False  # batch-norm statistics over all processes (GPUs, DDP only)
     # speed (benchmarks/README.md says what each gave)
@@ -84,6 +90,14 @@ class Model:
     arch: str
     s: float = math.sqrt(0.5)  # std of p_theta(x|z) = N(g(z), s^2 I)
     init_std: float = 0.02  # weights initialised N(0, init_std)
+    # conv/linear biases: "zero", or PyTorch's "default" init kept (the authors' code)
+    bias_init: Literal["zero", "default"] = "zero"
+    # the encoder's second head: "log_std", or "log_var" (the authors' code)
+    posterior: Literal["log_std", "log_var"] = "log_std"
+    posterior_clamp: bool = True  # clamp log_std to [-10, 5] (the authors' code: no clamp)
+    # the generator's batch norm when drawing samples for grids and evaluation: "running"
+    # statistics (eval mode) or each sampling batch's own "batch" statistics (the authors' code)
+    sample_norm: Literal["running", "batch"] = "running"
     options: dict = field(default_factory=dict)  # the architecture's own keys
 
 
@@ -125,8 +139,8 @@ class Recipe:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d.pop("path")
-        d["model"] = {"arch": self.model.arch, "s": self.model.s, "init_std": self.model.init_std,
-                      **self.model.options}
+        d["model"] = {k: v for k, v in d["model"].items() if k != "options"}
+        d["model"].update(self.model.options)
         d["data"] = {"name": self.data.name, **self.data.options}
         if self.data.occlusion is not None:
             d["data"]["occlusion"] = dataclasses.asdict(self.data.occlusion)
@@ -148,7 +162,18 @@ def identity(d: dict) -> dict:
     for key in ("steps", "num_workers", "energy_bound", "on_divergence", "rollback_lr_factor",
                 "max_rollbacks", "channels_last", "compile", "threads"):
         d.get("train", {}).pop(key, None)
+    d.get("model", {}).pop("sample_norm", None)  # how samples are drawn, not what was trained
+    # keys added after runs were first written count only when they leave their default, so
+    # older runs keep their hash
+    for section, defaults in _LATER_KEYS.items():
+        for key, default in defaults.items():
+            if d.get(section, {}).get(key, default) == default:
+                d.get(section, {}).pop(key, None)
     return d
+
+
+_LATER_KEYS = {"model": {"bias_init": "zero", "posterior": "log_std", "posterior_clamp": True},
+               "train": {"theta_z_hat": "reuse", "lr_decay_epoch0": False}}
 
 
 def _plain(v):

@@ -23,6 +23,7 @@ from genzoo.objective import Draws
 from genzoo.occlusion import Incomplete, OccludedDataset
 from genzoo.per_example import PerExample
 from genzoo.recipe import Recipe
+from genzoo.sampling import generate
 
 
 ONE_PROCESS = ("incomplete images (data.occlusion) and objectives that keep a state per training "
@@ -101,6 +102,7 @@ class Trainer:
         self.per_example = self._per_example_state()
         self.step_count = 0
         self.lr_scale = 1.0  # lowered by each divergence rollback
+        self.set_learning_rates(0)  # a bare step() trains at epoch 0's rates too
 
     def _per_example_state(self) -> PerExample:
         """Rows kept per training example: the fill of incomplete images' hidden pixels
@@ -138,7 +140,7 @@ class Trainer:
             x = x.contiguous(memory_format=torch.channels_last)
         z = self.noise((x.shape[0], *self.models.generator.latent_shape))
         d = Draws(self.forward_models, x, z, r.model.s, noise=self.noise, index=index,
-                  per_example=self.per_example)
+                  per_example=self.per_example, theta_z_hat=r.train.theta_z_hat)
         metrics: dict[str, torch.Tensor] = {}
         order = [p for p in ["alpha", "phi"] + ["theta"] * r.train.theta_steps
                  if self.objective.steps_at(p, self.step_count)]
@@ -208,8 +210,11 @@ class Trainer:
                                       f"player's parameters are not finite", player)
 
     def set_learning_rates(self, epoch: int) -> None:
+        """Each player's rate at ``epoch``: ``lr * lr_decay^epoch``, or ``^(epoch + 1)`` with
+        ``train.lr_decay_epoch0`` (the authors' scheduler steps before epoch 0 too)."""
+        t = self.recipe.train
         for player, opt in self.optimizers.items():
-            lr = getattr(self.recipe.train, player).lr * self.recipe.train.lr_decay ** epoch
+            lr = getattr(t, player).lr * t.lr_decay ** (epoch + int(t.lr_decay_epoch0))
             lr *= self.lr_scale
             for group in opt.param_groups:
                 group["lr"] = lr
@@ -226,15 +231,10 @@ class Trainer:
         idx = torch.linspace(0, len(train) - 1, min(n, len(train))).long().tolist()
         return torch.stack([samples_of(train[i]) for i in idx])
 
-    @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:
-        g = self.models.generator
-        was = g.training
-        g.eval()
-        try:
-            return g(z)
-        finally:
-            g.train(was)
+        """``g(z)`` for sample grids, in the recipe's ``model.sample_norm`` mode, on the CPU."""
+        return generate(self.models.generator, z, self.recipe.model.sample_norm,
+                        batch=max(len(z), 1))
 
     # --- checkpoints ---------------------------------------------------------------------------
     def state_tensors(self) -> dict[str, torch.Tensor]:

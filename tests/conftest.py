@@ -5,8 +5,60 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
+import shutil
 import struct
+import sys
+import tempfile
 from pathlib import Path
+
+# The suite runs as on a new machine: HOME, the data folder, the caches, matplotlib's config
+# and the temporary folder point at fresh empty folders before genzoo is imported, and an audit hook refuses (and the
+# test that did it fails) any open, listing, copy or subprocess that names a folder where an
+# earlier install on this machine may have left data: the user's real caches, Debian's data
+# sets and OpenCV's sample clips. Tests make every file they read.
+MACHINE_HOME = Path(os.environ.get("HOME") or Path.home())
+FORBIDDEN = tuple(dict.fromkeys(str(p) for p in (
+    MACHINE_HOME / ".cache", MACHINE_HOME / ".config", MACHINE_HOME / ".torch",
+    *(Path(os.environ[v]) for v in ("GENZOO_DATA", "GENZOO_CACHE", "XDG_CACHE_HOME",
+                                   "TORCH_HOME") if os.environ.get(v)),
+    Path("/usr/share/datasets"), Path("/usr/share/doc/opencv-doc"))))
+SANDBOX = Path(tempfile.mkdtemp(prefix="genzoo-tests-"))
+for _var, _sub in (("HOME", "home"), ("GENZOO_DATA", "home/.cache/genzoo/data"),
+                   ("GENZOO_CACHE", "home/.cache/genzoo"), ("XDG_CACHE_HOME", "home/.cache"),
+                   ("TORCH_HOME", "home/.cache/torch"), ("MPLCONFIGDIR", "home/.config/mpl")):
+    (SANDBOX / _sub).mkdir(parents=True, exist_ok=True)
+    os.environ[_var] = str(SANDBOX / _sub)
+(SANDBOX / "tmp").mkdir()
+os.environ["TMPDIR"] = str(SANDBOX / "tmp")
+tempfile.tempdir = None  # recomputed from TMPDIR: tmp_path folders live in the sandbox too
+VIOLATIONS: list[str] = []
+
+
+def _forbidden(arg) -> str | None:
+    if isinstance(arg, (list, tuple)):
+        return next((f for f in map(_forbidden, arg) if f), None)
+    if isinstance(arg, bytes):
+        arg = arg.decode(errors="replace")
+    if not isinstance(arg, (str, os.PathLike)):
+        return None
+    text = os.path.abspath(os.fspath(arg)) if isinstance(arg, os.PathLike) or \
+        os.sep in str(arg) else str(arg)
+    for root in FORBIDDEN:
+        if text == root or text.startswith(root + os.sep):
+            return text
+    return None
+
+
+def _audit(event, args):
+    if event in ("open", "os.listdir", "os.scandir", "shutil.copyfile", "subprocess.Popen"):
+        hit = _forbidden(args[:2] if event == "subprocess.Popen" else args[:1])
+        if hit:
+            VIOLATIONS.append(f"{event}: {hit}")
+            raise PermissionError(f"the test suite may not read machine state: {hit}")
+
+
+sys.addaudithook(_audit)
 
 import numpy as np
 import pytest
@@ -92,6 +144,21 @@ class ToyPlugin:
     @hookimpl
     def register_datasets(self, register):
         register("ring8", ring8)
+
+
+@pytest.fixture(autouse=True)
+def reads_nothing_outside_the_checkout():
+    """Fail a test that opened (or spawned a program on) a file outside what the tests make."""
+    del VIOLATIONS[:]
+    yield
+    if VIOLATIONS:
+        seen = list(VIOLATIONS)
+        del VIOLATIONS[:]
+        pytest.fail("read machine state a new machine lacks: " + "; ".join(seen), pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(SANDBOX, ignore_errors=True)
 
 
 @pytest.fixture
@@ -200,3 +267,40 @@ checkpoint_every = {checkpoint_every}
 keep_checkpoints = {keep_checkpoints}
 n_samples = 4
 """
+
+
+def make_cifar_like(root: Path, monkeypatch, n_train: int = 50, n_test: int = 20,
+                    classes: int = 10) -> Path:
+    """A tiny CIFAR-10 in its exact on-disk layout (``cifar-10-batches-py/``: five pickled
+    training batches, a test batch, ``batches.meta``), images of colour blobs whose hue is the
+    label. torchvision checks every file against the official MD5s, so the test's own sums are
+    patched into its tables (what the reader then does is unchanged)."""
+    import hashlib
+    import pickle
+
+    from torchvision.datasets import CIFAR10
+
+    folder = root / CIFAR10.base_folder
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+
+    def batch(n):
+        labels = rng.integers(0, classes, n)
+        x = rng.integers(0, 60, (n, 3, 32, 32))
+        for i, lab in enumerate(labels):
+            x[i, lab % 3, 8:24, 8:24] += 40 + 18 * lab
+        return {"data": x.clip(0, 255).astype(np.uint8).reshape(n, -1), "labels": labels.tolist()}
+
+    def write(name, obj):
+        (folder / name).write_bytes(pickle.dumps(obj))
+        return [name, hashlib.md5((folder / name).read_bytes()).hexdigest()]
+
+    sizes = [n_train // 5 + (1 if i < n_train % 5 else 0) for i in range(5)]
+    train = [write(f"data_batch_{i + 1}", batch(n)) for i, n in enumerate(sizes)]
+    test = [write("test_batch", batch(n_test))]
+    meta = write("batches.meta", {"label_names": [f"class{i}" for i in range(classes)]})
+    monkeypatch.setattr(CIFAR10, "train_list", train)
+    monkeypatch.setattr(CIFAR10, "test_list", test)
+    monkeypatch.setattr(CIFAR10, "meta", {"filename": "batches.meta", "key": "label_names",
+                                          "md5": meta[1]})
+    return root

@@ -103,9 +103,9 @@ def test_the_documented_example_package_installs_with_pip_and_registers(tmp_path
         plugins.reset()
 
 
-def _cli(site, *args):
+def _cli(site, *args, env=None):
     import os
-    env = {**os.environ, "PYTHONPATH": str(site)}
+    env = {**os.environ, "PYTHONPATH": str(site), **(env or {})}
     return subprocess.run([sys.executable, "-m", "genzoo", *args], capture_output=True,
                           text=True, env=env)
 
@@ -130,3 +130,24 @@ def test_cli_reports_a_name_conflict_in_one_line(tmp_path):
     assert line.startswith("error: objective 'vae' is registered twice, by '")
     assert "'genzoo'" in line and "'copycat'" in line
     assert line.endswith("; uninstall one of them or rename the plugin's objective")
+
+
+def test_summaries_are_whole_first_sentences():
+    doc = ("Growing nets for square images whose side is a power\n    of two (4 to 1024, "
+           "e.g. 64).\nMore of the same paragraph.\n\nAnother paragraph.")
+    assert plugins.first_sentence(doc) == \
+        "Growing nets for square images whose side is a power of two (4 to 1024, e.g. 64)."
+    assert plugins.first_sentence("No full stop") == "No full stop"
+    reg = plugins.registry()
+    for kind in plugins.KINDS:
+        for name in reg.names(kind):
+            entry = reg.entries[kind][name]
+            if not isinstance(entry.obj, (list, tuple)):  # composites say "sum of ..."
+                assert entry.summary.endswith((".", "?", "!")), (kind, name, entry.summary)
+
+
+def test_cli_wraps_descriptions_instead_of_cutting_them(tmp_path):
+    p = _cli(tmp_path, "plugins", env={"COLUMNS": "100"})
+    flat = " ".join(line.strip(" │┃") for line in p.stdout.splitlines())
+    words = " ".join(flat.replace("│", " ").split())
+    assert "whose side is a power of two (4 to 1024 and beyond)." in words

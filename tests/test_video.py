@@ -50,9 +50,20 @@ def test_missing_unreadable_and_default_clip_errors(tmp_path, monkeypatch):
     bad.write_bytes(b"not a video at all" * 100)
     with pytest.raises(GenzooError, match="not a readable video"):
         video_clips(path=bad)
-    monkeypatch.setattr(clips_mod, "SEARCH", (tmp_path / "a" / "tree.avi",))
-    with pytest.raises(GenzooError, match="apt-get download opencv-doc"):
+    monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "a"))
+    monkeypatch.setattr(clips_mod, "OPENCV_DOC", tmp_path / "b")
+    with pytest.raises(GenzooError, match="apt-get download opencv-doc") as exc:
         video_clips()
+    assert str(tmp_path / "a") in str(exc.value)  # the install hint names the data folder
+
+
+def test_default_clip_is_found_in_the_data_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(clips_mod, "OPENCV_DOC", tmp_path / "b")
+    (tmp_path / "data").mkdir()
+    write_clip(tmp_path / "data" / "tree.avi")
+    src = video_clips(frames=4, size=16)
+    assert "tree.avi" in src.description and len(src.train) == 33
 
 
 def test_video_too_short_for_one_clip(clip):

@@ -10,7 +10,8 @@ from genzoo.objective import Draws, Objective, Terms, per_example_sq_error
 
 
 class ABP(Objective):
-    """A generator learned by maximum likelihood without an inference model.
+    """Alternating back-propagation (Han et al., 2017): a generator learned by maximum
+    likelihood without an inference model.
 
     Each training example ``x_i`` keeps its own latent vector ``z_i`` (per-example state
     ``abp.z``, drawn from N(0, I) at the start). Each visit (inferential back-propagation)

@@ -37,7 +37,7 @@ class JointDiscriminator(nn.Module):
 
 
 class ALI(Objective):
-    """Matches the encoder's joint ``q(x, z) = p_data(x) q(z|x)`` with the generator's
+    """ALI (Dumoulin et al., 2017): matches the encoder's joint ``q(x, z) = p_data(x) q(z|x)`` with the generator's
     ``p(x, z) = p(z) p(x|z)`` adversarially (the Jensen-Shannon divergence of the two joints).
 
     A joint discriminator ``D(x, z) = sigmoid(l(x, z))`` (network ``ali_joint`` of player
@@ -81,9 +81,11 @@ class ALI(Objective):
 
 
 class ALICE(ALI):
-    """ALI plus the conditional entropy ``H(x|z)`` of the encoder's joint, bounded by the
-    reconstruction error ``E -log p(x|z^) = |x - g(z^)|^2 / (2 s^2)`` (ALICE's explicit
-    cycle-consistency, ``cond_entropy``), which phi and theta minimise besides ALI's terms.
+    """ALICE (Li et al., 2017): ALI plus a bound on the conditional entropy ``H(x|z)``.
+
+    The bound is the reconstruction error ``E -log p(x|z^) = |x - g(z^)|^2 / (2 s^2)`` (ALICE's
+    explicit cycle-consistency, ``cond_entropy``), which phi and theta minimise besides ALI's
+    terms.
     As in ALICE's code the error is averaged over the sample's D values (pixels), so it sits on
     the scale of the adversarial terms; ``reconstruction_weight`` multiplies it."""
 

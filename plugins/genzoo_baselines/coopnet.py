@@ -5,7 +5,9 @@ from genzoo.objective import Draws, Objective, Terms, per_example_sq_error
 
 
 class CoopNet(Objective):
-    """The generator's samples ``x~ = g(z)`` are revised by ``langevin_steps`` Langevin steps on
+    """Cooperative training of an energy model and a generator (CoopNets, Xie et al., 2018).
+
+    The generator's samples ``x~ = g(z)`` are revised by ``langevin_steps`` Langevin steps on
     the energy model (``genzoo.langevin``, step ``step_size``, reference Gaussian
     ``reference_sigma``; 0 for none), once per iteration: ``x^``.
 

@@ -6,7 +6,9 @@ from genzoo.objective import Draws, Objective, Terms
 
 
 class GAN(Objective):
-    """The energy network is the discriminator's logit: ``D(x) = sigmoid(f(x))``.
+    """DCGAN's non-saturating GAN (Goodfellow et al., 2014; Radford et al., 2016).
+
+    The energy network is the discriminator's logit: ``D(x) = sigmoid(f(x))``.
 
     alpha minimises ``-E_data log D(x) - E_p log(1 - D(x~))`` (``bce.data``, ``bce.dream``);
     theta minimises the non-saturating ``-E_p log D(x~)`` (``nonsaturating``). No inference

@@ -6,7 +6,9 @@ from genzoo.objective import Draws, Objective, Terms
 
 
 class WGANGP(Objective):
-    """The energy network is the critic ``f``.
+    """WGAN with gradient penalty (Gulrajani et al., 2017).
+
+    The energy network is the critic ``f``.
 
     alpha minimises ``E_p f(x~) - E_data f(x)`` (``wasserstein``) plus
     ``penalty * E (|grad f(x^)| - 1)^2`` at random points ``x^`` between real and generated

@@ -1,5 +1,5 @@
 """Built-in data sets: one texture image, bundled photographs, MNIST-format IDX files, a folder
-of images."""
+of images, and the paper's benchmarks through torchvision."""
 
 from genzoo import hookimpl
 
@@ -7,6 +7,7 @@ from genzoo_datasets.idx import fashion_mnist, mnist
 from genzoo_datasets.image_folder import image_folder
 from genzoo_datasets.photos import photos
 from genzoo_datasets.texture_image import texture_image
+from genzoo_datasets.vision import cifar10, cifar100
 
 
 @hookimpl
@@ -16,3 +17,5 @@ def register_datasets(register):
     register("mnist", mnist)
     register("image_folder", image_folder)
     register("photos", photos)
+    register("cifar10", cifar10)
+    register("cifar100", cifar100)

@@ -67,14 +67,19 @@ class DCGANEncoder(Encoder):
         self.net = body
 
     def forward(self, x: torch.Tensor) -> Posterior:
-        return posterior_from(rearrange(self.net(x), "b c 1 1 -> b c"), self.latent_shape[0])
+        return posterior_from(self, rearrange(self.net(x), "b c 1 1 -> b c"),
+                              self.latent_shape[0])
 
 
 def build_dcgan(sample_shape: tuple[int, ...], width: float = 1.0,
-                latent_dim: int = 100) -> Models:
+                latent_dim: int = 100, hidden_bias: bool = True) -> Models:
     """DCGAN family for 28x28 (Table 6), 32x32 (Table 5) and 64x64 (Table 4) images.
 
     ``width`` multiplies every hidden layer's channels; ``latent_dim`` is d (paper: 100).
+    ``hidden_bias = False``: the encoder's and energy model's hidden convolutions have no bias
+    (the authors' ``_netI``/``_netE``; their output layers keep theirs). At 32x32 with width 1
+    and no hidden bias these are the authors' CIFAR-10 networks layer for layer, the encoder's
+    two output convolutions (mean, log-variance) stacked as one.
     """
     if len(sample_shape) != 3 or sample_shape[1] != sample_shape[2] or \
             sample_shape[1] not in TABLES:
@@ -89,8 +94,8 @@ def build_dcgan(sample_shape: tuple[int, ...], width: float = 1.0,
                      act=nn.ReLU(True), last_act=nn.Tanh())
     lrelu = nn.LeakyReLU(0.2, True)
     enc = conv_stack(_widen(enc_rows, width) + [(2 * latent_dim, last_k, 1, 0, False)], c,
-                     transpose=False, act=lrelu, last_act=None)
+                     transpose=False, act=lrelu, last_act=None, hidden_bias=hidden_bias)
     en = conv_stack(_widen(en_rows, width) + [(1, last_k, 1, 0, False)], c, transpose=False,
-                    act=lrelu, last_act=None)
+                    act=lrelu, last_act=None, hidden_bias=hidden_bias)
     return Models(DCGANGenerator(latent_dim, gen), DCGANEncoder(latent_dim, enc),
                   SummedEnergy(en))

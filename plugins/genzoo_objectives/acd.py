@@ -5,7 +5,9 @@ from genzoo.objective import Draws, Objective, Terms
 
 
 class ACD(Objective):
-    """ACD with P = p(z) p_theta(x|z), Pi = pi_alpha(x) q_phi(z|x), Q = q_data(x) q_phi(z|x).
+    """Adversarial contrastive divergence: KL(P||Pi) - KL(Q||Pi).
+
+    Here P = p(z) p_theta(x|z), Pi = pi_alpha(x) q_phi(z|x), Q = q_data(x) q_phi(z|x).
 
     log Z(alpha) cancels between the two KLs, so alpha minimises
     ``E_P f(x~) - E_data f(x)`` (the alpha-parts of KL(P||Pi) and -KL(Q||Pi), eq. 17).

@@ -4,7 +4,9 @@ from genzoo.objective import Draws, Objective, Terms
 
 
 class WakeSleep(Objective):
-    """Wake: theta minimises KL(Q||P) with z^ ~ q_phi(z|x) held fixed (``kl_q_p.wake``).
+    """The wake-sleep algorithm (Hinton et al., 1995): no single objective.
+
+    Wake: theta minimises KL(Q||P) with z^ ~ q_phi(z|x) held fixed (``kl_q_p.wake``).
     Sleep: phi minimises KL(P||Q) = E_P[-log q_phi(z|x~)] + const on dream data
     (``kl_p_q.sleep``), instead of the VAE's KL(Q||P).
 

@@ -106,7 +106,8 @@ class ProgressiveEncoder(_GrowingDown, Encoder, Growing):
         self.latent_shape = (latent_dim,)
 
     def forward(self, x: torch.Tensor) -> Posterior:
-        return posterior_from(rearrange(self.trunk(x), "b c 1 1 -> b c"), self.latent_shape[0])
+        return posterior_from(self, rearrange(self.trunk(x), "b c 1 1 -> b c"),
+                              self.latent_shape[0])
 
 
 class ProgressiveEnergy(_GrowingDown, Energy, Growing):

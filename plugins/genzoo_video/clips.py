@@ -15,17 +15,24 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from genzoo.data import DataSource, to_unit_range
+from genzoo.data import DataSource, data_home, to_unit_range
 from genzoo.errors import GenzooError
 
-# Where the default clip (OpenCV's sample "tree.avi": swaying foliage, 449 frames of 320x240 at
-# 15 fps, from Debian's opencv-doc package) is looked for; docs/data.md says how to put it there.
+# The default clip is OpenCV's sample "tree.avi" (swaying foliage, 449 frames of 320x240 at
+# 15 fps, from Debian's opencv-doc package); docs/data.md says how to put it in the data folder.
 DEFAULT_CLIP = "tree.avi"
-SEARCH = (Path.home() / ".cache" / "genzoo" / "data" / DEFAULT_CLIP,
-          Path("/usr/share/doc/opencv-doc/examples/data") / DEFAULT_CLIP)
-INSTALL = ("apt-get download opencv-doc && dpkg-deb -x opencv-doc_*.deb opencv-doc && "
-           "mkdir -p ~/.cache/genzoo/data && cp opencv-doc/usr/share/doc/opencv-doc/examples/"
-           "data/tree.avi ~/.cache/genzoo/data/")
+OPENCV_DOC = Path("/usr/share/doc/opencv-doc/examples/data")
+
+
+def search_path() -> tuple[Path, ...]:
+    """Where the default clip is looked for: the data folder (``$GENZOO_DATA``), then
+    opencv-doc's install folder."""
+    return (data_home() / DEFAULT_CLIP, OPENCV_DOC / DEFAULT_CLIP)
+
+
+def install_hint() -> str:
+    return (f"apt-get download opencv-doc && dpkg-deb -x opencv-doc_*.deb opencv-doc && "
+            f"mkdir -p {data_home()} && cp opencv-doc{OPENCV_DOC}/{DEFAULT_CLIP} {data_home()}/")
 
 
 def read_frames(path: Path, size: int, channels: int = 3, max_frames: int = 0) -> torch.Tensor:
@@ -100,11 +107,12 @@ def video_clips(path: Path | None = None, frames: int = 16, size: int = 32, fram
         raise GenzooError("data.frames, data.size and data.frame_step must be positive, "
                           "data.channels 1 or 3, data.test_fraction in [0, 1)")
     if path is None:
-        found = [p for p in SEARCH if p.is_file()]
+        search = search_path()
+        found = [p for p in search if p.is_file()]
         if not found:
             raise GenzooError(f"the default clip '{DEFAULT_CLIP}' is not installed (looked in "
-                              f"{', '.join(str(p.parent) for p in SEARCH)}); install it with: "
-                              f"{INSTALL}; or set data.path to a video file")
+                              f"{', '.join(str(p.parent) for p in search)}); install it with: "
+                              f"{install_hint()}; or set data.path to a video file")
         path = found[0]
     video = read_frames(path, size, channels, max_frames)
     n = video.shape[1]

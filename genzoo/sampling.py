@@ -1,0 +1,49 @@
+"""Drawing from a trained generator with either of batch normalisation's two modes.
+
+``"running"``: eval mode, each layer normalised by the running statistics training
+accumulated (which mix the prior batches g(z) and the posterior batches g(z^) of every
+iteration). ``"batch"``: train mode, each sampling batch normalised by its own statistics,
+as the generator ran during training and as the authors' code drew its samples for IS/FID;
+the running statistics are restored afterwards, so sampling never changes a model.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+NORMS = ("running", "batch")
+
+
+@contextmanager
+def norm_mode(generator: nn.Module, norm: str):
+    """Within the block, ``generator`` computes with ``norm``'s statistics."""
+    if norm not in NORMS:
+        raise ValueError(f"sample normalisation must be one of {', '.join(NORMS)}, got {norm!r}")
+    was = generator.training
+    kept = {k: v.clone() for k, v in generator.named_buffers()} if norm == "batch" else {}
+    generator.train(norm == "batch")
+    try:
+        yield generator
+    finally:
+        generator.train(was)
+        if kept:
+            with torch.no_grad():
+                for k, v in generator.named_buffers():
+                    v.copy_(kept[k])
+
+
+def generate(generator: nn.Module, z: torch.Tensor, norm: str = "running",
+             batch: int = 256, device=None, fn=None) -> torch.Tensor:
+    """``fn(z)`` (by default ``generator(z)``) in batches of ``batch`` without gradients, in
+    ``norm``'s mode, gathered on the CPU. In ``"batch"`` mode ``batch`` is the size whose
+    statistics each sample is normalised with (use the training batch size)."""
+    device = device if device is not None else next(generator.parameters()).device
+    fn = fn or generator
+    out = []
+    with torch.no_grad(), norm_mode(generator, norm):
+        for i in range(0, len(z), batch):
+            out.append(fn(z[i:i + batch].to(device)).cpu())
+    return torch.cat(out)
