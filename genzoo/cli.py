@@ -124,34 +124,23 @@ NORM = click.option("--norm", type=click.Choice(["running", "batch"]), default=N
               type=click.FloatRange(min=0), help="Reference Gaussian of the energy (0: none).")
 @NORM
 def sample(run_dir, n, out, seed, device, langevin_steps, step_size, reference_sigma, norm):
-    """Draw N samples from the generator of a trained RUN_DIR into a PNG grid (clips: an
-    animated GIF and a frame strip beside it)."""
-    import torch
-
-    from genzoo.assemble import resolve_device
-    from genzoo.evaluate import sample_norm_of
+    """Draw N samples from the generator of a trained RUN_DIR (or an exported model folder)
+    into a PNG grid (clips: an animated GIF and a frame strip beside it)."""
+    from genzoo.api import load
     from genzoo.images import save_samples
-    from genzoo.sampling import generate
-    from genzoo.trainer import load_trained
 
-    dev = resolve_device(device)
-    recipe, models, ckpt = load_trained(run_dir, dev)
-    norm, batch = sample_norm_of(recipe, norm)
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn((n, *models.generator.latent_shape), generator=g)
-    x = generate(models.generator, z, norm, batch if norm == "batch" else n, dev).to(dev)
+    model = load(run_dir, device)
+    model.norm = norm or model.norm
+    x = model.sample(n, seed)
     if langevin_steps:
-        from genzoo.langevin import langevin
-
-        x = langevin(models.energy, x, langevin_steps, step_size,
-                     reference_sigma=reference_sigma, bounds=(-1.0, 1.0), generator=g)
+        x = model.langevin(x, langevin_steps, step_size, reference_sigma, seed=seed)
     written = save_samples(x, out.with_suffix(""))
     if not written:
         raise GenzooError(f"the generator of '{run_dir}' makes samples of shape "
                           f"{tuple(x.shape[1:])}, neither images (C, H, W) nor clips "
                           f"(C, T, H, W); there is no picture to draw")
     out = ", ".join(str(p) for p in written)
-    click.echo(f"{n} samples from step {ckpt.step} -> {out}")
+    click.echo(f"{n} samples from step {model.step} -> {out}")
 
 
 @cli.command()
@@ -196,12 +185,16 @@ def landscape(run_dir, n, out, start, eta, max_steps, grad_tol, energy_tol, same
               help="Held-out images (and as many samples).")
 @click.option("--features", type=click.Path(path_type=Path), default=None,
               help="Feature network (default: the cache's one for the run's data set).")
+@click.option("--inception", is_flag=True,
+              help="Also FID, KID and IS with the standard Inception-v3 (weights downloaded "
+                   "once into the cache, or --inception-weights / GENZOO_INCEPTION_WEIGHTS).")
 @click.option("--inception-weights", type=click.Path(path_type=Path), default=None,
-              help="pytorch-fid Inception-v3 weights (.safetensors or .pth) for real FID/IS.")
+              help="torch-fidelity's Inception-v3 weights file (.pth or .safetensors); "
+                   "implies --inception.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @NORM
-def evaluate(run_dir, n, features, inception_weights, seed, device, norm):
+def evaluate(run_dir, n, features, inception, inception_weights, seed, device, norm):
     """Reconstruction MSE, FD/IS/precision/recall and energy statistics of RUN_DIR; for a run
     on incomplete images also the recovery error (Table 3) and RUN_DIR/recovery.png."""
     from rich.console import Console
@@ -210,7 +203,8 @@ def evaluate(run_dir, n, features, inception_weights, seed, device, norm):
 
     console = Console(stderr=True)
     report = evaluate_run(run_dir, n=n, features=features, inception_weights=inception_weights,
-                          device=device, seed=seed, console=console, norm=norm)
+                          device=device, seed=seed, console=console, norm=norm,
+                          inception=inception)
     print_report(report, console)
     console.print(f"wrote {Path(run_dir) / 'eval.json'}")
 
@@ -248,6 +242,22 @@ def interpolate(run_dir, rows, steps, out, seed, device, norm):
     path = interpolate_grid(run_dir, out or Path(run_dir) / "interpolations.png", rows, steps,
                             seed, device, norm=norm)
     click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="The model folder to write (new or empty).")
+@click.option("--checkpoint", type=click.IntRange(min=0), default=None,
+              help="The step of the checkpoint to export (default: the newest good one).")
+def export(run_dir, out, checkpoint):
+    """Write a trained RUN_DIR as a portable model folder (weights, config, recipe, model card
+    with a sample grid) that genzoo.load() and the Hugging Face Hub read."""
+    from genzoo.api import load
+
+    model = load(run_dir, "cpu", checkpoint=checkpoint)
+    folder = model.save(out, run_dir=run_dir)
+    click.echo(f"step {model.step} of {run_dir} -> {folder}")
 
 
 @cli.group()

@@ -10,17 +10,19 @@ from pathlib import Path
 
 import torch
 
-from genzoo import assemble, metrics, sampling
+from genzoo import assemble, metrics
 from genzoo.assemble import resolve_device
 from genzoo.checkpoint import atomic_write
 from genzoo.data import samples_of
 from genzoo.errors import GenzooError
-from genzoo.features import default_path, load_feature_network
+from genzoo.features import classifier_extractor, default_path
 from genzoo.images import save_grid
 from genzoo.latents import interpolation_latents
 from genzoo.occlusion import recovery_error
 from genzoo.per_example import PREFIX as PER_EXAMPLE
-from genzoo.trainer import load_trained
+from genzoo.api import load
+from genzoo.checkpoint import latest
+from genzoo.rundir import CHECKPOINTS
 
 
 def batched(fn, x: torch.Tensor, batch: int, label: str = "", progress=None) -> torch.Tensor:
@@ -50,54 +52,40 @@ def held_out(recipe, n: int, seed: int):
     return x, labels, name, data
 
 
-def generate(models, n: int, seed: int, device, batch: int = 256,
-             norm: str = "running") -> torch.Tensor:
-    """``n`` samples from fixed prior draws (``seed``), in batches of ``batch``, with the
-    generator's batch norm in ``norm`` mode (:mod:`genzoo.sampling`)."""
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn((n, *models.generator.latent_shape), generator=g)
-    return sampling.generate(models.generator, z, norm, batch, device)
-
-
-def reconstruct(models, x: torch.Tensor, device, batch: int = 256,
-                norm: str = "running") -> torch.Tensor:
-    """``x -> q_phi -> g_theta``: the generator applied to the posterior mean."""
-    return sampling.generate(models.generator, x, norm, batch, device,
-                             fn=lambda b: models.generator(models.encoder(b).mean))
-
-
-def sample_norm_of(recipe, norm: str | None) -> tuple[str, int]:
-    """The normalisation mode asked for (the recipe's ``model.sample_norm`` by default) and
-    the batch size samples are drawn in: the training batch for batch statistics."""
-    norm = norm or recipe.model.sample_norm
-    if norm not in sampling.NORMS:
-        raise GenzooError(f"sample normalisation must be one of {', '.join(sampling.NORMS)}, "
-                          f"got '{norm}'")
-    return norm, recipe.train.batch_size
-
-
 def evaluate_run(run_dir: Path, n: int = 10000, features: Path | None = None,
                  inception_weights: Path | None = None, device: str = "cpu", batch: int = 256,
                  seed: int = 0, k: int = 3, pr_max: int = 5000, console=None,
-                 norm: str | None = None) -> dict:
+                 norm: str | None = None, inception: bool = False) -> dict:
+    """Reconstruction error, energies, and sample quality in a trained classifier's features
+    (``features``, FD-<dataset>) and, with ``inception`` (or ``inception_weights``), in the
+    standard Inception-v3's (FID, KID, IS), each with the protocol it was measured under."""
     from rich.progress import Progress
 
     run_dir = Path(run_dir)
     dev = resolve_device(device)
-    recipe, models, ckpt = load_trained(run_dir, dev)
-    norm, g_batch = sample_norm_of(recipe, norm)
-    if norm == "running":
-        g_batch = batch
+    model = load(run_dir, dev)
+    recipe, models = model.recipe, model.models
+    model.norm = norm or model.norm
+    g_batch = model._chunk()
+    norm = model.norm
     t0 = time.perf_counter()
     x, labels, split, data = held_out(recipe, n, seed)
     x = models.real_view(x)
-    report: dict = {"run": str(run_dir), "step": ckpt.step, "objective": recipe.objective,
+    report: dict = {"run": str(run_dir), "step": model.step, "objective": recipe.objective,
                     "split": split, "n": len(x), "kind": "clips" if data.is_video else "images",
                     "sample_norm": norm, "sample_batch": g_batch}
+    inception = inception or inception_weights is not None
+    if inception and x.dim() != 4:
+        raise GenzooError("FID, KID and IS need images (C, H, W); this run's data are "
+                          f"{tuple(x.shape[1:])}: drop --inception")
     with Progress(console=console, transient=True) as prog:
-        x_hat = reconstruct(models, x, dev, g_batch, norm)
+        def quality(ext, real, fake_images):
+            return metrics.sample_quality(ext, real, fake_images, batch, k, pr_max, seed=seed,
+                                          progress=prog)
+
+        x_hat = model.reconstruct(x)
         report["recon_mse"] = float(metrics.mse_unit_range(x, x_hat).mean())
-        fake = generate(models, len(x), seed + 1, dev, g_batch, norm)
+        fake = model.sample(len(x), seed + 1)
         f = lambda b: models.energy(b.to(dev)).cpu()  # noqa: E731
         noise = torch.rand(x.shape, generator=torch.Generator().manual_seed(seed + 2)) * 2 - 1
         report["energy"] = {
@@ -114,33 +102,20 @@ def evaluate_run(run_dir: Path, n: int = 10000, features: Path | None = None,
                           f"metrics skipped; train one with 'genzoo features train "
                           f"{recipe.data.name}'", stacklevel=2)
         else:
-            net, meta = load_feature_network(path)
-            net.to(dev)
-            feats = lambda b: net.features(b.to(dev)).cpu()  # noqa: E731
-            fr = batched(feats, x, batch, "features of data", prog)
-            ff = batched(feats, fake, batch, "features of samples", prog)
-            with torch.no_grad():
-                probs = net.logits(ff.to(dev)).softmax(1).cpu()
-            p, r = metrics.precision_recall(fr[:pr_max], ff[:pr_max], k)
-            report["feature_metrics"] = {
-                "name": fd_name, "fd": metrics.frechet_distance_of(fr, ff),
-                "is": metrics.inception_score(probs, splits=10 if len(x) >= 1000 else 1)[0],
-                "precision": p, "recall": r, "k": k,
-                "feature_network": str(path),
-                "feature_network_accuracy": meta["test_accuracy"]}
+            ext = classifier_extractor(path, dev)
+            report["feature_metrics"] = {"name": fd_name, **quality(ext, x, fake)}
         report["inception"] = None
-        if inception_weights is not None:
-            from genzoo_features.inception import load_fid_inception
-            inc = load_fid_inception(Path(inception_weights)).to(dev)
-            fi = lambda b: inc.features(b.to(dev)).cpu()  # noqa: E731
-            fr_i = batched(fi, x, batch, "Inception features of data", prog)
-            ff_i = batched(fi, fake, batch, "Inception features of samples", prog)
-            with torch.no_grad():
-                probs_i = inc.logits(ff_i.to(dev)).softmax(1).cpu()
-            report["inception"] = {"fid": metrics.frechet_distance_of(fr_i, ff_i),
-                                   "is": metrics.inception_score(probs_i, splits=10 if len(x) >= 1000 else 1)[0],
-                                   "weights": str(inception_weights)}
-    report["recovery"] = recovery(recipe, kept_fill(ckpt), run_dir / "recovery.png") \
+        if inception:
+            from genzoo_features.inception import inception_extractor
+
+            ext = inception_extractor(Path(inception_weights) if inception_weights else None, dev)
+            report["inception"] = {"name": "FID", **quality(ext, x, fake)}
+        for block in (report["feature_metrics"], report["inception"]):
+            if block:
+                block["protocol"].update(split=split, seed=seed, sample_norm=norm,
+                                         sample_batch=g_batch, checkpoint_step=model.step)
+    report["recovery"] = recovery(recipe, kept_fill(latest(run_dir / CHECKPOINTS)),
+                                  run_dir / "recovery.png") \
         if recipe.data.occlusion is not None else None
     report["seconds"] = round(time.perf_counter() - t0, 2)
     atomic_write(run_dir / "eval.json", json.dumps(report, indent=1).encode())
@@ -195,16 +170,17 @@ def print_report(report: dict, console) -> None:
     t.add_column("metric")
     t.add_column("value", justify="right")
     t.add_row("test reconstruction MSE (per pixel, [0, 1] scale)", f"{report['recon_mse']:.5f}")
-    fm = report.get("feature_metrics")
-    if fm:
-        t.add_row(f"{fm['name']} (Fréchet distance, classifier features)", f"{fm['fd']:.3f}")
-        t.add_row("IS analogue (classifier)", f"{fm['is']:.3f}")
-        t.add_row(f"precision / recall (k={fm['k']})",
-                  f"{fm['precision']:.3f} / {fm['recall']:.3f}")
-    inc = report.get("inception")
-    if inc:
-        t.add_row("FID (Inception-v3)", f"{inc['fid']:.3f}")
-        t.add_row("IS (Inception-v3)", f"{inc['is']:.3f}")
+    for block, what in ((report.get("feature_metrics"), "classifier"),
+                        (report.get("inception"), "Inception-v3")):
+        if not block:
+            continue
+        t.add_row(f"{block['name']} (Fréchet distance, {what} features)", f"{block['fd']:.3f}")
+        t.add_row(f"KID ({what})", f"{block['kid']:.4f} ± {block['kid_std']:.4f}")
+        t.add_row(f"IS ({what})", f"{block['is']:.3f} ± {block['is_std']:.3f}")
+        t.add_row(f"precision / recall (k={block['k']})",
+                  f"{block['precision']:.3f} / {block['recall']:.3f}")
+        t.add_row(f"density / coverage (k={block['k']})",
+                  f"{block['density']:.3f} / {block['coverage']:.3f}")
     rec = report.get("recovery")
     if rec:
         t.add_row(f"recovery error, {rec['occlusion']} (occluded pixels / range)",
@@ -218,14 +194,13 @@ def print_report(report: dict, console) -> None:
 def reconstruct_grid(run_dir: Path, out: Path, n: int = 32, seed: int = 0,
                      device: str = "cpu", per_row: int = 8, norm: str | None = None) -> Path:
     """Test images above their reconstructions, row by row (Fig. 13)."""
-    dev = resolve_device(device)
-    recipe, models, _ = load_trained(run_dir, dev)
-    norm, g_batch = sample_norm_of(recipe, norm)
-    x, _, _, _ = held_out(recipe, n, seed)
-    x = models.real_view(x)
+    model = load(run_dir, resolve_device(device))
+    model.norm = norm or model.norm
+    x, _, _, _ = held_out(model.recipe, n, seed)
+    x = model.models.real_view(x)
     if x.dim() != 4:
         raise GenzooError("reconstruction grids need image data (C, H, W)")
-    x_hat = reconstruct(models, x, dev, g_batch, norm)
+    x_hat = model.reconstruct(x)
     rows = []
     for i in range(0, len(x), per_row):
         rows += [x[i:i + per_row], x_hat[i:i + per_row]]
@@ -235,11 +210,10 @@ def reconstruct_grid(run_dir: Path, out: Path, n: int = 32, seed: int = 0,
 def interpolate_grid(run_dir: Path, out: Path, rows: int = 8, steps: int = 10, seed: int = 0,
                      device: str = "cpu", norm: str | None = None) -> Path:
     """Rows of generator outputs along straight lines ``(1 - a) z0 + a z1`` (Fig. 10)."""
-    dev = resolve_device(device)
-    recipe, models, _ = load_trained(run_dir, dev)
-    norm, _ = sample_norm_of(recipe, norm)
-    z = interpolation_latents(models.generator.latent_shape, rows, steps, seed)
-    x = sampling.generate(models.generator, z, norm, len(z), dev)
+    model = load(run_dir, resolve_device(device))
+    model.norm = norm or model.norm
+    z = interpolation_latents(model.latent_shape, rows, steps, seed)
+    x = model.decode(z)
     if x.dim() != 4:
         raise GenzooError("interpolation grids need image data (C, H, W)")
     return save_grid(x, out, nrow=steps)

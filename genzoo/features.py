@@ -1,8 +1,10 @@
 """Feature networks that genzoo trains itself for sample-quality metrics (``genzoo features``).
 
-Inception weights cannot be downloaded here, so for each labelled data set genzoo trains a
-classifier on the training labels and uses its penultimate layer as feature space. Fréchet
-distances in it are reported as ``FD-<dataset>`` (e.g. FD-FMNIST), never as FID.
+For each labelled data set genzoo can train a classifier on the training labels and use its
+penultimate layer as feature space: Fréchet distances in it are reported as ``FD-<dataset>``
+(e.g. FD-FMNIST), never as FID, and are comparable only between runs measured with the same
+weights (their hash is recorded). Published FIDs use the standard Inception-v3
+(``genzoo_features.inception``); both go through the same torchmetrics objects.
 """
 
 from __future__ import annotations
@@ -27,6 +29,29 @@ def cache_dir() -> Path:
 
 def default_path(dataset: str) -> Path:
     return cache_dir() / "features" / f"{dataset}.safetensors"
+
+
+def classifier_extractor(path: Path, device="cpu"):
+    """A trained feature network as a :class:`genzoo.metrics.Extractor`."""
+    import hashlib
+
+    from genzoo.metrics import Extractor
+
+    net, meta = load_feature_network(path)
+    net.to(device)
+
+    def pair(x):
+        f = net.features(x)
+        return f, net.logits(f)
+
+    probe = torch.zeros((1, *meta["sample_shape"]), device=device)
+    with torch.no_grad():
+        dim = int(net.features(probe).shape[1])
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return Extractor(pair, dim, {
+        "feature_network": f"{meta['network']} trained on {meta['dataset']}",
+        "weights": str(path), "weights_sha256": digest,
+        "feature_network_accuracy": meta["test_accuracy"], "resize": "none"}, device)
 
 
 def _labels(ds) -> torch.Tensor:

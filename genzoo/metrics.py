@@ -1,47 +1,17 @@
-"""Sample-quality and reconstruction metrics: Fréchet distance, Inception-Score analogue,
-k-NN precision/recall, per-pixel MSE. Pure tensor math, tested against closed forms."""
+"""Sample-quality and reconstruction metrics.
+
+FD (FID on Inception features), KID and IS are torchmetrics' own metric objects, fed by any
+feature extractor (:class:`Extractor`: genzoo's trained classifiers or the standard
+Inception-v3), so FD-FMNIST and FID are one code path. k-NN precision/recall and
+density/coverage on given features, and per-pixel MSE, are written here and tested against
+closed forms."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
-
-
-def gaussian_stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and (unbiased) covariance of ``features`` (N, D), in float64."""
-    f = features.double()
-    mu = f.mean(0)
-    centred = f - mu
-    return mu, centred.T @ centred / max(1, len(f) - 1)
-
-
-def _sqrt_psd(m: torch.Tensor) -> torch.Tensor:
-    vals, vecs = torch.linalg.eigh((m + m.T) / 2)
-    return (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
-
-
-def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
-    """||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1^1/2 S2 S1^1/2)^1/2): the Fréchet (2-
-    Wasserstein) distance between N(mu1, S1) and N(mu2, S2)."""
-    mu1, mu2, s1, s2 = (t.double() for t in (mu1, mu2, sigma1, sigma2))
-    r1 = _sqrt_psd(s1)
-    inner = r1 @ s2 @ r1
-    tr_sqrt = torch.linalg.eigvalsh((inner + inner.T) / 2).clamp(min=0).sqrt().sum()
-    return float(((mu1 - mu2) ** 2).sum() + s1.trace() + s2.trace() - 2 * tr_sqrt)
-
-
-def frechet_distance_of(a: torch.Tensor, b: torch.Tensor) -> float:
-    return frechet_distance(*gaussian_stats(a), *gaussian_stats(b))
-
-
-def inception_score(probs: torch.Tensor, splits: int = 1) -> tuple[float, float]:
-    """exp(E_x KL(p(y|x) || p(y))) over ``splits`` parts: mean and standard deviation."""
-    p = probs.double().clamp(min=1e-12)
-    scores = []
-    for part in p.chunk(splits):
-        py = part.mean(0, keepdim=True)
-        scores.append(float((part * (part.log() - py.log())).sum(1).mean().exp()))
-    t = torch.tensor(scores)
-    return float(t.mean()), float(t.std()) if len(scores) > 1 else 0.0
+from torch import nn
 
 
 def _kth_radius(x: torch.Tensor, k: int, batch: int = 1024) -> torch.Tensor:
@@ -72,6 +42,111 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tupl
     return float(precision), float(recall)
 
 
+def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
+    """Density and coverage (Naeem et al., 2020) with the k-NN balls of the real points:
+    density is the mean number of real balls holding a generated point, over k (about 1 when
+    the two sets are alike, above 1 where samples crowd dense regions); coverage the share of
+    real balls holding at least one generated point. No maintained package computes these on
+    given features (``prdc`` is unmaintained), so they are written here."""
+    real, fake = real.double(), fake.double()
+    radii = _kth_radius(real, k)
+    inside = torch.zeros(len(real), dtype=torch.long)
+    hits = 0
+    for i in range(0, len(fake), 1024):
+        within = torch.cdist(fake[i:i + 1024], real) <= radii.unsqueeze(0)
+        hits += int(within.sum())
+        inside += within.sum(0)
+    return hits / (k * len(fake)), float((inside > 0).double().mean())
+
+
 def mse_unit_range(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-example mean squared error per pixel after mapping [-1, 1] to [0, 1]."""
     return ((x - y) / 2).pow(2).flatten(1).mean(1)
+
+
+# --- through torchmetrics ------------------------------------------------------------------
+class Extractor(nn.Module):
+    """Images in [-1, 1] -> features, for torchmetrics' FID, KID and IS as a custom feature
+    extractor: genzoo's trained classifiers or the standard Inception-v3. ``pair(x)`` returns
+    ``(features, logits)`` of one forward pass; the pair of the batch seen last is kept, so the
+    metric objects fed the same batch share one pass. Runs ``net`` on ``device``, returns CPU
+    tensors."""
+
+    def __init__(self, pair_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+                 num_features: int, protocol: dict, device="cpu"):
+        super().__init__()
+        self.pair_fn, self.num_features, self.protocol = pair_fn, num_features, protocol
+        self.device = torch.device(device)
+        self._last: tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]] | None = None
+
+    def pair(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._last is None or self._last[0] is not x:
+            with torch.no_grad():
+                f, logits = self.pair_fn(x.to(self.device))
+            self._last = (x, (f.float().cpu(), logits.float().cpu()))
+        return self._last[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pair(x)[0]
+
+
+class LogitsOf(nn.Module):
+    """The class logits of an :class:`Extractor` (torchmetrics' IS takes logits)."""
+
+    def __init__(self, extractor: Extractor):
+        super().__init__()
+        self.extractor = extractor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.extractor.pair(x)[1]
+
+
+def sample_quality(extractor: Extractor, real: torch.Tensor, fake: torch.Tensor,
+                   batch: int = 256, k: int = 3, pr_max: int = 5000, kid_subset: int = 1000,
+                   kid_subsets: int = 100, seed: int = 0, progress=None) -> dict:
+    """FD (FID with Inception features), KID and IS by torchmetrics, with k-NN precision /
+    recall and density / coverage, of ``fake`` against ``real`` images in [-1, 1]."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.inception import InceptionScore
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    n = min(len(real), len(fake))
+    subset = min(kid_subset, n)
+    fid = FrechetInceptionDistance(feature=extractor, normalize=False)
+    kid = KernelInceptionDistance(feature=extractor, subsets=kid_subsets, subset_size=subset,
+                                  normalize=False)
+    splits = 10 if len(fake) >= 1000 else 1
+    inception_score = InceptionScore(feature=LogitsOf(extractor), splits=splits, normalize=False)
+    feats = {True: [], False: []}
+    for is_real, images in ((True, real), (False, fake)):
+        task = progress.add_task(f"features of {'data' if is_real else 'samples'}",
+                                 total=len(images)) if progress is not None else None
+        for i in range(0, len(images), batch):
+            b = images[i:i + batch]
+            feats[is_real].append(extractor.pair(b)[0])
+            fid.update(b, real=is_real)
+            kid.update(b, real=is_real)
+            if not is_real:
+                inception_score.update(b)
+            if task is not None:
+                progress.advance(task, len(b))
+    fr, ff = torch.cat(feats[True]), torch.cat(feats[False])
+    with torch.random.fork_rng():  # KID and IS draw subsets: seeded, without side effects
+        torch.manual_seed(seed)
+        kid_mean, kid_std = kid.compute()
+        is_mean, is_std = inception_score.compute()
+    p, r = precision_recall(fr[:pr_max], ff[:pr_max], k)
+    d, c = density_coverage(fr[:pr_max], ff[:pr_max], k)
+    return {"fd": float(fid.compute()), "kid": float(kid_mean), "kid_std": float(kid_std),
+            "is": float(is_mean), "is_std": float(is_std), "precision": p, "recall": r,
+            "density": d, "coverage": c, "k": k,
+            "protocol": {**extractor.protocol, "n_real": len(real), "n_fake": len(fake),
+                         "kid_subset_size": subset, "kid_subsets": kid_subsets,
+                         "is_splits": splits, "pr_max": pr_max,
+                         "library": f"torchmetrics {_version('torchmetrics')}"}}
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import version
+
+    return version(dist)

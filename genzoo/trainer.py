@@ -504,12 +504,24 @@ def _progress(show: bool, total: int, start: int, console):
 
 
 
-def load_trained(run_dir: Path, device: str | torch.device = "cpu", registry=None):
-    """``(recipe, models, checkpoint)`` of a run directory's newest good checkpoint, with the
-    networks in eval mode on ``device``."""
+def load_trained(run_dir: Path, device: str | torch.device = "cpu", registry=None,
+                 checkpoint: int | None = None):
+    """``(recipe, models, checkpoint)`` of a run directory's newest good checkpoint (or the one
+    of step ``checkpoint``), with the networks in eval mode on ``device``."""
+    from genzoo import checkpoint as ckpts
+
     run_dir = Path(run_dir)
     recipe = rundir.load_recipe(run_dir)
-    ckpt = checkpoint.latest(run_dir / rundir.CHECKPOINTS)
+    if checkpoint is None:
+        ckpt = ckpts.latest(run_dir / rundir.CHECKPOINTS)
+    else:
+        sidecar = run_dir / rundir.CHECKPOINTS / f"step_{int(checkpoint):08d}.json"
+        if not sidecar.is_file():
+            kept = [p.stem.split("_")[1].lstrip("0") or "0"
+                    for p in ckpts.list_checkpoints(run_dir / rundir.CHECKPOINTS)]
+            raise GenzooError(f"run directory '{run_dir}' holds no checkpoint of step "
+                              f"{checkpoint}; it keeps steps {', '.join(kept) or 'none'}")
+        ckpt = ckpts.read(sidecar)
     if ckpt is None:
         raise GenzooError(f"run directory '{run_dir}' holds no usable checkpoint; train it "
                           f"first with 'genzoo run'")

@@ -304,3 +304,69 @@ def make_cifar_like(root: Path, monkeypatch, n_train: int = 50, n_test: int = 20
     monkeypatch.setattr(CIFAR10, "meta", {"filename": "batches.meta", "key": "label_names",
                                           "md5": meta[1]})
     return root
+
+
+def make_celeba(root: Path, monkeypatch, n: int = 30, size=(178, 218)) -> Path:
+    """CelebA as torchvision lays it out: img_align_celeba/ (JPEGs whose centre square's
+    brightness grows with the index) and the five list files; their MD5s are patched into
+    torchvision's table, the archive's marked as deleted (allowed)."""
+    import hashlib
+
+    from PIL import Image
+    from torchvision.datasets import CelebA
+
+    base = root / "celeba"
+    (base / "img_align_celeba").mkdir(parents=True)
+    names = [f"{i + 1:06d}.jpg" for i in range(n)]
+    rng = np.random.default_rng(0)
+    for i, name in enumerate(names):
+        a = np.full((size[1], size[0], 3), 20, np.uint8)
+        a[size[1] // 2 - 30:size[1] // 2 + 30, size[0] // 2 - 30:size[0] // 2 + 30] = 40 + 7 * i
+        a += rng.integers(0, 5, a.shape).astype(np.uint8)
+        Image.fromarray(a).save(base / "img_align_celeba" / name, quality=95)
+    parts = ["0"] * (n - 10) + ["1"] * 4 + ["2"] * 6  # train, valid, test
+    files = {
+        "list_eval_partition.txt": "".join(f"{m} {p}\n" for m, p in zip(names, parts)),
+        "identity_CelebA.txt": "".join(f"{m} {i}\n" for i, m in enumerate(names)),
+        "list_attr_celeba.txt": f"{n}\nSmiling Male\n" + "".join(f"{m} 1 -1\n" for m in names),
+        "list_bbox_celeba.txt": f"{n}\nimage_id x_1 y_1 width height\n" +
+                                "".join(f"{m} 0 0 10 10\n" for m in names),
+        "list_landmarks_align_celeba.txt": f"{n}\nlefteye_x lefteye_y\n" +
+                                           "".join(f"{m} 1 2\n" for m in names)}
+    table = []
+    for file_id, _, filename in CelebA.file_list:
+        if filename in files:
+            (base / filename).write_text(files[filename])
+            table.append((file_id, hashlib.md5((base / filename).read_bytes()).hexdigest(),
+                          filename))
+        else:
+            table.append((file_id, "0" * 32, filename))  # the zip: may be deleted
+    monkeypatch.setattr(CelebA, "file_list", table)
+    return root
+
+
+def write_npz(path: Path, n: int, side: int, **over) -> Path:
+    """One down-sampled-ImageNet npz batch: ``data`` (n, 3*side*side) uint8, 1-based labels."""
+    rng = np.random.default_rng(0)
+    data = over.get("data", rng.integers(0, 255, (n, 3 * side * side)).astype(np.uint8))
+    labels = over.get("labels", np.arange(1, n + 1) % 1000 + 1)
+    np.savez(path, data=data, labels=labels)
+    return path
+
+
+def write_lmdb(path: Path, n: int, shape=(80, 100)) -> Path:
+    """An LSUN-shaped lmdb database: 40-hex-digit keys to WEBP images of gray level 40 * i."""
+    import io
+
+    import lmdb
+    from PIL import Image
+
+    env = lmdb.open(str(path), map_size=1 << 24)
+    with env.begin(write=True) as txn:
+        for i in range(n):
+            buf = io.BytesIO()
+            Image.fromarray(np.full((*shape, 3), (40 * i) % 256, np.uint8)).save(buf,
+                                                                              format="WEBP")
+            txn.put(f"{i:040x}".encode(), buf.getvalue())
+    env.close()
+    return path

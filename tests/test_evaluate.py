@@ -1,14 +1,15 @@
 """genzoo eval / reconstruct / interpolate / features train, end to end on tiny runs."""
 
+import hashlib
 import json
 
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import save_file
 
 from conftest import ROOT, cli, make_fashion_like
 from genzoo.cli import main
+from genzoo.errors import GenzooError
 
 
 @pytest.fixture(scope="module")
@@ -54,23 +55,85 @@ def test_eval_without_a_feature_network_warns_and_skips(tiny_run, tmp_path, caps
     assert json.loads((t / "run" / "eval.json").read_text())["feature_metrics"] is None
 
 
-def test_inception_path_with_random_weights_and_the_missing_file_error(tiny_run, tmp_path, capsys,
-                                                                      monkeypatch):
-    from genzoo_features.inception import FIDInception
+def random_inception_weights(path):
+    """torch-fidelity's Inception-v3 with random weights, saved as a state dict of tensors."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    real_load, real_torch_load = FeatureExtractorInceptionV3.load_state_dict, torch.load
+    FeatureExtractorInceptionV3.load_state_dict = lambda self, state: None  # keep the init
+    torch.load = lambda *a, **k: {}
+    try:
+        torch.manual_seed(0)
+        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
+                                          feature_extractor_weights_path=str(path))
+    finally:
+        FeatureExtractorInceptionV3.load_state_dict, torch.load = real_load, real_torch_load
+    torch.save({k: v.contiguous() for k, v in net.state_dict().items()}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def inception_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("inception") / "weights-inception-2015-12-05-6726825d.pth"
+    return random_inception_weights(path)
+
+
+@pytest.mark.filterwarnings("ignore:Metric `")
+def test_fid_kid_is_through_torchmetrics_with_random_inception_weights(tiny_run, tmp_path, capsys,
+                                                                     monkeypatch, inception_file):
     t, _ = tiny_run
     monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "empty"))
-    torch.manual_seed(0)
-    net = FIDInception()
-    weights = tmp_path / "inception.safetensors"
-    save_file({k: v.contiguous() for k, v in net.net.state_dict().items()}, str(weights))
-    code, _, err = cli(capsys, "eval", t / "run", "--n", 4, "--inception-weights", weights)
+    code, _, err = cli(capsys, "eval", t / "run", "--n", 12, "--inception-weights",
+                       inception_file)
     assert code == 0, err
     inc = json.loads((t / "run" / "eval.json").read_text())["inception"]
-    assert inc["fid"] >= 0 and inc["is"] >= 1
+    assert inc["name"] == "FID" and inc["fd"] >= 0 and 1 <= inc["is"] <= 1008
+    p = inc["protocol"]
+    assert p["n_real"] == p["n_fake"] == 12 and p["weights_sha256"] == hashlib.sha256(
+        inception_file.read_bytes()).hexdigest()[:16]
+    assert p["split"] == "test" and p["sample_norm"] == "running" and "299" in p["resize"]
+    assert "FID (Fréchet" in err and "KID" in err
     code, _, err = cli(capsys, "eval", t / "run", "--n", 4, "--inception-weights",
                        tmp_path / "nope.pth")
-    assert code == 2 and "do not exist" in err and "Traceback" not in err
-    assert net.features(torch.zeros(2, 1, 28, 28)).shape == (2, 2048)
+    assert code == 2 and "not found" in err and "Traceback" not in err
+    bad = tmp_path / "bad.pth"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, bad)
+    code, _, err = cli(capsys, "eval", t / "run", "--n", 4, "--inception-weights", bad)
+    assert code == 2 and "not the FID Inception-v3 state dict" in err
+
+
+def test_inception_weights_download_checked_and_cached(tmp_path, monkeypatch, inception_file):
+    import functools
+    import http.server
+    import threading
+
+    from genzoo_features import inception as inc
+    from test_benchmark_data import QuietHandler
+
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / inception_file.name).write_bytes(inception_file.read_bytes())
+    handler = functools.partial(QuietHandler, directory=str(www))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/{inception_file.name}"
+        monkeypatch.setattr(inc, "INCEPTION_URL", url)
+        monkeypatch.delenv(inc.ENV, raising=False)
+        monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
+        monkeypatch.setattr(inc, "SHA256_PREFIX", "0123abcd")  # not the served file's hash
+        with pytest.raises(GenzooError, match="failed their checksum and were removed"):
+            inc.weights_path()
+        assert not any((tmp_path / "cache").rglob("*.pth"))
+        digest = hashlib.sha256(inception_file.read_bytes()).hexdigest()
+        monkeypatch.setattr(inc, "SHA256_PREFIX", digest[:8])
+        got = inc.weights_path()
+        assert got.parent == tmp_path / "cache" / "inception" and got.read_bytes() == \
+            inception_file.read_bytes()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert inc.weights_path() == got  # cached: no server needed the second time
 
 
 def test_reconstruct_and_interpolate_grids(tiny_run, tmp_path, capsys):

@@ -4,41 +4,56 @@ import math
 
 import torch
 
-from genzoo.metrics import (frechet_distance, frechet_distance_of, inception_score,
-                            mse_unit_range, precision_recall)
+import pytest
+
+from genzoo.metrics import (Extractor, density_coverage, mse_unit_range, precision_recall,
+                            sample_quality)
 
 
-def test_frechet_distance_of_two_gaussians_in_closed_form():
-    # diagonal covariances commute: FD = |mu1-mu2|^2 + sum (sqrt(a) - sqrt(b))^2
-    mu1, mu2 = torch.tensor([0.0, 1.0, 2.0]), torch.tensor([1.0, 1.0, 0.0])
-    a, b = torch.tensor([1.0, 4.0, 9.0]), torch.tensor([4.0, 1.0, 9.0])
-    expected = 1 + 0 + 4 + (1 - 2) ** 2 + (2 - 1) ** 2 + 0
-    assert math.isclose(frechet_distance(mu1, torch.diag(a), mu2, torch.diag(b)), expected,
-                        rel_tol=1e-9)
-    # a rotated pair: FD is invariant under a common rotation
-    q, _ = torch.linalg.qr(torch.randn(3, 3, dtype=torch.float64))
-    fd = frechet_distance(q @ mu1.double(), q @ torch.diag(a).double() @ q.T,
-                          q @ mu2.double(), q @ torch.diag(b).double() @ q.T)
-    assert math.isclose(fd, expected, rel_tol=1e-7)
+def identity(logits_of=None):
+    """Features = the input vectors; logits = ``logits_of(x)`` (default: the input)."""
+    return Extractor(lambda x: (x, (logits_of or (lambda v: v))(x)), 2, {"feature_network": "id"})
 
 
-def test_frechet_distance_from_samples():
+@pytest.mark.filterwarnings("ignore:Metric `")
+def test_fd_through_torchmetrics_matches_the_closed_form():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(20000, 2, generator=g, dtype=torch.float64)
     y = torch.randn(20000, 2, generator=g, dtype=torch.float64) * 2 + torch.tensor([3.0, 0.0])
-    # N(0, I) vs N((3,0), 4I): 9 + 2 * (2 - 1)^2 = 11
-    assert abs(frechet_distance_of(x, y) - 11) < 0.2
-    assert frechet_distance_of(x, x) < 1e-9
+    # N(0, I) vs N((3,0), 4I): |mu1 - mu2|^2 + sum (sqrt(a) - sqrt(b))^2 = 9 + 2 * (2 - 1)^2
+    q = sample_quality(identity(), x, y, batch=4096, kid_subset=500, kid_subsets=20)
+    assert abs(q["fd"] - 11) < 0.2
+    assert q["kid"] > 1  # the polynomial-kernel MMD of two different Gaussians
+    same = sample_quality(identity(), x[:10000], x[10000:], batch=4096, kid_subset=500,
+                          kid_subsets=20)
+    assert same["fd"] < 0.01 and abs(same["kid"]) < 0.05
+    assert same["protocol"]["n_real"] == 10000 and same["protocol"]["library"].startswith(
+        "torchmetrics")
 
 
-def test_inception_score_extremes():
-    confident_diverse = torch.eye(10).repeat(5, 1)  # one class each, all classes equally
-    assert math.isclose(inception_score(confident_diverse)[0], 10, rel_tol=1e-6)
-    uniform = torch.full((50, 10), 0.1)
-    assert math.isclose(inception_score(uniform)[0], 1, rel_tol=1e-6)
+@pytest.mark.filterwarnings("ignore:Metric `")
+def test_inception_score_extremes_through_torchmetrics():
+    x = torch.randn(50, 2)
+    confident_diverse = 100 * torch.eye(10).repeat(5, 1)  # one class each, all classes equally
+    ext = identity(lambda v: confident_diverse[: len(v)])
+    assert math.isclose(sample_quality(ext, x, x, kid_subset=10)["is"], 10, rel_tol=1e-4)
+    ext = identity(lambda v: torch.zeros(len(v), 10))  # uniform
+    assert math.isclose(sample_quality(ext, x, x, kid_subset=10)["is"], 1, rel_tol=1e-6)
     collapsed = torch.zeros(50, 10)
-    collapsed[:, 3] = 1
-    assert math.isclose(inception_score(collapsed)[0], 1, rel_tol=1e-6)
+    collapsed[:, 3] = 100
+    ext = identity(lambda v: collapsed[: len(v)])
+    assert math.isclose(sample_quality(ext, x, x, kid_subset=10)["is"], 1, rel_tol=1e-4)
+
+
+def test_density_and_coverage_on_known_point_sets():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(2000, 2, generator=g)
+    d, c = density_coverage(real, torch.randn(2000, 2, generator=g))
+    assert 0.8 < d < 1.2 and c > 0.8  # alike: density about 1, coverage about 1 - 2^-k
+    d, c = density_coverage(real, 0.05 * torch.randn(2000, 2, generator=g))  # crowded centre
+    assert d > 1.1 and c < 0.2
+    d, c = density_coverage(real, torch.randn(2000, 2, generator=g) + 20)  # nowhere near
+    assert d == 0 and c == 0
 
 
 def test_precision_recall_on_known_point_sets():

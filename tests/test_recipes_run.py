@@ -2,7 +2,8 @@
 
 import pytest
 
-from conftest import ROOT, make_fashion_like, write_clip
+from conftest import (ROOT, make_celeba, make_cifar_like, make_fashion_like, write_clip,
+                      write_lmdb, write_npz)
 from genzoo import recipe
 from genzoo.data import data_home
 from genzoo.trainer import Trainer
@@ -17,21 +18,26 @@ def fashion_root(tmp_path_factory):
     return make_fashion_like(tmp_path_factory.mktemp("fm"), n_train=32, n_test=8)
 
 
-@pytest.fixture(scope="module")
-def default_clip():
-    """A synthetic clip where the video recipes look for their default one (the data folder,
-    which the suite points at an empty folder of its own)."""
-    data_home().mkdir(parents=True, exist_ok=True)
-    return write_clip(data_home() / "tree.avi", n=48)
-
-
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
-def test_tiny_run(path, tmp_path, fashion_root, request):
+def test_tiny_run(path, tmp_path, fashion_root, monkeypatch):
     data = recipe.load(path).data.name
-    if data == "video_clips":
-        request.getfixturevalue("default_clip")
+    # data the recipe finds in its default place, the data folder (as a download leaves it)
+    monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    if data == "video_clips":  # a synthetic clip where the default tree.avi is looked for
+        write_clip(data_home() / "tree.avi", n=48)
+    if data == "cifar10":
+        make_cifar_like(data_home(), monkeypatch, n_train=16, n_test=4)
+    if data == "celeba64":
+        make_celeba(data_home(), monkeypatch, n=20)
+    if data == "lsun":
+        write_lmdb(data_home() / "bedroom_train_lmdb", 8)
+    if data == "imagenet32":
+        (data_home() / "Imagenet32_train_npz").mkdir()
+        write_npz(data_home() / "Imagenet32_train_npz" / "train_data_batch_1.npz", 8, 32)
     extra = {"texture_image": ["data.size=32", "data.n_crops=16"],
-             "fashion_mnist": [f"data.root=\"{fashion_root}\""]}.get(data, [])
+             "fashion_mnist": [f"data.root=\"{fashion_root}\""],
+             "celeba64": ["data.n_train=8", "data.n_test=2"]}.get(data, [])
     r = recipe.load(path, TINY + extra)
     tr = Trainer(r)
     last = tr.fit(tmp_path / "run")

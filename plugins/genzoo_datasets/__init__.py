@@ -7,7 +7,9 @@ from genzoo_datasets.idx import fashion_mnist, mnist
 from genzoo_datasets.image_folder import image_folder
 from genzoo_datasets.photos import photos
 from genzoo_datasets.texture_image import texture_image
-from genzoo_datasets.vision import cifar10, cifar100
+from genzoo_datasets.imagenet_npz import imagenet32, imagenet64
+from genzoo_datasets.lsun import lsun
+from genzoo_datasets.vision import celeba64, cifar10, cifar100, svhn
 
 
 @hookimpl
@@ -19,3 +21,8 @@ def register_datasets(register):
     register("photos", photos)
     register("cifar10", cifar10)
     register("cifar100", cifar100)
+    register("svhn", svhn)
+    register("celeba64", celeba64)
+    register("lsun", lsun)
+    register("imagenet32", imagenet32)
+    register("imagenet64", imagenet64)

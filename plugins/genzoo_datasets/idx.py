@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from genzoo.data import DataSource, to_unit_range
+from genzoo.data import DataSource, data_home, to_unit_range
 from genzoo.errors import GenzooError
 
 FASHION_ROOT = Path("/usr/share/datasets/fashion-mnist")
@@ -92,18 +92,57 @@ def _idx_source(root: Path, limit: int, test_limit: int, name: str, hint: str) -
                       description=f"{name} from {root}: {len(train)} train, {len(test)} test")
 
 
-def fashion_mnist(root: Path = FASHION_ROOT, limit: int = 0, test_limit: int = 0) -> DataSource:
+def has_idx(folder: Path) -> bool:
+    return all(_find(folder, stem) is not None for pair in SPLITS.values() for stem in pair)
+
+
+def _mnist_family(cls_name: str, name: str, root: Path | None, download: bool, limit: int,
+                  test_limit: int, also: tuple[Path, ...] = (), install: str = "") -> DataSource:
+    """Read IDX files from ``root``, or else from the data folder's ``<cls_name>/raw`` (where
+    torchvision downloads them) and ``also``; with ``download``, fetch them there first."""
+    import torchvision.datasets as tv
+
+    from genzoo_datasets.vision import open_torchvision
+
+    cached = data_home() / cls_name / "raw"
+    where = f"the {name} IDX files"
+    extra = f", {install}," if install else ""
+    hint = (f"set data.download = true to fetch them into {cached}{extra} or set data.root to "
+            f"a folder holding {where}")
+    if root is not None:
+        return _idx_source(Path(root), limit, test_limit, name, hint)
+    found = next((p for p in (cached, *also) if p.is_dir() and has_idx(p)), None)
+    if found is None and download:
+        cls = getattr(tv, cls_name)
+        open_torchvision(name, lambda dl: cls(str(data_home()), train=True, download=dl),
+                         data_home(), True, [(cached / f, md5) for f, md5 in cls.resources], where)
+        found = cached
+    if found is None:
+        looked = ", ".join(str(p) for p in (cached, *also))
+        raise GenzooError(f"{name} not found (looked in {looked}); {hint}")
+    return _idx_source(found, limit, test_limit, name, hint)
+
+
+def fashion_search() -> tuple[Path, ...]:
+    """Folders besides the data folder where Fashion-MNIST may already be installed."""
+    return (FASHION_ROOT,)
+
+
+def fashion_mnist(root: Path | None = None, download: bool = False, limit: int = 0,
+                  test_limit: int = 0) -> DataSource:
     """Fashion-MNIST (28x28 gray, 10 classes) from IDX files.
 
-    Default folder: /usr/share/datasets/fashion-mnist (Debian: apt-get install
+    ``root``: a folder holding the IDX files; by default the data folder's
+    ``FashionMNIST/raw`` (``$GENZOO_DATA``, where ``download = true`` fetches them, 30 MB,
+    checksums checked), then Debian's /usr/share/datasets/fashion-mnist (apt-get install
     dataset-fashion-mnist). ``limit``/``test_limit``: use only the first N images (0 = all).
     """
-    hint = (f"install it with '{FASHION_INSTALL}' or set data.root to a folder holding the "
-            f"Fashion-MNIST IDX files")
-    return _idx_source(root, limit, test_limit, "Fashion-MNIST", hint)
+    return _mnist_family("FashionMNIST", "Fashion-MNIST", root, download, limit, test_limit,
+                         fashion_search(), f"'{FASHION_INSTALL}' on Debian/Ubuntu")
 
 
-def mnist(root: Path, limit: int = 0, test_limit: int = 0) -> DataSource:
-    """MNIST (28x28 gray, 10 digits) from the IDX files in ``root``."""
-    return _idx_source(root, limit, test_limit, "MNIST",
-                       "set data.root to a folder holding the MNIST IDX files")
+def mnist(root: Path | None = None, download: bool = False, limit: int = 0,
+          test_limit: int = 0) -> DataSource:
+    """MNIST (28x28 gray, 10 digits) from IDX files; options as fashion_mnist (the data
+    folder's ``MNIST/raw`` by default)."""
+    return _mnist_family("MNIST", "MNIST", root, download, limit, test_limit)

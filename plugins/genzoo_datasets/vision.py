@@ -22,10 +22,11 @@ from genzoo.errors import GenzooError
 
 class UInt8Images(Dataset):
     """Images ``(N, C, H, W)`` kept as uint8 (a quarter of float32's memory), served in
-    [-1, 1] with their integer labels."""
+    [-1, 1] with their integer labels (or alone, for data sets without labels)."""
 
-    def __init__(self, data: torch.Tensor, labels: torch.Tensor):
-        if data.dtype != torch.uint8 or data.dim() != 4 or len(data) != len(labels):
+    def __init__(self, data: torch.Tensor, labels: torch.Tensor | None):
+        if data.dtype != torch.uint8 or data.dim() != 4 or \
+                (labels is not None and len(data) != len(labels)):
             raise ValueError("UInt8Images takes uint8 (N, C, H, W) images and N labels")
         self.data, self.labels = data, labels
 
@@ -33,7 +34,8 @@ class UInt8Images(Dataset):
         return len(self.data)
 
     def __getitem__(self, i):
-        return to_unit_range(self.data[i]), int(self.labels[i])
+        x = to_unit_range(self.data[i])
+        return x if self.labels is None else (x, int(self.labels[i]))
 
     @property
     def images(self) -> torch.Tensor:
@@ -42,7 +44,9 @@ class UInt8Images(Dataset):
 
 
 def subset(ds: UInt8Images, limit: int) -> UInt8Images:
-    return UInt8Images(ds.data[:limit], ds.labels[:limit]) if limit else ds
+    if not limit:
+        return ds
+    return UInt8Images(ds.data[:limit], None if ds.labels is None else ds.labels[:limit])
 
 
 def hint(name: str, root: Path, where: str) -> str:
@@ -123,3 +127,82 @@ def cifar100(root: Path | None = None, download: bool = False, limit: int = 0,
     from torchvision.datasets import CIFAR100
 
     return _cifar(CIFAR100, "CIFAR-100", root, download, limit, test_limit)
+
+
+def svhn(root: Path | None = None, download: bool = False, limit: int = 0,
+         test_limit: int = 0) -> DataSource:
+    """SVHN house numbers (32x32 colour, 10 digits) through torchvision; options as cifar10
+    (``train_32x32.mat`` and ``test_32x32.mat`` in ``root``, 182 + 64 MB)."""
+    from torchvision.datasets import SVHN
+
+    root = _root(root)
+    splits = []
+    for split in ("train", "test"):
+        url, filename, md5 = SVHN.split_list[split]
+        splits.append(open_torchvision(
+            "SVHN", lambda dl, sp=split: SVHN(str(root), split=sp, download=dl), root, download,
+            [(root / filename, md5)], "train_32x32.mat and test_32x32.mat"))
+    train, test = (subset(_labelled(s.data, s.labels, channels_last=False), n)
+                   for s, n in zip(splits, (limit, test_limit)))
+    return DataSource(train, (3, 32, 32), test,
+                      description=f"SVHN from {root}: {len(train)} train, {len(test)} test")
+
+
+def centre_square(im, size: int, crop: int = 0):
+    """A PIL image centre-cropped to ``crop`` x ``crop`` (0: its largest centred square) and
+    resized to ``size`` x ``size``, as a uint8 ``(3, size, size)`` array."""
+    from PIL import Image
+
+    w, h = im.size
+    side = min(w, h) if not crop else crop
+    if side > min(w, h):
+        raise ValueError(f"a {w}x{h} image is smaller than the {crop}x{crop} centre crop")
+    left, top = (w - side) // 2, (h - side) // 2
+    im = im.convert("RGB").crop((left, top, left + side, top + side))
+    im = im.resize((size, size), Image.BICUBIC if side < size else Image.LANCZOS)
+    return np.array(im, dtype=np.uint8).transpose(2, 0, 1)
+
+
+def celeba64(root: Path | None = None, download: bool = False, size: int = 64,
+             crop: int = 140, n_train: int = 9000, n_test: int = 1000,
+             split_seed: int = 0) -> DataSource:
+    """CelebA faces with the paper's protocol (section 4.1.1): ``n_train`` random images of the
+    official training split and ``n_test`` of its test split, drawn by ``split_seed``.
+
+    Each aligned 178x218 image is centre-cropped to ``crop`` x ``crop`` and resized to ``size``.
+    ``root`` holds ``celeba/`` as torchvision lays it out (``img_align_celeba/`` and the
+    ``list_*.txt`` files; default: the data folder). ``download`` asks torchvision to fetch it
+    from Google Drive (needs the ``gdown`` package; 1.4 GB), which often hits the Drive's quota:
+    then download it by hand. The split's indices are in the data set's description.
+    """
+    from torchvision.datasets import CelebA
+
+    root = _root(root)
+    if size <= 0 or crop < 0 or n_train <= 0 or n_test < 0:
+        raise GenzooError("data.size and data.n_train must be positive, data.crop and "
+                          "data.n_test 0 or more")
+    archives = [(root / CelebA.base_folder / f, md5) for _, md5, f in CelebA.file_list]
+    where = "celeba/ (img_align_celeba/ and the list_*.txt files)"
+    out = []
+    g = torch.Generator().manual_seed(split_seed)
+    for split, n in (("train", n_train), ("test", n_test)):
+        ds = open_torchvision("CelebA", lambda dl, sp=split: CelebA(
+            str(root), split=sp, target_type=[], download=dl), root, download, archives, where)
+        if n > len(ds):
+            raise GenzooError(f"CelebA's {split} split holds {len(ds)} images, fewer than the "
+                              f"{n} asked for; lower data.n_{split}")
+        idx = torch.randperm(len(ds), generator=g)[:n].tolist()
+        images = []
+        for i in idx:
+            path = root / CelebA.base_folder / "img_align_celeba" / ds.filename[i]
+            try:
+                images.append(centre_square(ds[i][0], size, crop))
+            except (OSError, ValueError) as exc:
+                raise GenzooError(f"CelebA image '{path}' cannot be used ({exc}); replace the "
+                                  f"file or download CelebA again") from None
+        out.append(UInt8Images(torch.from_numpy(np.stack(images)) if images else
+                               torch.zeros((0, 3, size, size), dtype=torch.uint8), None))
+    return DataSource(out[0], (3, size, size), out[1] if n_test else None,
+                      description=f"CelebA from {root / CelebA.base_folder}: {n_train} train, "
+                                  f"{n_test} test images drawn with split_seed {split_seed}, "
+                                  f"centre {crop or 'square'} crop at {size}x{size}")

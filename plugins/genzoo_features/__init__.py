@@ -1,5 +1,5 @@
 """Feature networks for sample-quality metrics: a small classifier genzoo trains itself
-(FD-<dataset>), and the pytorch-fid-compatible Inception-v3 for real FID/IS."""
+(FD-<dataset>), and the standard Inception-v3 of FID/KID/IS (through torch-fidelity)."""
 
 from genzoo import hookimpl
 

@@ -1,110 +1,102 @@
-"""Inception-v3 as pytorch-fid builds it (the TensorFlow FID network), for real FID and IS.
+"""The standard Inception-v3 of FID/KID/IS (the TensorFlow 2015-12-05 graph, as torch-fidelity
+and torchmetrics run it), as a :class:`genzoo.metrics.Extractor`.
 
-The weights are never downloaded: pass the file (pytorch-fid's ``pt_inception-2015-12-05``
-state dict, as .safetensors or as a .pth read with ``weights_only=True``). Features are the
-2048-d pool3 activations of images resized to 299x299 (bilinear) in [-1, 1], exactly as
-pytorch-fid computes them.
+Weights: a file given as ``--inception-weights`` or ``$GENZOO_INCEPTION_WEIGHTS``; otherwise
+torch-fidelity's published file, downloaded once into ``$GENZOO_CACHE/inception`` and checked
+against the SHA-256 prefix in its name (a mismatch is deleted). Whatever the source, the
+weights are read as tensors only (safetensors, or ``torch.load(weights_only=True)``), never
+unpickled as arbitrary objects. Images are mapped from [-1, 1] to 0..255, gray ones repeated
+to three channels, and resized to 299x299 by torch-fidelity's TF-1.x-exact bilinear filter.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torchvision.models.inception import Inception3, InceptionA, InceptionC, InceptionE
 
 from genzoo.errors import GenzooError
-from genzoo.interfaces import FeatureNetwork
+from genzoo.features import cache_dir
+from genzoo.metrics import Extractor
+
+INCEPTION_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+                 "weights-inception-2015-12-05-6726825d.pth")
+SHA256_PREFIX = "6726825d"
+ENV = "GENZOO_INCEPTION_WEIGHTS"
 
 
-class FIDInceptionA(InceptionA):
-    def forward(self, x):
-        out = [self.branch1x1(x), self.branch5x5_2(self.branch5x5_1(x)),
-               self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-               self.branch_pool(F.avg_pool2d(x, 3, 1, 1, count_include_pad=False))]
-        return torch.cat(out, 1)
+def weights_path(path: Path | None = None) -> Path:
+    """The weights file to use: ``path``, ``$GENZOO_INCEPTION_WEIGHTS``, or the cached download
+    (fetched now if missing)."""
+    given = path or os.environ.get(ENV)
+    if given:
+        p = Path(given).expanduser()
+        if not p.is_file():
+            raise GenzooError(f"Inception weights '{p}' not found; pass an existing file to "
+                              f"--inception-weights (or {ENV}), or leave both unset to download")
+        return p
+    dst = cache_dir() / "inception" / INCEPTION_URL.rsplit("/", 1)[1]
+    if not dst.is_file():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(INCEPTION_URL, str(dst), hash_prefix=SHA256_PREFIX,
+                                           progress=False)
+        except RuntimeError as exc:  # the hash did not match: the temporary file is gone
+            raise GenzooError(f"the Inception weights downloaded from {INCEPTION_URL} failed "
+                              f"their checksum and were removed ({exc}); try again") from None
+        except OSError as exc:
+            raise GenzooError(f"could not download the Inception weights from {INCEPTION_URL} "
+                              f"({exc}); download the file by hand and pass it with "
+                              f"--inception-weights or {ENV}") from None
+    return dst
 
 
-class FIDInceptionC(InceptionC):
-    def forward(self, x):
-        b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
-        bd = self.branch7x7dbl_1(x)
-        for layer in (self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4,
-                      self.branch7x7dbl_5):
-            bd = layer(bd)
-        out = [self.branch1x1(x), b7, bd,
-               self.branch_pool(F.avg_pool2d(x, 3, 1, 1, count_include_pad=False))]
-        return torch.cat(out, 1)
-
-
-class FIDInceptionE(InceptionE):
-    def __init__(self, in_channels: int, max_pool: bool):
-        super().__init__(in_channels)
-        self.max_pool = max_pool
-
-    def forward(self, x):
-        b3 = self.branch3x3_1(x)
-        b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
-        bd = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
-        bd = torch.cat([self.branch3x3dbl_3a(bd), self.branch3x3dbl_3b(bd)], 1)
-        pool = F.max_pool2d(x, 3, 1, 1) if self.max_pool else \
-            F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
-        return torch.cat([self.branch1x1(x), b3, bd, self.branch_pool(pool)], 1)
-
-
-class FIDInception(FeatureNetwork):
-    """pool3 features (2048) and 1008-way logits of the FID Inception network."""
-
-    def __init__(self):
-        super().__init__()
-        net = Inception3(num_classes=1008, aux_logits=False, init_weights=False)
-        net.Mixed_5b = FIDInceptionA(192, pool_features=32)
-        net.Mixed_5c = FIDInceptionA(256, pool_features=64)
-        net.Mixed_5d = FIDInceptionA(288, pool_features=64)
-        net.Mixed_6b = FIDInceptionC(768, channels_7x7=128)
-        net.Mixed_6c = FIDInceptionC(768, channels_7x7=160)
-        net.Mixed_6d = FIDInceptionC(768, channels_7x7=160)
-        net.Mixed_6e = FIDInceptionC(768, channels_7x7=192)
-        net.Mixed_7b = FIDInceptionE(1280, max_pool=False)
-        net.Mixed_7c = FIDInceptionE(2048, max_pool=True)
-        self.net = net
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
-        n = self.net
-        for layer in (n.Conv2d_1a_3x3, n.Conv2d_2a_3x3, n.Conv2d_2b_3x3, n.maxpool1,
-                      n.Conv2d_3b_1x1, n.Conv2d_4a_3x3, n.maxpool2, n.Mixed_5b, n.Mixed_5c,
-                      n.Mixed_5d, n.Mixed_6a, n.Mixed_6b, n.Mixed_6c, n.Mixed_6d, n.Mixed_6e,
-                      n.Mixed_7a, n.Mixed_7b, n.Mixed_7c):
-            x = layer(x)
-        return F.adaptive_avg_pool2d(x, 1).flatten(1)
-
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        return self.net.fc(features)
-
-
-def load_fid_inception(path: Path) -> FIDInception:
-    """The FID Inception network with the weights in ``path`` (.safetensors or .pth)."""
-    path = Path(path)
-    if not path.exists():
-        raise GenzooError(f"Inception weights '{path}' do not exist; pass the file of "
-                          f"pytorch-fid's pt_inception-2015-12-05 weights (never downloaded)")
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict of tensors from a .safetensors or .pth file, without unpickling objects."""
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
+
             state = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any decode failure means an unusable file
-        raise GenzooError(f"cannot read Inception weights '{path}' ({type(exc).__name__}); "
-                          f"pass a .safetensors or .pth state dict") from None
-    net = FIDInception()
-    try:
-        net.net.load_state_dict(state)
-    except RuntimeError as exc:
-        raise GenzooError(f"'{path}' does not hold FID Inception-v3 weights "
-                          f"({str(exc).splitlines()[0]})") from None
-    return net.eval()
+    except Exception as exc:  # noqa: BLE001 - any damaged or foreign file
+        raise GenzooError(f"Inception weights '{path}' are unreadable ({type(exc).__name__}); "
+                          f"download them again") from None
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise GenzooError(f"'{path}' holds no Inception state dict of tensors")
+    return state
+
+
+def inception_extractor(path: Path | None = None, device="cpu") -> Extractor:
+    """The Inception-v3 extractor: 2048-d pool features and the 1008 unbiased logits."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    path = weights_path(path)
+    state = read_weights(path)
+    with tempfile.TemporaryDirectory() as tmp:  # torch-fidelity reads a path: give it ours
+        clean = Path(tmp) / "inception.pth"
+        torch.save(state, clean)
+        try:
+            net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
+                                              feature_extractor_weights_path=str(clean))
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0][:120]
+            raise GenzooError(f"'{path}' is not the FID Inception-v3 state dict ({first}); use "
+                              f"torch-fidelity's weights file") from None
+    net = net.to(device).eval()
+
+    def pair(x: torch.Tensor):
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        images = x.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+        return net(images)
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return Extractor(pair, 2048, {"feature_network": "inception-v3-compat (FID)",
+                                  "weights": str(path), "weights_sha256": digest,
+                                  "resize": "bilinear to 299x299 (torch-fidelity, TF 1.x exact)"},
+                     device)

@@ -1,0 +1,154 @@
+"""Portable model folders: what a person needs to use a trained model elsewhere.
+
+``genzoo export RUN --out FOLDER`` (or ``Model.save(FOLDER)``) writes the layout the Hugging Face
+Hub hosts, so the standard upload tool publishes it as it is:
+
+    model.safetensors   the three networks' weights (generator.*, encoder.*, energy.*)
+    config.json         format, architecture and its options, sample and latent shapes, step,
+                        and the plugin distributions (with versions) needed to rebuild it
+    recipe.toml         the resolved recipe that trained it
+    samples.png         a sample grid (an animated GIF and a frame strip for clips)
+    README.md           a model card: objective, data, steps, eval numbers, the sample grid
+
+``genzoo.load(FOLDER)`` reads it back; a folder whose architecture plugin is not installed, or
+that a newer genzoo wrote, is one line saying what to do.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load as st_load, save as st_save
+
+from genzoo import plugins
+from genzoo import recipe as recipe_mod
+from genzoo.checkpoint import atomic_write
+from genzoo.errors import GenzooError
+
+WEIGHTS, CONFIG, RECIPE, CARD = "model.safetensors", "config.json", "recipe.toml", "README.md"
+NETWORKS = ("generator", "encoder", "energy")
+
+
+def is_model_folder(path: Path) -> bool:
+    return (Path(path) / CONFIG).is_file() and (Path(path) / WEIGHTS).is_file()
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _plugin(kind: str, name: str) -> dict:
+    entry = plugins.registry().get(kind, name)
+    return {"name": name, "distribution": entry.dist, "version": _version(entry.dist)}
+
+
+def export_model(model, folder: Path, run_dir: Path | None = None) -> Path:
+    """Write ``model`` (a :class:`genzoo.api.Model`) into ``folder``; ``run_dir``'s
+    ``eval.json``, if any, goes into the model card."""
+    from genzoo.api import EXPORT_FORMAT
+    from genzoo.images import save_samples
+
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()) and not is_model_folder(folder):
+        raise GenzooError(f"'{folder}' exists and is not an exported model; choose an empty or "
+                          f"new folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    r = model.recipe
+    tensors = {f"{net}.{k}": v.detach().cpu().contiguous().clone()
+               for net in NETWORKS
+               for k, v in getattr(model.models, net).state_dict().items()}
+    atomic_write(folder / WEIGHTS, st_save(tensors, metadata={"format": "pt"}))
+    objectives = r.objective if isinstance(r.objective, list) else [r.objective]
+    names = [o["name"] if isinstance(o, dict) else o for o in objectives]
+    config = {
+        "library": "genzoo", "format": EXPORT_FORMAT, "genzoo_version": _version("genzoo"),
+        "name": r.name, "arch": r.model.arch, "model": r.to_dict()["model"],
+        "sample_shape": list(model.sample_shape), "latent_shape": list(model.latent_shape),
+        "step": model.step, "objective": r.objective, "data": r.data.name,
+        "plugins": {"architecture": _plugin("architectures", r.model.arch),
+                    "objectives": [_plugin("objectives", n) for n in names],
+                    "dataset": _plugin("datasets", r.data.name)}}
+    atomic_write(folder / CONFIG, json.dumps(config, indent=1).encode())
+    atomic_write(folder / RECIPE, recipe_mod.dumps(r.to_dict()).encode())
+    shown = save_samples(model.sample(16 if len(model.sample_shape) == 4 else 64, seed=0),
+                         folder / "samples")
+    report = None
+    if run_dir is not None and (Path(run_dir) / "eval.json").is_file():
+        report = json.loads((Path(run_dir) / "eval.json").read_text())
+    atomic_write(folder / CARD, model_card(config, report, [p.name for p in shown]).encode())
+    return folder
+
+
+def model_card(config: dict, report: dict | None, pictures: list[str]) -> str:
+    arch = config["plugins"]["architecture"]
+    needs = sorted({p["distribution"] for p in [arch, *config["plugins"]["objectives"]]})
+    lines = ["---", "library_name: genzoo", "tags:", "- generative-model",
+             "- divergence-triangle", f"- {config['arch']}", "---", "",
+             f"# {config['name']}", "",
+             f"A generative model trained with genzoo: objective `{config['objective']}`, "
+             f"architecture `{config['arch']}` ({arch['distribution']} {arch['version']}), data "
+             f"`{config['data']}`, {config['step']} training iterations. Samples are "
+             f"{tuple(config['sample_shape'])} in [-1, 1], latents "
+             f"{tuple(config['latent_shape'])}.", "",
+             "```python", "import genzoo", "model = genzoo.load(\"THIS_FOLDER\")",
+             "x = model.sample(16, seed=0)        # images in [-1, 1]",
+             "q = model.encode(x)                 # the posterior q(z|x)",
+             "f = model.energy(x)                 # the energy model's score", "```", "",
+             f"Needs: `pip install {' '.join(needs)}`. The recipe that trained it is "
+             f"`recipe.toml`; `config.json` lists the plugins and versions.", ""]
+    if pictures:
+        lines += ["## Samples", "", *[f"![samples]({p})" for p in pictures], ""]
+    if report:
+        lines += ["## Evaluation (`genzoo eval`)", "", "| metric | value |", "|---|---|",
+                  f"| test reconstruction MSE ([0, 1] scale) | {report['recon_mse']:.5f} |"]
+        for key in ("feature_metrics", "inception"):
+            block = report.get(key)
+            if block:
+                lines.append(f"| {block['name']} | {block['fd']:.3f} |")
+                if "kid" in block:
+                    lines.append(f"| KID ({block['name']} features) | {block['kid']:.4f} |")
+                lines.append(f"| IS ({block['name']} features) | {block['is']:.3f} |")
+        e = report["energy"]
+        lines += [f"| mean f: data / samples / noise | {e['f_data']:.3g} / "
+                  f"{e['f_samples']:.3g} / {e['f_noise']:.3g} |", "",
+                  f"Measured on {report['n']} {report['split']} {report.get('kind', 'images')} "
+                  f"at step {report['step']}.", ""]
+    return "\n".join(lines)
+
+
+def load_model_folder(folder: Path, device):
+    """The :class:`genzoo.api.Model` an exported folder holds."""
+    from genzoo.api import EXPORT_FORMAT, Model, _json
+    from genzoo.assemble import build_models
+
+    folder = Path(folder)
+    config = _json(folder / CONFIG)
+    fmt = config.get("format")
+    if not isinstance(fmt, int) or fmt > EXPORT_FORMAT:
+        raise GenzooError(f"'{folder}' was exported by a newer genzoo (format {fmt}; this one "
+                          f"reads up to {EXPORT_FORMAT}): pip install --upgrade genzoo")
+    arch = config["plugins"]["architecture"]
+    if arch["name"] not in plugins.registry().names("architectures"):
+        raise GenzooError(f"'{folder}' needs the architecture '{arch['name']}' from the "
+                          f"distribution '{arch['distribution']}' ({arch['version']}), which "
+                          f"is not installed: pip install {arch['distribution']}")
+    r = recipe_mod.load(folder / RECIPE)
+    models = build_models(r, tuple(config["sample_shape"]))
+    try:
+        tensors = st_load((folder / WEIGHTS).read_bytes())
+        for net in NETWORKS:
+            prefix = f"{net}."
+            getattr(models, net).load_state_dict(
+                {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+    except (OSError, RuntimeError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        raise GenzooError(f"'{folder / WEIGHTS}' does not fit the recipe's networks ({first}); "
+                          f"export the model again") from None
+    models.set_step(max(int(config["step"]) - 1, 0))
+    return Model(r, models, tuple(config["sample_shape"]), int(config["step"]), device)
