@@ -100,6 +100,7 @@ def save(directory: Path, step: int, modules: dict[str, torch.nn.Module],
     atomic_write(weights, blob)
     sidecar = {"format": FORMAT, "step": step, "weights": weights.name,
                "sha256": hashlib.sha256(blob).hexdigest(), "optim": optim_meta, **meta}
+    sidecar["sidecar_sha256"] = _fields_hash(sidecar)
     atomic_write(weights.with_suffix(".json"), json.dumps(sidecar, indent=1).encode())
     for old in list_checkpoints(directory)[:-keep]:
         for f in (old, old.with_suffix(".safetensors")):
@@ -107,32 +108,76 @@ def save(directory: Path, step: int, modules: dict[str, torch.nn.Module],
     return weights
 
 
-def remove_partial_writes(directory: Path) -> None:
-    """Delete what a write cut short left behind: temporary files, and weights whose sidecar
-    was never written."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return
-    for tmp in directory.glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
-    for weights in directory.glob("step_*.safetensors"):
-        if not weights.with_suffix(".json").exists():
-            weights.unlink(missing_ok=True)
-
-
-def list_checkpoints(directory: Path) -> list[Path]:
-    """Sidecar files, oldest first."""
+def remove_partial_writes(directory: Path) -> list[str]:
+    """Delete what a write cut short can leave behind: temporary files, and the newest
+    weights if their sidecar was never written (a crash between the two writes). Other
+    weights without a sidecar are not a crash's doing and are left alone, with a warning.
+    Returns what was removed."""
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    return sorted(directory.glob("step_*.json"))
+    removed = []
+    for tmp in directory.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp.name)
+    sidecars = [step_of(p) for p in list_checkpoints(directory)]
+    newest = max(sidecars, default=-1)
+    for weights in sorted(directory.glob("step_*.safetensors"), key=step_of):
+        if weights.with_suffix(".json").exists():
+            continue
+        if step_of(weights) > newest and weights == max(directory.glob("step_*.safetensors"),
+                                                        key=step_of):
+            weights.unlink(missing_ok=True)
+            removed.append(weights.name)
+            warnings.warn(f"removed '{weights}': weights a crash left without their sidecar",
+                          stacklevel=2)
+        else:
+            warnings.warn(f"'{weights}' has no sidecar (step_*.json) and is not the newest "
+                          f"write: left as it is; resuming from the newest complete "
+                          f"checkpoint", stacklevel=2)
+    return removed
+
+
+def step_of(path: Path) -> int:
+    """The step a checkpoint file holds, from its name (``step_00001234.json``)."""
+    try:
+        return int(Path(path).stem.split("_", 1)[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+def list_checkpoints(directory: Path) -> list[Path]:
+    """Sidecar files, oldest first (by the step they hold, not by name)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted((p for p in directory.glob("step_*.json") if step_of(p) >= 0), key=step_of)
+
+
+def _fields_hash(meta: dict) -> str:
+    """A checksum of a sidecar's own fields (an edited or damaged sidecar is not trusted)."""
+    rest = {k: v for k, v in meta.items() if k != "sidecar_sha256"}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
 
 
 def read(sidecar: Path) -> Checkpoint:
-    """Read and verify one checkpoint; :class:`GenzooError` if it is unreadable or corrupt."""
+    """Read and verify one checkpoint; :class:`GenzooError` if it is unreadable or corrupt:
+    a sidecar of a newer format, with fields of the wrong type, edited (its own checksum), or
+    naming another step than its file, and weights whose hash does not match."""
     sidecar = Path(sidecar)
     try:
         meta = json.loads(sidecar.read_text())
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+        fmt, step = meta["format"], meta["step"]
+        if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt > FORMAT:
+            raise ValueError(f"format {fmt!r}, this genzoo reads up to {FORMAT}")
+        if not isinstance(step, int) or isinstance(step, bool) or step != step_of(sidecar):
+            raise ValueError(f"step {step!r} does not match the file name")
+        if "sidecar_sha256" in meta and meta["sidecar_sha256"] != _fields_hash(meta):
+            raise ValueError("its fields were edited or damaged (checksum mismatch)")
+        if not isinstance(meta["weights"], str) or meta["weights"] != f"{sidecar.stem}.safetensors":
+            raise ValueError(f"weights {meta['weights']!r} do not belong to it")
         weights = sidecar.with_name(meta["weights"])
         blob = weights.read_bytes()
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -144,7 +189,7 @@ def read(sidecar: Path) -> Checkpoint:
     except Exception as exc:  # noqa: BLE001 - any decode failure means a corrupt file
         raise GenzooError(f"checkpoint '{weights}' is not a valid safetensors file ({exc})") \
             from None
-    return Checkpoint(int(meta["step"]), tensors, meta, weights)
+    return Checkpoint(meta["step"], tensors, meta, weights)
 
 
 def latest(directory: Path, before: int | None = None) -> Checkpoint | None:

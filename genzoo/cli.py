@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -51,6 +52,7 @@ def run(recipe, overrides, out, resume, force, device, quiet, nproc):
         overrides = (*overrides, f"device={device!r}".replace("'", '"'))
     r = recipe_mod.load(recipe, overrides)
     run_dir = out or Path("runs") / r.name
+    _RUN_DIR.append(Path(run_dir))
     if nproc > 1:
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             raise GenzooError("--nproc under torchrun: torchrun already started the processes; "
@@ -95,14 +97,57 @@ def _torchrun(nproc, recipe, overrides, run_dir, resume, force, quiet) -> int:
     # the processes' own output passes through; torchrun's report of a failed process (a
     # Python traceback) and its log lines are dropped
     launcher_log = re.compile(r"^[IWE]\d{4} \d\d:\d\d:\d\d")  # torchrun's own log lines
+    import signal
+
     with subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, bufsize=1) as p:
-        hiding = False
-        for line in p.stderr:
-            hiding = hiding or line.startswith("Traceback") or "ChildFailedError" in line
-            if not hiding and not launcher_log.match(line):
+        # SIGTERM/SIGINT to this launcher reach torchrun, which stops its workers
+        forward = {s: signal.signal(s, lambda signum, _: p.send_signal(signum))
+                   for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            hiding, said = False, set()
+            for line in p.stderr:
+                hiding = hiding or line.startswith("Traceback") or "ChildFailedError" in line
+                if hiding or launcher_log.match(line):
+                    continue
+                if line.startswith(("error:", "internal error:")):
+                    if line in said:  # every process meets it alike: said once
+                        continue
+                    said.add(line)
                 sys.stderr.write(line)
+        finally:
+            for s, old in forward.items():
+                signal.signal(s, old)
     return 2 if p.returncode else 0
 
+
+class Finite(click.ParamType):
+    """A finite number within ``[low, high]`` (``open_low``: strictly above ``low``): click's
+    FloatRange lets NaN through, since every comparison with NaN is false."""
+
+    name = "number"
+
+    def __init__(self, low: float | None = None, open_low: bool = False,
+                 high: float | None = None):
+        self.low, self.open_low, self.high = low, open_low, high
+
+    def convert(self, value, param, ctx):
+        import math
+
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.low is not None and (v < self.low or (self.open_low and v == self.low)):
+            self.fail(f"{v} must be {'>' if self.open_low else '>='} {self.low}", param, ctx)
+        if self.high is not None and v > self.high:
+            self.fail(f"{v} must be <= {self.high}", param, ctx)
+        return v
+
+
+POSITIVE, NONNEGATIVE = Finite(0, open_low=True), Finite(0)
+SEED = click.IntRange(0, 2**32 - 1)
 
 NORM = click.option("--norm", type=click.Choice(["running", "batch"]), default=None,
                     help="The generator's batch norm: running statistics or each batch's own "
@@ -114,18 +159,19 @@ NORM = click.option("--norm", type=click.Choice(["running", "batch"]), default=N
 @click.option("--n", "n", default=64, show_default=True, type=click.IntRange(min=1))
 @click.option("--out", type=click.Path(path_type=Path), default=Path("samples.png"),
               show_default=True)
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--langevin-steps", default=0, show_default=True, type=click.IntRange(min=0),
               help="Revise the samples by K Langevin steps on the trained energy model.")
-@click.option("--step-size", default=0.01, show_default=True, type=click.FloatRange(min=0,
-              min_open=True), help="Langevin step size delta.")
+@click.option("--step-size", default=0.01, show_default=True, type=POSITIVE,
+              help="Langevin step size delta.")
 @click.option("--reference-sigma", default=0.0, show_default=True,
-              type=click.FloatRange(min=0), help="Reference Gaussian of the energy (0: none).")
+              type=NONNEGATIVE, help="Reference Gaussian of the energy (0: none).")
 @NORM
 def sample(run_dir, n, out, seed, device, langevin_steps, step_size, reference_sigma, norm):
     """Draw N samples from the generator of a trained RUN_DIR (or an exported model folder)
     into a PNG grid (clips: an animated GIF and a frame strip beside it)."""
+    _RUN_DIR.append(Path(run_dir))
     from genzoo.api import load
     from genzoo.images import save_samples
 
@@ -151,25 +197,28 @@ def sample(run_dir, n, out, seed, device, langevin_steps, step_size, reference_s
               help="Output folder (default: RUN_DIR/landscape).")
 @click.option("--start", type=click.Choice(["data", "samples"]), default="data",
               show_default=True, help="Start from held-out data or from generated samples.")
-@click.option("--eta", default=0.01, show_default=True, help="Descent step size.")
-@click.option("--max-steps", default=300, show_default=True)
-@click.option("--grad-tol", default=1e-3, show_default=True)
-@click.option("--energy-tol", default=1e-5, show_default=True)
-@click.option("--same-tol", default=1e-3, show_default=True,
+@click.option("--eta", default=0.01, show_default=True, type=POSITIVE, help="Descent step size.")
+@click.option("--max-steps", default=300, show_default=True, type=click.IntRange(min=1))
+@click.option("--grad-tol", default=1e-3, show_default=True, type=NONNEGATIVE)
+@click.option("--energy-tol", default=1e-5, show_default=True, type=NONNEGATIVE)
+@click.option("--same-tol", default=1e-3, show_default=True, type=NONNEGATIVE,
               help="Minima closer than this (RMS per pixel) are the same minimum.")
-@click.option("--threshold", default=None, type=float,
+@click.option("--threshold", default=None, type=Finite(),
               help="Barrier under which minima share a basin (default: set by --basins).")
-@click.option("--basins", "n_basins", default=20, show_default=True,
+@click.option("--basins", "n_basins", default=20, show_default=True, type=click.IntRange(min=1),
               help="Without --threshold: cut the merge tree where this many basins remain.")
-@click.option("--neighbours", default=10, show_default=True,
+@click.option("--neighbours", default=10, show_default=True, type=click.IntRange(min=1),
               help="Barriers are computed to this many nearest minima (plus what connects).")
-@click.option("--grid", default=32, show_default=True, help="Points on each straight path.")
-@click.option("--min-size", default=4, show_default=True, help="Smallest basin drawn.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--grid", default=32, show_default=True, type=click.IntRange(min=2),
+              help="Points on each straight path.")
+@click.option("--min-size", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Smallest basin drawn.")
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--device", default="cpu", show_default=True)
 def landscape(run_dir, n, out, start, eta, max_steps, grad_tol, energy_tol, same_tol, threshold,
               n_basins, neighbours, grid, min_size, seed, device):
     """Map the energy landscape of a trained RUN_DIR: minima, barriers, basins (section 4.3)."""
+    _RUN_DIR.append(Path(run_dir))
     from genzoo.landscape_report import run_landscape
 
     run_landscape(run_dir, out or Path(run_dir) / "landscape", n=n, start=start, eta=eta,
@@ -191,12 +240,13 @@ def landscape(run_dir, n, out, start, eta, max_steps, grad_tol, energy_tol, same
 @click.option("--inception-weights", type=click.Path(path_type=Path), default=None,
               help="torch-fidelity's Inception-v3 weights file (.pth or .safetensors); "
                    "implies --inception.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--device", default="cpu", show_default=True)
 @NORM
 def evaluate(run_dir, n, features, inception, inception_weights, seed, device, norm):
     """Reconstruction MSE, FD/IS/precision/recall and energy statistics of RUN_DIR; for a run
     on incomplete images also the recovery error (Table 3) and RUN_DIR/recovery.png."""
+    _RUN_DIR.append(Path(run_dir))
     from rich.console import Console
 
     from genzoo.evaluate import evaluate_run, print_report
@@ -214,11 +264,12 @@ def evaluate(run_dir, n, features, inception, inception_weights, seed, device, n
 @click.option("--n", "n", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="PNG (default: RUN_DIR/reconstructions.png).")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--device", default="cpu", show_default=True)
 @NORM
 def reconstruct(run_dir, n, out, seed, device, norm):
     """Held-out images (odd rows) above their reconstructions (even rows)."""
+    _RUN_DIR.append(Path(run_dir))
     from genzoo.evaluate import reconstruct_grid
 
     path = reconstruct_grid(run_dir, out or Path(run_dir) / "reconstructions.png", n, seed, device,
@@ -232,11 +283,12 @@ def reconstruct(run_dir, n, out, seed, device, norm):
 @click.option("--steps", default=10, show_default=True, type=click.IntRange(min=2))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="PNG (default: RUN_DIR/interpolations.png).")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--device", default="cpu", show_default=True)
 @NORM
 def interpolate(run_dir, rows, steps, out, seed, device, norm):
     """Rows of samples along straight lines between two latent vectors."""
+    _RUN_DIR.append(Path(run_dir))
     from genzoo.evaluate import interpolate_grid
 
     path = interpolate_grid(run_dir, out or Path(run_dir) / "interpolations.png", rows, steps,
@@ -253,6 +305,7 @@ def interpolate(run_dir, rows, steps, out, seed, device, norm):
 def export(run_dir, out, checkpoint):
     """Write a trained RUN_DIR as a portable model folder (weights, config, recipe, model card
     with a sample grid) that genzoo.load() and the Hugging Face Hub read."""
+    _RUN_DIR.append(Path(run_dir))
     from genzoo.api import load
 
     model = load(run_dir, "cpu", checkpoint=checkpoint)
@@ -272,7 +325,7 @@ def features():
 @click.option("--epochs", default=3, show_default=True, type=click.IntRange(min=1))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Weights file (default: the cache, where 'genzoo eval' looks).")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 def features_train(dataset, options, epochs, out, seed):
     """Train the classifier whose features define FD-<DATASET> and the IS analogue."""
     from genzoo.features import train_feature_network
@@ -309,11 +362,7 @@ def plugins():
 
 def main(argv=None) -> None:
     warnings.showwarning = _warn_line
-    from genzoo.trainer import Interrupted
-
-    import os
-
-    from genzoo.trainer import DivergenceError
+    from genzoo.trainer import DivergenceError, Interrupted
 
     # under torchrun, what every process meets alike is said once, by rank 0
     quiet_rank = int(os.environ.get("RANK", "0")) > 0
@@ -332,9 +381,79 @@ def main(argv=None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # a bad option or argument: one line, with the command
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        click.echo(f"error: {exc.format_message()}{where}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except (OSError, MemoryError, RecursionError) as exc:  # the file system, memory, nesting
+        if not quiet_rank:
+            click.echo(f"error: {describe_fault(exc)}", err=True)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - the boundary: one line, the traceback in a file
+        if _is_data_error(exc):
+            if not quiet_rank:
+                click.echo(f"error: {describe_fault(exc)}", err=True)
+            sys.exit(2)
+        if not quiet_rank:
+            log = _write_error_log(exc)
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            click.echo(f"internal error: {type(exc).__name__}: {first}; full traceback in {log}",
+                       err=True)
+        sys.exit(1)
     sys.exit(0)
+
+
+#: the run directory the command works on, for its error.log (set by the commands)
+_RUN_DIR: list[Path] = []
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    """A file's content that cannot be decoded (an image bomb, a torch out-of-memory for an
+    absurd size): the input's fault, not genzoo's."""
+    try:
+        from PIL import Image
+
+        if isinstance(exc, Image.DecompressionBombError):
+            return True
+    except ImportError:  # pragma: no cover - PIL is a dependency
+        pass
+    import torch
+
+    return isinstance(exc, torch.OutOfMemoryError)
+
+
+def describe_fault(exc: BaseException) -> str:
+    """One line naming the file and the cause of an OS, memory or decoding failure."""
+    import torch
+
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
+        return ("out of memory; lower train.batch_size, model.width or the data's size, or "
+                "use a device with more memory")
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply to read (a recipe or file of absurd depth); simplify it"
+    if isinstance(exc, OSError):
+        where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
+        cause = exc.strerror or str(exc) or type(exc).__name__
+        return f"cannot use{where}: {cause}; check the path, its permissions and the free space"
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return f"{first}; the file cannot be decoded: replace it"
+
+
+def _write_error_log(exc: BaseException) -> Path:
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    for folder in (*_RUN_DIR[-1:], Path(tempfile.gettempdir())):
+        try:
+            if Path(folder).is_dir():
+                path = Path(folder) / ("error.log" if folder in _RUN_DIR else
+                                       f"genzoo-error-{os.getpid()}.log")
+                path.write_text(text)
+                return path
+        except OSError:
+            continue
+    return Path("(unwritable: " + tempfile.gettempdir() + ")")

@@ -20,7 +20,6 @@ import importlib.metadata
 import json
 from pathlib import Path
 
-import torch
 from safetensors.torch import load as st_load, save as st_save
 
 from genzoo import plugins

@@ -265,13 +265,25 @@ class Composition(Objective):
         return [p.name for p in self.parts]
 
 
-def _check_options(what: str, fn: Callable, options: dict) -> None:
+def _check_options(what: str, fn: Callable, options: dict, where: str) -> dict:
+    """``options`` checked against ``fn``'s signature: names, and the annotated types (NaN and
+    inf refused for numbers) with the recipe's own rules; returns them converted."""
+    import typing
+
+    from genzoo.recipe import coerce
+
     params = inspect.signature(fn).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    for key in options:
-        if key not in params:
+    try:
+        hints = typing.get_type_hints(fn.__init__ if inspect.isclass(fn) else fn)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: check names only
+        hints = {}
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    out = {}
+    for key, value in options.items():
+        if key not in params and not takes_any:
             raise GenzooError(f"{what} has no option '{key}'{did_you_mean(key, params)}")
+        out[key] = coerce(f"{where}.{key}", value, hints.get(key, typing.Any))
+    return out
 
 
 def build_objective(spec, options: dict[str, dict], registry) -> Composition:
@@ -290,8 +302,8 @@ def build_objective(spec, options: dict[str, dict], registry) -> Composition:
             inner = build_objective(list(entry.obj), options, registry)
             parts += [Part(p.name, p.objective, weight * p.weight) for p in inner.parts]
         else:
-            opts = options.get(name, {})
-            _check_options(f"objective '{name}'", entry.obj, opts)
+            opts = _check_options(f"objective '{name}'", entry.obj, options.get(name, {}),
+                                  f"objectives.{name}")
             try:
                 parts.append(Part(name, entry.obj(**opts), weight))
             except (ValueError, TypeError) as exc:  # objectives say why an option does not fit

@@ -243,6 +243,8 @@ def coerce(key: str, value, tp, base_dir: Path | None = None):
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad
+        if not math.isfinite(value):  # NaN slips past every `x < 0` check
+            raise GenzooError(f"recipe key '{key}' must be a finite number, got {value}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -354,6 +356,9 @@ def read_toml(path: Path) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise GenzooError(f"recipe '{path}' is not valid TOML: {exc}; fix the syntax") from None
+    except RecursionError:
+        raise GenzooError(f"recipe '{path}' is nested too deeply to read; a recipe needs two "
+                          f"levels of tables") from None
 
 
 def from_dict(raw: dict, path: Path | None = None) -> Recipe:
@@ -375,6 +380,12 @@ def _positive(key, v):
 
 
 def _validate(r: Recipe) -> None:
+    if not 0 <= r.seed < 2**32:
+        raise GenzooError(f"recipe key 'seed' must lie in [0, 2^32), got {r.seed}")
+    if not r.name or r.name in (".", "..") or "/" in r.name or "\\" in r.name or \
+            r.name != r.name.strip() or any(ord(c) < 32 for c in r.name):
+        raise GenzooError(f"recipe key 'name' must be a plain folder name (no '/', not empty, "
+                          f"not '.' or '..'): it names runs/<name>; got {r.name!r}")
     _positive("train.steps", r.train.steps)
     _positive("train.batch_size", r.train.batch_size)
     _positive("train.theta_steps", r.train.theta_steps)

@@ -76,6 +76,10 @@ class Trainer:
             torch.set_num_threads(recipe.train.threads)
         torch.manual_seed(recipe.seed)
         self.data = assemble.build_data(recipe, registry)
+        if len(self.data.train) < recipe.train.batch_size:
+            raise GenzooError(f"the data set holds {len(self.data.train)} training samples, "
+                              f"fewer than one batch of {recipe.train.batch_size}; lower "
+                              f"train.batch_size or use more data")
         self.models = assemble.build_models(recipe, self.data.sample_shape, registry)
         self.objective = assemble.build_objective(recipe, registry)
         assemble.attach_networks(self.models, self.objective, recipe)
@@ -101,6 +105,7 @@ class Trainer:
                 n: (p, wrap[f"extra.{n}"]) for n, (p, _) in self.models.extras.items()})
         self.per_example = self._per_example_state()
         self.step_count = 0
+        self._started = False  # whether fit() has trained a step (see rundir.restore)
         self.lr_scale = 1.0  # lowered by each divergence rollback
         self.set_learning_rates(0)  # a bare step() trains at epoch 0's rates too
 
@@ -251,7 +256,8 @@ class Trainer:
             return None
         meta = {"recipe_hash": self.recipe.identity_hash(), "arch": self.recipe.model.arch,
                 "objective": self.objective.names, "sample_shape": list(self.data.sample_shape),
-                "lr_scale": self.lr_scale, "rng": host_rng_state()}
+                "lr_scale": self.lr_scale, "rng": host_rng_state(),
+                "threads": torch.get_num_threads()}
         return checkpoint.save(Path(run_dir) / rundir.CHECKPOINTS, self.step_count, self.networks,
                                self.optimizers, self.state_tensors(), meta,
                                keep=self.recipe.log.keep_checkpoints)
@@ -276,6 +282,14 @@ class Trainer:
         torch.set_rng_state(ckpt.tensors["rng.torch"])
         set_host_rng_state(ckpt.meta.get("rng"))
         self.lr_scale = float(ckpt.meta.get("lr_scale", 1.0))
+        threads = ckpt.meta.get("threads")
+        if isinstance(threads, int) and threads != torch.get_num_threads() and \
+                self.device.type == "cpu":
+            warnings.warn(f"resuming with {torch.get_num_threads()} CPU threads where the run "
+                          f"trained with {threads}: the sums inside each step then round "
+                          f"differently, so the result is no longer bit-identical to an "
+                          f"uninterrupted run; set train.threads = {threads} to keep it",
+                          stacklevel=2)
         if torch.cuda.is_available():
             states = [ckpt.tensors[k] for k in sorted(ckpt.tensors) if k.startswith("rng.cuda.")]
             if len(states) == torch.cuda.device_count():
@@ -288,12 +302,31 @@ class Trainer:
         """Train to ``train.steps`` writing into ``run_dir``; returns the last logged metrics."""
         r = self.recipe
         run_dir = Path(run_dir)
-        ckpt_dir = run_dir / rundir.CHECKPOINTS
         main = self.group.is_main  # one process writes; all of them train
+        lock = None
         if main:
-            rundir.prepare(run_dir, r, resume=resume, force=force)
-            if resume:
-                checkpoint.remove_partial_writes(ckpt_dir)
+            rundir.check(run_dir, r, resume=resume, force=force)  # before making anything
+            lock = rundir.Lock(run_dir)
+        try:
+            if main:
+                rundir.prepare(run_dir, r, resume=resume, force=force)
+            try:
+                return self._fit(run_dir, resume, progress, console)
+            except BaseException:
+                if main and not self._started:  # never trained a step: the old run comes back
+                    rundir.restore(run_dir)
+                raise
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _fit(self, run_dir: Path, resume: bool, progress: bool | None, console) -> dict:
+        r = self.recipe
+        ckpt_dir = run_dir / rundir.CHECKPOINTS
+        main = self.group.is_main
+        self._started = False
+        if main and resume:
+            checkpoint.remove_partial_writes(ckpt_dir)
         self.group.barrier()
         log = rundir.MetricsLog(run_dir / rundir.METRICS) if main else _NoLog()
         console = console if main else None
@@ -304,6 +337,9 @@ class Trainer:
                                   f"use --force to start over")
             if ckpt is not None:
                 self.load_checkpoint(ckpt)
+            elif console is not None:
+                console.print(f"[yellow]no checkpoint in '{ckpt_dir}' yet: --resume starts "
+                              f"from step 0[/]")
         log.truncate_after(self.step_count)
         if console is not None:
             start = f" from step {self.step_count}" if self.step_count else ""
@@ -353,6 +389,10 @@ class Trainer:
                                             index=batch.index.to(self.device))
                     else:
                         metrics = self.step(batch.to(self.device, non_blocking=True))
+                    if not self._started:
+                        self._started = True
+                        if main:
+                            rundir.started(run_dir)  # the run --force replaces may go now
                     s = self.step_count
                     final = s == r.train.steps
                     stopping = stop.requested  # read once: a signal may land at any moment

@@ -5,7 +5,6 @@ the tests write in each format's exact on-disk layout; downloads from a real HTT
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 import http.server
 import threading
@@ -14,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from conftest import (ROOT, cli, make_celeba, make_cifar_like, make_fashion_like, write_lmdb,
                       write_npz)

@@ -7,10 +7,10 @@ finds there: a data set must never execute a file it did not write.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
@@ -67,11 +67,8 @@ def lsun(category: str = "bedroom", root: Path | None = None, size: int = 64, li
     present, ``CATEGORY_val_lmdb`` in ``root`` (default: the data folder), each image resized
     so its shorter side is ``size`` and centre-cropped. ``limit``/``test_limit``: the first N
     images (0 = all; bedroom alone holds 3,033,042)."""
-    try:
-        import lmdb  # noqa: F401
-    except ImportError:
-        raise GenzooError("reading LSUN needs the lmdb package: pip install 'genzoo[lsun]'") \
-            from None
+    if importlib.util.find_spec("lmdb") is None:
+        raise GenzooError("reading LSUN needs the lmdb package: pip install 'genzoo[lsun]'")
     if size <= 0 or limit < 0 or test_limit < 0:
         raise GenzooError("data.size must be positive, data.limit and data.test_limit 0 or more")
     root = Path(root) if root is not None else data_home()
