@@ -222,7 +222,8 @@ def load(path: str | Path | Run, device: str | torch.device = "cpu",
                               f"checkpoint")
         return load_model_folder(path, dev)
     if not path.is_dir():
-        raise GenzooError(f"'{path}' is neither a run directory nor an exported model folder")
+        raise GenzooError(f"'{path}' is not a genzoo run directory nor an exported model "
+                          f"folder; pass the folder 'genzoo run' or 'genzoo export' wrote")
     recipe, models, ckpt = load_trained(path, dev, checkpoint=checkpoint)
     return Model(recipe, models, tuple(ckpt.meta["sample_shape"]), ckpt.step, dev)
 

@@ -25,7 +25,7 @@ def plugin_options(where: str, fn, options: dict, base_dir: Path | None,
     the nearest valid name), types (from annotations), and missing required keys."""
     sig = inspect.signature(fn)
     try:
-        hints = typing.get_type_hints(fn)
+        hints = typing.get_type_hints(fn, include_extras=True)
     except Exception:  # noqa: BLE001 - unresolvable annotations: check names only
         hints = {}
     params = {n: p for n, p in sig.parameters.items() if n not in positional and

@@ -313,6 +313,22 @@ def export(run_dir, out, checkpoint):
     click.echo(f"step {model.step} of {run_dir} -> {folder}")
 
 
+@cli.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="HTML file (default: RUN_DIR/report.html for one run, report.html for "
+                   "several).")
+def report(run_dirs, out):
+    """One self-contained HTML page of one or more runs: recipe (differences), loss and energy
+    curves, sample grids, pictures and eval results side by side."""
+    from genzoo.report import build_report
+
+    _RUN_DIR.append(Path(run_dirs[0]))
+    out = out or (Path(run_dirs[0]) / "report.html" if len(run_dirs) == 1 else
+                  Path("report.html"))
+    click.echo(f"wrote {build_report(list(run_dirs), out)}")
+
+
 @cli.group()
 def features():
     """Feature networks for sample-quality metrics."""

@@ -60,3 +60,51 @@ def register_feature_networks(register):
     genzoo.interfaces.FeatureNetwork``: a classifier whose penultimate layer gives the features
     of a Fréchet distance and whose class probabilities give an Inception-Score analogue.
     """
+
+
+# --- training events ---------------------------------------------------------------------------
+# Called on the main process only (one under --nproc), in the order below. ``run`` is a
+# genzoo.events.RunInfo: the recipe, the run directory, the models and a ``state`` dict a sink
+# may keep its own objects in. genzoo's own metrics log, sample grids and TensorBoard writer are
+# plugins of these hooks (genzoo_sinks), registered exactly as a third party's would be.
+
+
+@hookspec
+def on_fit_start(run, step):
+    """Training into ``run.dir`` starts (``step`` > 0 when it resumes from a checkpoint)."""
+
+
+@hookspec
+def on_log(run, step, metrics):
+    """A logged step: ``metrics`` maps each loss term and energy to its mean over the
+    iterations since the last one (the line ``metrics.jsonl`` gets)."""
+
+
+@hookspec
+def on_samples(run, step, name, images, real):
+    """A grid of samples to show: ``name`` is ``"data"`` (training examples), ``"step_%08d"``,
+    ``"final"``, ``"stage_16x16"`` (a growing network's stage end, upsampled to the data's size)
+    or ``"interpolation"`` (rows along straight latent lines); ``images`` in [-1, 1] on the CPU;
+    ``real`` holds training clips to show above generated ones (video), else None."""
+
+
+@hookspec
+def on_checkpoint(run, step, path):
+    """A checkpoint of ``step`` was written to ``path`` (its weights file)."""
+
+
+@hookspec
+def on_stage_end(run, step, resolution):
+    """A growing network finished its stage at ``resolution`` (e.g. ``"16x16"``)."""
+
+
+@hookspec
+def on_divergence(run, step, reason, rolled_back_to):
+    """Training diverged at ``step`` (``reason``: the message); ``rolled_back_to`` is the step of
+    the checkpoint training goes on from (``train.on_divergence = "rollback"``) or None when the
+    run stops."""
+
+
+@hookspec
+def on_fit_end(run, step, metrics):
+    """Training ended at ``step`` (done, or stopped by a signal); ``metrics`` as last logged."""

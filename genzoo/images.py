@@ -20,7 +20,7 @@ def is_video_batch(x: torch.Tensor) -> bool:
     return x.dim() == 5 and x.shape[1] in (1, 3)
 
 
-def _unit(x: torch.Tensor) -> torch.Tensor:
+def to_unit(x: torch.Tensor) -> torch.Tensor:
     return x.detach().float().cpu().clamp(-1, 1).add(1).div(2)
 
 
@@ -30,7 +30,7 @@ def save_grid(x: torch.Tensor, path: Path | str, nrow: int | None = None) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     nrow = nrow or max(1, int(math.sqrt(x.shape[0])))
     tmp = path.with_name(path.name + ".tmp")
-    save_image(_unit(x), tmp, nrow=nrow, padding=2, format="png")
+    save_image(to_unit(x), tmp, nrow=nrow, padding=2, format="png")
     os.replace(tmp, path)
     return path
 
@@ -42,7 +42,7 @@ def save_clips_gif(x: torch.Tensor, path: Path | str, fps: float = 8.0,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     nrow = nrow or max(1, int(math.sqrt(x.shape[0])))
-    x = _unit(x)
+    x = to_unit(x)
     frames = []
     for t in range(x.shape[2]):
         grid = make_grid(x[:, :, t], nrow=nrow, padding=2)

@@ -274,7 +274,8 @@ def _check_options(what: str, fn: Callable, options: dict, where: str) -> dict:
 
     params = inspect.signature(fn).parameters
     try:
-        hints = typing.get_type_hints(fn.__init__ if inspect.isclass(fn) else fn)
+        hints = typing.get_type_hints(fn.__init__ if inspect.isclass(fn) else fn,
+                                      include_extras=True)
     except Exception:  # noqa: BLE001 - unresolvable annotations: check names only
         hints = {}
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())

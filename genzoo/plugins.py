@@ -48,6 +48,7 @@ class Registry:
 
     entries: dict[str, dict[str, Entry]] = field(default_factory=lambda: {k: {} for k in KINDS})
     load_failures: list[str] = field(default_factory=list)
+    pm: pluggy.PluginManager | None = None  # the plugins themselves, for the training events
 
     def add(self, kind: str, name: str, obj: Any, dist: str) -> None:
         if not isinstance(name, str) or not name:
@@ -102,7 +103,7 @@ def build_registry(extra_plugins: tuple[tuple[object, str], ...] = ()) -> Regist
     for tests and embedding) and call their register hooks."""
     pm = _make_manager()
     dists: dict[int, str] = {}
-    registry = Registry()
+    registry = Registry(pm=pm)
     _load_entry_points(pm, dists, registry.load_failures)
     for plugin, label in extra_plugins:
         pm.register(plugin)

@@ -41,7 +41,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from genzoo.errors import GenzooError, did_you_mean
 from genzoo.occlusion import Occlusion
@@ -117,6 +117,7 @@ class Log:
     n_samples: int = 64
     interpolation: bool = False  # also write samples/interpolation.png at the end (Fig. 10)
     progress: bool = True
+    tensorboard: bool = False  # also write TensorBoard event files to RUN/tensorboard/
 
 
 @dataclass(frozen=True)
@@ -215,11 +216,21 @@ def _shown(value) -> str:
     return f"{kind} {text if len(text) < 40 else text[:37] + '...'}"
 
 
+class AllowNonFinite:
+    """Marks a float option that may be NaN or infinite: ``Annotated[float, AllowNonFinite]``
+    (every other number of a recipe or plugin option must be finite)."""
+
+
 def coerce(key: str, value, tp, base_dir: Path | None = None):
     """Check ``value`` against the annotation ``tp``; return it converted (ints to floats,
     lists to tuples, path strings to Paths resolved against ``base_dir``)."""
     if tp is Any or tp is inspect.Parameter.empty:
         return value
+    if get_origin(tp) is Annotated:
+        base, *marks = get_args(tp)
+        if base is float and AllowNonFinite in marks and isinstance(value, float):
+            return value
+        return coerce(key, value, base, base_dir)
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
         arms = [a for a in get_args(tp) if a is not type(None)]

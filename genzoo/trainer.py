@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genzoo import assemble, checkpoint, distributed, rundir
+from genzoo import assemble, checkpoint, distributed, plugins, rundir
 from genzoo.data import Example, WithIndex, batch_stream, samples_of
 from genzoo.errors import GenzooError
+from genzoo.events import Events, RunInfo
 from genzoo.interfaces import Models
-from genzoo.images import save_grid, save_samples
 from genzoo.latents import interpolation_latents
 from genzoo.objective import Draws
 from genzoo.occlusion import Incomplete, OccludedDataset
@@ -75,11 +75,8 @@ class Trainer:
         if recipe.train.threads:
             torch.set_num_threads(recipe.train.threads)
         torch.manual_seed(recipe.seed)
+        self.registry = registry
         self.data = assemble.build_data(recipe, registry)
-        if len(self.data.train) < recipe.train.batch_size:
-            raise GenzooError(f"the data set holds {len(self.data.train)} training samples, "
-                              f"fewer than one batch of {recipe.train.batch_size}; lower "
-                              f"train.batch_size or use more data")
         self.models = assemble.build_models(recipe, self.data.sample_shape, registry)
         self.objective = assemble.build_objective(recipe, registry)
         assemble.attach_networks(self.models, self.objective, recipe)
@@ -105,6 +102,7 @@ class Trainer:
                 n: (p, wrap[f"extra.{n}"]) for n, (p, _) in self.models.extras.items()})
         self.per_example = self._per_example_state()
         self.step_count = 0
+        self._events: Events | None = None  # the training events, while fit() runs
         self._started = False  # whether fit() has trained a step (see rundir.restore)
         self.lr_scale = 1.0  # lowered by each divergence rollback
         self.set_learning_rates(0)  # a bare step() trains at epoch 0's rates too
@@ -258,9 +256,12 @@ class Trainer:
                 "objective": self.objective.names, "sample_shape": list(self.data.sample_shape),
                 "lr_scale": self.lr_scale, "rng": host_rng_state(),
                 "threads": torch.get_num_threads()}
-        return checkpoint.save(Path(run_dir) / rundir.CHECKPOINTS, self.step_count, self.networks,
-                               self.optimizers, self.state_tensors(), meta,
+        path = checkpoint.save(Path(run_dir) / rundir.CHECKPOINTS, self.step_count,
+                               self.networks, self.optimizers, self.state_tensors(), meta,
                                keep=self.recipe.log.keep_checkpoints)
+        if self._events is not None:
+            self._events.checkpoint(step=self.step_count, path=path)
+        return path
 
     def load_checkpoint(self, ckpt: checkpoint.Checkpoint, restore_training: bool = True) -> None:
         if ckpt.meta.get("recipe_hash") != self.recipe.identity_hash():
@@ -303,6 +304,10 @@ class Trainer:
         r = self.recipe
         run_dir = Path(run_dir)
         main = self.group.is_main  # one process writes; all of them train
+        if len(self.data.train) < r.train.batch_size:  # known now: before the folder is touched
+            raise GenzooError(f"the data set holds {len(self.data.train)} training samples, "
+                              f"fewer than one batch of {r.train.batch_size}; lower "
+                              f"train.batch_size or use more data")
         lock = None
         if main:
             rundir.check(run_dir, r, resume=resume, force=force)  # before making anything
@@ -328,7 +333,9 @@ class Trainer:
         if main and resume:
             checkpoint.remove_partial_writes(ckpt_dir)
         self.group.barrier()
-        log = rundir.MetricsLog(run_dir / rundir.METRICS) if main else _NoLog()
+        pm = (self.registry or plugins.registry()).pm
+        events = self._events = Events(pm, RunInfo(r, run_dir, self.models,
+                                                   tuple(self.data.sample_shape)), main)
         console = console if main else None
         if resume:
             ckpt = checkpoint.latest(ckpt_dir)
@@ -340,7 +347,6 @@ class Trainer:
             elif console is not None:
                 console.print(f"[yellow]no checkpoint in '{ckpt_dir}' yet: --resume starts "
                               f"from step 0[/]")
-        log.truncate_after(self.step_count)
         if console is not None:
             start = f" from step {self.step_count}" if self.step_count else ""
             where = f" x {self.group.world} processes" if self.group.active else ""
@@ -350,13 +356,13 @@ class Trainer:
                           f"{self.device}{where} -> {run_dir}")
         if self.step_count >= r.train.steps:
             return {"step": self.step_count}
+        events.fit_start(step=self.step_count)
         if r.train.on_divergence == "rollback" and self.step_count == 0:
             self.save_checkpoint(run_dir)  # something to roll back to from the first step on
         noise = self.fixed_noise(r.log.n_samples)
-        samples_dir = run_dir / rundir.SAMPLES
         real = self.real_examples(r.log.n_samples)
-        if self.step_count == 0 and main:
-            save_samples(real, samples_dir / "data")
+        if self.step_count == 0:
+            events.samples(step=0, name="data", images=real, real=None)
         real_above = real[:4] if self.data.is_video else None  # Fig. 12: training frames above
         growth = self.models.growth
         stage_ends = {s: f"{res}x{res}" for s, res in growth.stage_ends()} if growth else {}
@@ -401,9 +407,14 @@ class Trainer:
                     if s % r.log.checkpoint_every == 0 or final or stopping:
                         self.save_checkpoint(run_dir)
                 except DivergenceError as exc:
-                    target = self._rollback(exc, ckpt_dir, rollbacks, last_target)
+                    failed = self.step_count + 1
+                    try:
+                        target = self._rollback(exc, ckpt_dir, rollbacks, last_target)
+                    except GenzooError:
+                        events.divergence(step=failed, reason=exc.reason, rolled_back_to=None)
+                        raise
+                    events.divergence(step=failed, reason=exc.reason, rolled_back_to=target)
                     rollbacks, last_target = rollbacks + 1, target
-                    log.truncate_after(self.step_count)
                     sums, counts, batches = {}, {}, None
                     bar.update(self.step_count, None)
                     continue
@@ -415,25 +426,29 @@ class Trainer:
                         torch.tensor([counts[k] for k in sums], device=self.device)
                     last = {"step": s, **{k: float(v) for k, v in zip(sums, means)},
                             "time/elapsed_s": round(time.perf_counter() - t0, 3)}
-                    log.write(last)
+                    events.log(step=s, metrics=last)
                     sums, counts = {}, {}
                     bar.update(s, last)
                 if main and (s % r.log.sample_every == 0 or final):
-                    save_samples(self.sample(noise),
-                                 samples_dir / ("final" if final else f"step_{s:08d}"), real_above)
+                    events.samples(step=s, name="final" if final else f"step_{s:08d}",
+                                   images=self.sample(noise), real=real_above)
                 if s in stage_ends and main:  # growing: a grid of each resolution as it ends
                     self.models.set_step(s - 1)
                     shown = torch.nn.functional.interpolate(  # at the data's size, to compare
                         self.sample(noise), size=tuple(self.data.sample_shape[-2:]))
-                    save_samples(shown, samples_dir / f"stage_{stage_ends[s]}")
+                    events.stage_end(step=s, resolution=stage_ends[s])
+                    events.samples(step=s, name=f"stage_{stage_ends[s]}", images=shown,
+                                   real=None)
                 if final and r.log.interpolation and main:
                     z = interpolation_latents(self.models.generator.latent_shape, 8, 10, r.seed)
-                    save_grid(self.sample(z.to(self.device)), samples_dir / "interpolation.png",
-                              nrow=10)
+                    events.samples(step=s, name="interpolation", images=self.sample(z),
+                                   real=None)
                 if stopping and not final:
+                    events.fit_end(step=s, metrics=last)
                     raise Interrupted(f"stopped at step {s} by {stopping}; checkpoint saved; "
                                       f"continue with: genzoo run RECIPE --resume --out {run_dir}",
                                       int(signal.Signals[stopping]))
+        events.fit_end(step=self.step_count, metrics=last)
         return last
 
     def _rollback(self, exc: DivergenceError, ckpt_dir: Path, rollbacks: int,
@@ -501,16 +516,6 @@ def _stop_requests():
     finally:
         for sig, h in old.items():
             signal.signal(sig, h)
-
-
-class _NoLog:
-    """The metrics log of processes other than the main one."""
-
-    def truncate_after(self, step):
-        pass
-
-    def write(self, record):
-        pass
 
 
 class _NoBar:

@@ -3,13 +3,16 @@ small recipes."""
 
 from __future__ import annotations
 
+import functools
 import gzip
+import http.server
 import math
 import os
 import shutil
 import struct
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 # The suite runs as on a new machine: HOME, the data folder, the caches, matplotlib's config
@@ -370,3 +373,24 @@ def write_lmdb(path: Path, n: int, shape=(80, 100)) -> Path:
             txn.put(f"{i:040x}".encode(), buf.getvalue())
     env.close()
     return path
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # the test reads stderr: keep the access log out of it
+        pass
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving ``tmp_path / 'www'``; yields (folder, url)."""
+    www = tmp_path / "www"
+    www.mkdir()
+    handler = functools.partial(QuietHandler, directory=str(www))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield www, f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -4,10 +4,7 @@ the tests write in each format's exact on-disk layout; downloads from a real HTT
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -27,27 +24,6 @@ from genzoo_datasets.vision import celeba64, cifar10, svhn
 
 def md5(path: Path) -> str:
     return hashlib.md5(Path(path).read_bytes()).hexdigest()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # the test reads stderr: keep the access log out of it
-        pass
-
-
-@pytest.fixture
-def server(tmp_path):
-    """A real HTTP server on 127.0.0.1 serving ``tmp_path / 'www'``; yields (folder, url)."""
-    www = tmp_path / "www"
-    www.mkdir()
-    handler = functools.partial(QuietHandler, directory=str(www))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield www, f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_the_new_data_sets_are_registered():

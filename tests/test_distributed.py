@@ -167,3 +167,33 @@ def test_noise_shards_the_global_draw():
         parts.append(Group(rank, 2).noise((4, 2)))
     assert torch.equal(parts[0], whole[0::2]) and torch.equal(parts[1], whole[1::2])
 
+
+
+def test_sigterm_to_the_nproc_launcher_stops_every_worker(tmp_path):
+    """The launcher forwards SIGTERM to torchrun, which stops its workers: none is orphaned,
+    and the workers checkpoint and exit as a stopped run does."""
+    import signal
+    import time
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(tiny_texture_toml("ddp_term", seed=0, image="grass", n_crops=64,
+                                        steps=100000, checkpoint_every=1000))
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen([sys.executable, "-m", "genzoo", "run", str(recipe), "--nproc", "2",
+                          "--out", str(out), "--quiet"], env=env, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "metrics.jsonl").exists():
+        time.sleep(0.5)
+    assert (out / "metrics.jsonl").exists(), "training never started"
+    p.send_signal(signal.SIGTERM)  # the launcher only, not its process group
+    try:
+        _, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        raise AssertionError("the launcher did not stop on SIGTERM")
+    time.sleep(1)
+    left = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True).stdout
+    assert left.strip() == "", f"workers left running: {left}"
+    assert p.returncode != 0 and "Traceback" not in err

@@ -102,38 +102,26 @@ def test_fid_kid_is_through_torchmetrics_with_random_inception_weights(tiny_run,
     assert code == 2 and "not the FID Inception-v3 state dict" in err
 
 
-def test_inception_weights_download_checked_and_cached(tmp_path, monkeypatch, inception_file):
-    import functools
-    import http.server
-    import threading
-
+def test_inception_weights_download_checked_and_cached(tmp_path, monkeypatch, inception_file,
+                                                      server):
     from genzoo_features import inception as inc
-    from test_benchmark_data import QuietHandler
 
-    www = tmp_path / "www"
-    www.mkdir()
+    www, url = server
     (www / inception_file.name).write_bytes(inception_file.read_bytes())
-    handler = functools.partial(QuietHandler, directory=str(www))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{httpd.server_address[1]}/{inception_file.name}"
-        monkeypatch.setattr(inc, "INCEPTION_URL", url)
-        monkeypatch.delenv(inc.ENV, raising=False)
-        monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
-        monkeypatch.setattr(inc, "SHA256_PREFIX", "0123abcd")  # not the served file's hash
-        with pytest.raises(GenzooError, match="failed their checksum and were removed"):
-            inc.weights_path()
-        assert not any((tmp_path / "cache").rglob("*.pth"))
-        digest = hashlib.sha256(inception_file.read_bytes()).hexdigest()
-        monkeypatch.setattr(inc, "SHA256_PREFIX", digest[:8])
-        got = inc.weights_path()
-        assert got.parent == tmp_path / "cache" / "inception" and got.read_bytes() == \
-            inception_file.read_bytes()
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-    assert inc.weights_path() == got  # cached: no server needed the second time
+    monkeypatch.setattr(inc, "INCEPTION_URL", url + inception_file.name)
+    monkeypatch.delenv(inc.ENV, raising=False)
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(inc, "SHA256_PREFIX", "0123abcd")  # not the served file's hash
+    with pytest.raises(GenzooError, match="failed their checksum and were removed"):
+        inc.weights_path()
+    assert not any((tmp_path / "cache").rglob("*.pth"))
+    digest = hashlib.sha256(inception_file.read_bytes()).hexdigest()
+    monkeypatch.setattr(inc, "SHA256_PREFIX", digest[:8])
+    got = inc.weights_path()
+    assert got.parent == tmp_path / "cache" / "inception"
+    assert got.read_bytes() == inception_file.read_bytes()
+    (www / inception_file.name).unlink()
+    assert inc.weights_path() == got  # cached: the server is not asked again
 
 
 def test_reconstruct_and_interpolate_grids(tiny_run, tmp_path, capsys):

@@ -5,6 +5,7 @@ CLI end to end."""
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import pytest
 import torch
@@ -15,7 +16,7 @@ from genzoo import hookimpl, plugins
 from genzoo.data import DataSource
 from genzoo.errors import GenzooError
 from genzoo.occlusion import Occlusion, OccludedDataset, mask_of, recovery_error
-from genzoo.recipe import dumps, from_dict, load
+from genzoo.recipe import AllowNonFinite, dumps, from_dict, load
 from genzoo.trainer import Trainer
 
 B20 = {"kind": "blocks", "count": 1, "size": 9, "label": "B20"}
@@ -103,7 +104,8 @@ def poisoned_plugin(tmp_path):
     class P:
         @hookimpl
         def register_datasets(self, register):
-            def poisoned(value: float = 0.0, kind: str = "pixels") -> DataSource:
+            def poisoned(value: Annotated[float, AllowNonFinite] = 0.0,
+                         kind: str = "pixels") -> DataSource:
                 src = fashion_mnist(root)
                 occ = Occlusion(kind, fraction=0.5, count=2, size=9)
                 return DataSource(Poisoned(src.train, occ, 0, value), src.sample_shape, src.test)
