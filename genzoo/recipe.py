@@ -80,8 +80,9 @@ class Train:
     on_divergence: Literal["stop", "rollback"] = "stop"
     rollback_lr_factor: float = 0.5  # learning rates multiplied by this at each rollback
     max_rollbacks: int = 5
-    alpha: PlayerOptim = PlayerOptim(lr=1e-4)
-    phi: PlayerOptim = PlayerOptim(lr=3e-4)
+    # weight decay on the generator only, as the authors' code (the paper says 5e-4, for all)
+    alpha: PlayerOptim = PlayerOptim(lr=1e-4, weight_decay=0.0)
+    phi: PlayerOptim = PlayerOptim(lr=3e-4, weight_decay=0.0)
     theta: PlayerOptim = PlayerOptim(lr=3e-4)
 
 

@@ -25,11 +25,12 @@ FORBIDDEN = tuple(dict.fromkeys(str(p) for p in (
     MACHINE_HOME / ".cache", MACHINE_HOME / ".config", MACHINE_HOME / ".torch",
     *(Path(os.environ[v]) for v in ("GENZOO_DATA", "GENZOO_CACHE", "XDG_CACHE_HOME",
                                    "TORCH_HOME") if os.environ.get(v)),
-    Path("/usr/share/datasets"), Path("/usr/share/doc/opencv-doc"))))
+    Path("/usr/share") / "datasets", Path("/usr/share") / "doc" / "opencv-doc")))
 SANDBOX = Path(tempfile.mkdtemp(prefix="genzoo-tests-"))
-for _var, _sub in (("HOME", "home"), ("GENZOO_DATA", "home/.cache/genzoo/data"),
-                   ("GENZOO_CACHE", "home/.cache/genzoo"), ("XDG_CACHE_HOME", "home/.cache"),
-                   ("TORCH_HOME", "home/.cache/torch"), ("MPLCONFIGDIR", "home/.config/mpl")):
+_CACHE = Path("home") / ".cache"
+for _var, _sub in (("HOME", "home"), ("GENZOO_DATA", _CACHE / "genzoo" / "data"),
+                   ("GENZOO_CACHE", _CACHE / "genzoo"), ("XDG_CACHE_HOME", _CACHE),
+                   ("TORCH_HOME", _CACHE / "torch"), ("MPLCONFIGDIR", "home/.config/mpl")):
     (SANDBOX / _sub).mkdir(parents=True, exist_ok=True)
     os.environ[_var] = str(SANDBOX / _sub)
 (SANDBOX / "tmp").mkdir()
