@@ -373,6 +373,8 @@ def plugins():
         for name in reg.names(kind):
             e = reg.entries[kind][name]
             table.add_row(kind[:-1].replace("_", " "), name, e.dist, e.summary)
+    for name, dist, summary in reg.sinks():
+        table.add_row("event sink", name, dist, summary)
     Console().print(table)
 
 

@@ -49,6 +49,7 @@ class Registry:
     entries: dict[str, dict[str, Entry]] = field(default_factory=lambda: {k: {} for k in KINDS})
     load_failures: list[str] = field(default_factory=list)
     pm: pluggy.PluginManager | None = None  # the plugins themselves, for the training events
+    dists: dict[int, str] = field(default_factory=dict)  # id(plugin) -> its distribution
 
     def add(self, kind: str, name: str, obj: Any, dist: str) -> None:
         if not isinstance(name, str) or not name:
@@ -70,6 +71,18 @@ class Registry:
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])
+
+    def sinks(self) -> list[tuple[str, str, str]]:
+        """``(name, distribution, summary)`` of each plugin of the training events (``on_*``)."""
+        out = []
+        if self.pm is None:
+            return out
+        for name, plugin in self.pm.list_name_plugin():
+            hooks = [h.name for h in self.pm.get_hookcallers(plugin) or []]
+            if any(h.startswith("on_") for h in hooks):
+                doc = inspect.getdoc(plugin) or ""
+                out.append((name, self.dists.get(id(plugin), "?"), first_sentence(doc)))
+        return sorted(out)
 
 
 def _make_manager() -> pluggy.PluginManager:
@@ -102,8 +115,8 @@ def build_registry(extra_plugins: tuple[tuple[object, str], ...] = ()) -> Regist
     """Load every entry-point plugin (plus ``extra_plugins``: ``(plugin, dist_label)`` pairs,
     for tests and embedding) and call their register hooks."""
     pm = _make_manager()
-    dists: dict[int, str] = {}
     registry = Registry(pm=pm)
+    dists = registry.dists
     _load_entry_points(pm, dists, registry.load_failures)
     for plugin, label in extra_plugins:
         pm.register(plugin)

@@ -33,10 +33,13 @@ ONE_PROCESS = ("incomplete images (data.occlusion) and objectives that keep a st
 class DivergenceError(GenzooError):
     """A loss or an energy became non-finite or left ``train.energy_bound``."""
 
-    def __init__(self, reason: str, player: str):
-        self.reason = reason
+    def __init__(self, reason: str, player: str, kept: int | None = -1):
+        self.reason, self.player = reason, player
+        where = ("the last good checkpoint is kept" if kept == -1 else
+                 "no checkpoint had been written yet" if kept is None else
+                 f"the checkpoint of step {kept} is kept")
         super().__init__(f"{reason}; lower train.{player}.lr, or set train.on_divergence = "
-                         f"\"rollback\"; the last good checkpoint is kept")
+                         f"\"rollback\"; {where}")
 
 
 class Interrupted(GenzooError):
@@ -457,7 +460,9 @@ class Trainer:
         (``train.on_divergence = "rollback"``), or re-raise. Returns the step rolled back to."""
         t = self.recipe.train
         if t.on_divergence != "rollback":
-            raise exc
+            newest = checkpoint.list_checkpoints(ckpt_dir)
+            raise DivergenceError(exc.reason, exc.player,
+                                  checkpoint.step_of(newest[-1]) if newest else None) from None
         if rollbacks >= t.max_rollbacks:
             raise GenzooError(f"{exc.reason}, still after {rollbacks} rollbacks (train.max_rollbacks); "
                               f"lower the learning rates") from None

@@ -189,3 +189,11 @@ def test_a_third_party_sink_registered_by_entry_point_receives_every_event(tmp_p
     assert [e["name"] for e in events if e["event"] == "samples"] == ["data", "step_00000002",
                                                                      "final"]
     assert [e["step"] for e in events if e["event"] == "checkpoint"] == [2, 4]
+
+
+def test_plugins_lists_the_event_sinks(recorder, capsys):
+    names = [name for name, _, _ in plugins.registry().sinks()]
+    assert {"sink_metrics_log", "sink_grids", "sink_tensorboard"} <= set(names)
+    assert any(dist == "test-sink" for _, dist, _ in plugins.registry().sinks())
+    code, out, _ = cli(capsys, "plugins")
+    assert code == 0 and "event sink" in out and "sink_grids" in out

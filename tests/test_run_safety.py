@@ -122,6 +122,11 @@ def float_keys() -> list[str]:
         for p, tp in typing.get_type_hints(fn).items():
             if tp is float:
                 keys.append(f"arch:{name}:model.{p}")
+    for name in reg.names("datasets"):
+        fn = reg.get("datasets", name).obj
+        for p, tp in typing.get_type_hints(fn).items():
+            if tp is float:
+                keys.append(f"data:{name}:data.{p}")
     for name in reg.names("objectives"):
         obj = reg.get("objectives", name).obj
         if inspect.isclass(obj):
@@ -141,6 +146,9 @@ def test_nan_and_inf_are_refused_for_every_number(key, value, tmp_path, capsys):
     elif key.startswith("objective:"):
         _, name, key = key.split(":")
         extra = ["--set", f'objective="{name}"']
+    elif key.startswith("data:"):
+        _, name, key = key.split(":")
+        extra = ["--set", f'data={{name="{name}"}}']
     (tmp_path / "r.toml").write_text(TINY)
     code, _, err = cli(capsys, "run", tmp_path / "r.toml", "--out", tmp_path / "run",
                        "--quiet", *extra, "--set", f"{key}={value}")
@@ -283,3 +291,15 @@ def test_bad_command_options_are_one_line_exit_2(args, done, tmp_path, capsys):
     code, _, err = cli(capsys, *args)
     assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
     assert snapshot(run) == before
+
+
+def test_a_divergence_says_which_checkpoint_is_kept(tmp_path, capsys):
+    (tmp_path / "r.toml").write_text(TINY)
+    code, _, err = cli(capsys, "run", tmp_path / "r.toml", "--out", tmp_path / "a", "--quiet",
+                       "--set", "train.energy_bound=1e-12")
+    assert code == 2 and "no checkpoint had been written yet" in err
+    code, _, err = cli(capsys, "run", tmp_path / "r.toml", "--out", tmp_path / "b", "--quiet")
+    assert code == 0
+    code, _, err = cli(capsys, "run", tmp_path / "r.toml", "--out", tmp_path / "b", "--quiet",
+                       "--resume", "--set", "train.steps=5", "--set", "train.energy_bound=1e-12")
+    assert code == 2 and "the checkpoint of step 3 is kept" in err
