@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from tables import ROOT, add_common_options, common_overrides, publish
+from tables import ROOT, add_common_options, common_overrides, compare, publish, spread
 
 # baselines train with their own papers' optimiser settings (same nets, data and budget)
 OWN_RECIPE = {"gan": "gan_fashion.toml", "wgan_gp": "wgan_fashion.toml",
@@ -146,23 +146,6 @@ def summarise(runs: list[dict], norm: str) -> dict[str, dict]:
             row[k] = (statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0,
                       len(vals)) if vals else None
     return out
-
-
-def spread(v, spec: str) -> str:
-    if v is None:
-        return "—"
-    mean, std, n = v
-    return f"{mean:{spec}} ± {std:{spec}}" if n > 1 else f"{mean:{spec}} (1 seed)"
-
-
-def compare(a, b, lower_is_better: bool = True) -> str:
-    """'<' / '>' between two (mean, std, n), and whether it holds beyond the spread."""
-    (ma, sa, na), (mb, sb, nb) = a, b
-    better = ma < mb if lower_is_better else ma > mb
-    beyond = abs(ma - mb) > sa + sb and na > 1 and nb > 1
-    return ("reproduced" if better else "NOT reproduced") + \
-        (" (beyond the spread)" if beyond else " (within the spread)" if na > 1 and nb > 1
-         else " (one seed)")
 
 
 def render(runs, settings) -> str:

@@ -54,3 +54,28 @@ def write_section(path: Path, mark: str, title: str, body: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text)
+
+
+def spread(v, spec: str) -> str:
+    if v is None:
+        return "—"
+    mean, std, n = v
+    return f"{mean:{spec}} ± {std:{spec}}" if n > 1 else f"{mean:{spec}} (1 seed)"
+
+
+def compare(a, b, lower_is_better: bool = True) -> str:
+    """'<' / '>' between two (mean, std, n), and whether it holds beyond the spread."""
+    (ma, sa, na), (mb, sb, nb) = a, b
+    better = ma < mb if lower_is_better else ma > mb
+    beyond = abs(ma - mb) > sa + sb and na > 1 and nb > 1
+    return ("reproduced" if better else "NOT reproduced") + \
+        (" (beyond the spread)" if beyond else " (within the spread)" if na > 1 and nb > 1
+         else " (one seed)")
+
+
+def mean_std(values: list[float]) -> tuple[float, float, int]:
+    """``(mean, std, n)`` of a metric over seeds (std 0 for one seed)."""
+    import statistics
+
+    return (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0,
+            len(values))
