@@ -42,6 +42,8 @@ def main(argv=None) -> int:
     ap.add_argument("--norms", default="running,batch",
                     help="sampling modes to evaluate each run in (model.sample_norm)")
     ap.add_argument("--tag", default="", help="a name for this table (its own section and JSON)")
+    ap.add_argument("--curve-every", type=int, default=0,
+                    help="also evaluate the checkpoint of every N-th iteration (FD curves)")
     ap.add_argument("--features", default=None, help="feature network (trained if missing)")
     add_common_options(ap, "objectives_table")
     ap.add_argument("--merge", action="store_true",
@@ -75,8 +77,11 @@ def main(argv=None) -> int:
             recipe_path = ROOT / "recipes" / OWN_RECIPE[name]
         for seed in seeds:
             args.seed = seed
+            curve = [f"log.checkpoint_every={args.curve_every}",
+                     f"log.keep_checkpoints={args.steps // args.curve_every + 2}"] \
+                if args.curve_every else []
             r = recipe_mod.load(recipe_path, [*common_overrides(args), f'objective="{name}"',
-                                              f'name="{name}"'])
+                                              f'name="{name}"', *curve])
             run_dir = Path(args.out_dir) / name / f"seed{seed}"
             t0 = time.perf_counter()
             trainer = Trainer(r)
@@ -108,8 +113,19 @@ def main(argv=None) -> int:
                     "fd": fm.get("fd"), "is": fm.get("is"), "precision": fm.get("precision"),
                     "recall": fm.get("recall"), "recon_mse": rep["recon_mse"],
                     "f_data": rep["energy"]["f_data"], "f_samples": rep["energy"]["f_samples"]}
+            if args.curve_every:  # FD over training, in the recipe's own sampling mode
+                run["curve"] = old.get("curve") or []
+                done_steps = {c["step"] for c in run["curve"]}
+                for step in range(args.curve_every, args.steps + 1, args.curve_every):
+                    if step in done_steps:
+                        continue
+                    rep = evaluate_run(run_dir, n=args.n_eval, features=features,
+                                       device=args.device, seed=seed, checkpoint=step)
+                    fm = rep["feature_metrics"] or {}
+                    run["curve"].append({"step": step, "fd": fm.get("fd"),
+                                         "recon_mse": rep["recon_mse"]})
             kept.write_text(json.dumps({"step": args.steps, "n_eval": args.n_eval,
-                                        "norms": run["norms"]}))
+                                        "norms": run["norms"], "curve": run.get("curve")}))
             runs.append(run)
             print(json.dumps(run), file=sys.stderr)
     settings = {"recipe": Path(args.recipe).name, "steps": args.steps, "width": args.width,
@@ -185,6 +201,16 @@ def render(runs, settings) -> str:
                     lines.append(f"- Table 1 ({norm}): triangle FD-FMNIST {spread(t['fd'], '.2f')}"
                                  f" vs {other} {spread(rows[other]['fd'], '.2f')}: "
                                  f"{compare(t['fd'], rows[other]['fd'])}.")
+    curves = [r for r in runs if r.get("curve")]
+    if curves:
+        steps = sorted({c["step"] for r in curves for c in r["curve"]})
+        lines += ["", "FD-FMNIST over training (each run's own sampling mode):", "",
+                  "| objective | seed | " + " | ".join(str(s) for s in steps) + " |",
+                  "|---|---|" + "---|" * len(steps)]
+        for r in curves:
+            fd = {c["step"]: c["fd"] for c in r["curve"]}
+            lines.append(f"| {r['objective']} | {r['seed']} | " + " | ".join(
+                f"{fd[s]:.2f}" if fd.get(s) is not None else "—" for s in steps) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -55,15 +55,17 @@ def held_out(recipe, n: int, seed: int):
 def evaluate_run(run_dir: Path, n: int = 10000, features: Path | None = None,
                  inception_weights: Path | None = None, device: str = "cpu", batch: int = 256,
                  seed: int = 0, k: int = 3, pr_max: int = 5000, console=None,
-                 norm: str | None = None, inception: bool = False) -> dict:
+                 norm: str | None = None, inception: bool = False,
+                 checkpoint: int | None = None) -> dict:
     """Reconstruction error, energies, and sample quality in a trained classifier's features
     (``features``, FD-<dataset>) and, with ``inception`` (or ``inception_weights``), in the
-    standard Inception-v3's (FID, KID, IS), each with the protocol it was measured under."""
+    standard Inception-v3's (FID, KID, IS), each with the protocol it was measured under.
+    ``checkpoint``: the step of the checkpoint to evaluate (default: the newest good one)."""
     from rich.progress import Progress
 
     run_dir = Path(run_dir)
     dev = resolve_device(device)
-    model = load(run_dir, dev)
+    model = load(run_dir, dev, checkpoint=checkpoint)
     recipe, models = model.recipe, model.models
     model.norm = norm or model.norm
     g_batch = model._chunk()
