@@ -59,6 +59,17 @@ def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tupl
     return hits / (k * len(fake)), float((inside > 0).double().mean())
 
 
+def high_frequency_energy(x: torch.Tensor) -> torch.Tensor:
+    """Mean squared response of each image (B, C, H, W) to the discrete Laplacian: how much
+    fine detail it holds. Blurred images score low; the ratio samples / data is a sharpness
+    statistic (1 when samples are as detailed as the data)."""
+    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=x.dtype,
+                     device=x.device)
+    c = x.shape[1]
+    response = torch.nn.functional.conv2d(x, k.expand(c, 1, 3, 3), groups=c)
+    return response.pow(2).flatten(1).mean(1)
+
+
 def mse_unit_range(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-example mean squared error per pixel after mapping [-1, 1] to [0, 1]."""
     return ((x - y) / 2).pow(2).flatten(1).mean(1)

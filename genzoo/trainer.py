@@ -237,6 +237,33 @@ class Trainer:
         idx = torch.linspace(0, len(train) - 1, min(n, len(train))).long().tolist()
         return torch.stack([samples_of(train[i]) for i in idx])
 
+    def stage_measurements(self, noise: torch.Tensor, n: int = 64) -> dict[str, float]:
+        """At the end of a growing network's stage, at that resolution: the reconstruction error
+        of held-out images (the test split's first ``n``, else training examples), the mean
+        energy on them, on samples and on uniform noise, and the samples' sharpness (their
+        high-frequency energy over the held-out images')."""
+        from genzoo.metrics import high_frequency_energy, mse_unit_range
+        from genzoo.sampling import norm_mode
+
+        split = self.data.test if self.data.test is not None and len(self.data.test) else \
+            self.data.train
+        x = torch.stack([samples_of(split[i]) for i in range(min(n, len(split)))])
+        x = self.models.real_view(x.to(self.device))
+        fake = self.sample(noise).to(self.device)
+        g, e, f = self.models.generator, self.models.encoder, self.models.energy
+        with torch.no_grad(), norm_mode(e, "batch"), norm_mode(f, "batch"):
+            recon = generate(g, x, self.recipe.model.sample_norm, len(x), self.device,
+                             fn=lambda b: g(e(b).mean))
+            noise_x = torch.rand(x.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+            energies = {k: float(f(v.to(self.device)).mean()) for k, v in
+                        (("f_data", x), ("f_samples", fake), ("f_noise", noise_x))}
+        sharp = float(high_frequency_energy(fake.cpu()).mean() /
+                      high_frequency_energy(x.cpu()).mean().clamp(min=1e-12))
+        return {"stage/resolution": int(x.shape[-1]),
+                "stage/recon_mse": float(mse_unit_range(x.cpu(), recon).mean()),
+                **{f"stage/{k}": v for k, v in energies.items()},
+                "stage/sharpness": sharp}
+
     def sample(self, z: torch.Tensor) -> torch.Tensor:
         """``g(z)`` for sample grids, in the recipe's ``model.sample_norm`` mode, on the CPU."""
         return generate(self.models.generator, z, self.recipe.model.sample_norm,
@@ -440,6 +467,7 @@ class Trainer:
                     shown = torch.nn.functional.interpolate(  # at the data's size, to compare
                         self.sample(noise), size=tuple(self.data.sample_shape[-2:]))
                     events.stage_end(step=s, resolution=stage_ends[s])
+                    events.log(step=s, metrics={"step": s, **self.stage_measurements(noise)})
                     events.samples(step=s, name=f"stage_{stage_ends[s]}", images=shown,
                                    real=None)
                 if final and r.log.interpolation and main:

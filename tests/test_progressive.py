@@ -3,6 +3,8 @@ through every stage up to 1024x1024, and the recipe end to end."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -180,3 +182,33 @@ def test_photos_dataset_errors():
                  test_photo="chelsea")
     assert len(src.train) == 10 and src.sample_shape == (3, 32, 32)
     assert src.test[0].shape == (3, 32, 32)
+
+
+def test_each_stage_end_logs_its_measurements(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "run"
+    code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_progressive.toml", "--out", out,
+                       "--quiet", "--set", "train.steps=5", "--set", "model.stage_steps=1",
+                       "--set", "model.fade_steps=1", "--set", "model.width=0.02",
+                       "--set", "train.batch_size=2", "--set", "data.n_crops=16",
+                       "--device", "cpu")
+    assert code == 0, err
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    stages = [ln for ln in lines if "stage/resolution" in ln]
+    assert [ln["stage/resolution"] for ln in stages] == [4, 8, 16]
+    assert [ln["step"] for ln in stages] == [1, 3, 5]
+    for ln in stages:
+        assert 0 <= ln["stage/recon_mse"] <= 1 and ln["stage/sharpness"] >= 0
+        assert all(math.isfinite(ln[f"stage/{k}"]) for k in ("f_data", "f_samples", "f_noise"))
+
+
+def test_the_sharpness_statistic_falls_with_blur():
+    from genzoo.metrics import high_frequency_energy
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 3, 32, 32, generator=g) * 2 - 1
+    blurred = torch.nn.functional.avg_pool2d(x, 3, 1, 1)
+    assert float(high_frequency_energy(blurred).mean()) < 0.2 * float(
+        high_frequency_energy(x).mean())
+    assert float(high_frequency_energy(torch.zeros(1, 1, 8, 8))) == 0.0
