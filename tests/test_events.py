@@ -168,6 +168,10 @@ def on_samples(run, step, name, images, real): _out("samples", step=step, name=n
 @hookimpl
 def on_checkpoint(run, step, path): _out("checkpoint", step=step, path=str(path))
 @hookimpl
+def on_stage_end(run, step, resolution): _out("stage_end", step=step, resolution=resolution)
+@hookimpl
+def on_divergence(run, step, reason, rolled_back_to): _out("divergence", step=step)
+@hookimpl
 def on_fit_end(run, step, metrics): _out("fit_end", step=step)
 '''
 
@@ -189,6 +193,26 @@ def test_a_third_party_sink_registered_by_entry_point_receives_every_event(tmp_p
     assert [e["name"] for e in events if e["event"] == "samples"] == ["data", "step_00000002",
                                                                      "final"]
     assert [e["step"] for e in events if e["event"] == "checkpoint"] == [2, 4]
+    # a growing network's stage ends, and a divergence that stops the run, reach it too
+    log.unlink()
+    p = subprocess.run([sys.executable, "-m", "genzoo", "run",
+                        str(ROOT / "recipes" / "dt_progressive.toml"), "--out",
+                        str(tmp_path / "grow"), "--quiet", "--device", "cpu",
+                        "--set", "train.steps=3", "--set", "model.stage_steps=1",
+                        "--set", "model.fade_steps=1", "--set", "model.width=0.02",
+                        "--set", "train.batch_size=2", "--set", "data.n_crops=16"],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    events = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [e["resolution"] for e in events if e["event"] == "stage_end"] == ["4x4", "8x8"]
+    log.unlink()
+    p = subprocess.run([sys.executable, "-m", "genzoo", "run", str(tmp_path / "r.toml"),
+                        "--out", str(tmp_path / "div"), "--quiet",
+                        "--set", "train.energy_bound=1e-12"], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 2
+    events = [json.loads(x) for x in log.read_text().splitlines()]
+    assert {"event": "divergence", "step": 1} in events
 
 
 def test_plugins_lists_the_event_sinks(recorder, capsys):
