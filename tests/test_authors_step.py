@@ -241,10 +241,11 @@ def test_one_step_moves_every_parameter_as_the_authors_step(tmp_path, monkeypatc
 
 
 @pytest.mark.filterwarnings("ignore:Detected call of")
-@pytest.mark.parametrize("override", ['train.theta_z_hat="reuse"', 'model.posterior="log_std"',
-                                      "train.lr_decay_epoch0=false",
-                                      "train.alpha.weight_decay=5e-4",
-                                      "train.phi.weight_decay=5e-4"])
+@pytest.mark.parametrize("override", [
+    'train.theta_z_hat="reuse"',
+    *(pytest.param(o, marks=pytest.mark.slow)  # the suite's time: one in the fast selection
+      for o in ('model.posterior="log_std"', "train.lr_decay_epoch0=false",
+                "train.alpha.weight_decay=5e-4", "train.phi.weight_decay=5e-4"))])
 def test_each_departure_from_the_authors_changes_the_step(tmp_path, monkeypatch, override):
     """The oracle has teeth: switching one authors' option back to genzoo's earlier choice
     moves some player's parameters away from theirs by far more than round-off."""
