@@ -125,7 +125,9 @@ class Model:
     def check_latents(self, z) -> torch.Tensor:
         return self._batch(z, self.latent_shape, "latents", bounded=False)
 
-    def _chunk(self) -> int:
+    @property
+    def sample_batch(self) -> int:
+        """The batch samples are drawn in: the training batch for batch statistics."""
         if self.norm not in sampling.NORMS:
             raise GenzooError(f"sample normalisation must be one of {', '.join(sampling.NORMS)}, "
                               f"got '{self.norm}'")
@@ -142,7 +144,8 @@ class Model:
     def decode(self, z) -> torch.Tensor:
         """``g(z)``: latents to samples (the generator's batch norm in ``self.norm`` mode)."""
         z = self.check_latents(z)
-        return sampling.generate(self.models.generator, z, self.norm, self._chunk(), self.device)
+        return sampling.generate(self.models.generator, z, self.norm, self.sample_batch,
+                                 self.device)
 
     def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
         """``n`` samples ``g(z)``, ``z ~ N(0, I)``."""
@@ -163,7 +166,7 @@ class Model:
         """``g(mean of q(z|x))``: what ``genzoo eval``'s test MSE compares with ``x``."""
         x = self.check_images(x)
         g, e = self.models.generator, self.models.encoder
-        return sampling.generate(g, x, self.norm, self._chunk(), self.device,
+        return sampling.generate(g, x, self.norm, self.sample_batch, self.device,
                                  fn=lambda b: g(e(b).mean))
 
     def energy(self, x) -> torch.Tensor:

@@ -68,7 +68,7 @@ def evaluate_run(run_dir: Path, n: int = 10000, features: Path | None = None,
     model = load(run_dir, dev, checkpoint=checkpoint)
     recipe, models = model.recipe, model.models
     model.norm = norm or model.norm
-    g_batch = model._chunk()
+    g_batch = model.sample_batch
     norm = model.norm
     t0 = time.perf_counter()
     x, labels, split, data = held_out(recipe, n, seed)

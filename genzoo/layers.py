@@ -15,7 +15,8 @@ def scaled(channels: int, width: float) -> int:
 
 def posterior_from(encoder: Encoder, out, latent_channels: int) -> Posterior:
     """Split a network output whose channel dim holds ``[mean, second head]`` into the
-    encoder's Posterior (the second head is a log-std or log-variance: ``Encoder.posterior_head``)."""
+    encoder's Posterior (the second head is a log-std or a log-variance, as
+    ``Encoder.posterior_head`` says)."""
     return encoder.to_posterior(out[:, :latent_channels], out[:, latent_channels:])
 
 
