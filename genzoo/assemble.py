@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import typing
 from pathlib import Path
 
 import torch
@@ -13,33 +12,19 @@ from torch import nn
 from genzoo import objective as objective_mod
 from genzoo import plugins
 from genzoo.data import DataSource
-from genzoo.errors import GenzooError, did_you_mean
+from genzoo.errors import GenzooError
 from genzoo.interfaces import Encoder, Energy, Generator, Growing, Models
 from genzoo.occlusion import OccludedDataset
-from genzoo.recipe import Recipe, coerce
+from genzoo.recipe import Recipe
+from genzoo.schema import check_options
 
 
 def plugin_options(where: str, fn, options: dict, base_dir: Path | None,
                    positional: tuple[str, ...] = ()) -> dict:
-    """Check recipe ``options`` against the signature of a plugin's ``fn``: unknown keys (with
-    the nearest valid name), types (from annotations), and missing required keys."""
-    sig = inspect.signature(fn)
-    try:
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except Exception:  # noqa: BLE001 - unresolvable annotations: check names only
-        hints = {}
-    params = {n: p for n, p in sig.parameters.items() if n not in positional and
-              p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-    out = {}
-    for key, value in options.items():
-        if key not in params and not takes_any:
-            raise GenzooError(f"unknown recipe key '{where}.{key}'{did_you_mean(key, params)}")
-        out[key] = coerce(f"{where}.{key}", value, hints.get(key, typing.Any), base_dir)
-    for name, p in params.items():
-        if p.default is p.empty and name not in out:
-            raise GenzooError(f"recipe is missing the required key '{where}.{name}'")
-    return out
+    """Check recipe ``options`` against the signature of a plugin's ``fn`` (its options
+    schema: genzoo.schema): unknown keys (with the nearest valid name), types and ranges from
+    the annotations, and missing required keys."""
+    return check_options(fn, options, where, base_dir, positional)
 
 
 def build_data(recipe: Recipe, registry=None, complete: bool = False) -> DataSource:

@@ -66,6 +66,37 @@ def descend(f, x0: torch.Tensor, eta: float = 0.01, max_steps: int = 500,
     return torch.cat(outs), torch.cat(energies), torch.cat(steps)
 
 
+def projected_grad_norm(f, x: torch.Tensor,
+                        bounds: tuple[float, float] | None = (-1.0, 1.0),
+                        batch: int = 256) -> torch.Tensor:
+    """Norm of each point's descent direction ``grad f`` inside the box ``bounds``: components
+    that push a pixel already at a bound further out are dropped (they cannot move it). Zero
+    at a true (possibly constrained) minimum."""
+    out = []
+    for i in range(0, len(x), batch):
+        xa = x[i:i + batch].detach().clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(f(xa).sum(), xa)
+        if bounds is not None:
+            lo, hi = bounds
+            blocked = ((xa >= hi) & (g > 0)) | ((xa <= lo) & (g < 0))
+            g = g.masked_fill(blocked, 0.0)
+        out.append(g.flatten(1).norm(dim=1).detach())
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def descent_report(f, x: torch.Tensor, taken: torch.Tensor, max_steps: int,
+                   bounds: tuple[float, float] | None = (-1.0, 1.0)) -> dict:
+    """How far the descent got: the share of points that stopped before ``max_steps``, the
+    median projected gradient norm at the end, and the share of pixels sitting on a bound."""
+    gn = projected_grad_norm(f, x, bounds)
+    at_bound = 0.0
+    if bounds is not None and len(x):
+        at_bound = float(((x <= bounds[0]) | (x >= bounds[1])).float().mean())
+    return {"converged": float((taken < max_steps).float().mean()) if len(taken) else 1.0,
+            "grad_norm_median": float(gn.median()) if len(gn) else 0.0,
+            "at_bound": at_bound, "max_steps": max_steps}
+
+
 def merge_minima(x: torch.Tensor, energies: torch.Tensor, tol: float) -> torch.Tensor:
     """Group minima that are the same point: RMS distance per coordinate under ``tol``.
     Returns for each input the index of its group's lowest-energy representative."""
@@ -216,6 +247,7 @@ class Landscape:
     threshold: float
     pairs: torch.Tensor  # (p, 2) minima whose barriers were computed
     barriers: torch.Tensor  # (p,)
+    descent: dict = field(default_factory=dict)  # descent_report of the starting points
 
     @property
     def n_basins(self) -> int:
@@ -250,7 +282,9 @@ def map_landscape(f, x0: torch.Tensor, eta: float = 0.01, max_steps: int = 500,
     from rich.progress import Progress
 
     with Progress(disable=not show_progress) as progress:
-        x, e, _ = descend(f, x0, eta, max_steps, grad_tol, energy_tol, bounds, batch, progress)
+        x, e, taken = descend(f, x0, eta, max_steps, grad_tol, energy_tol, bounds, batch,
+                              progress)
+        report = descent_report(f, x, taken, max_steps, bounds)
         rep = merge_minima(x, e, same_tol)
         keep = rep.unique()
         pairs = candidate_pairs(x[keep], neighbours)
@@ -272,7 +306,7 @@ def map_landscape(f, x0: torch.Tensor, eta: float = 0.01, max_steps: int = 500,
     for m, b in enumerate(basin_of_min):
         basin_levels[b] = min(basin_levels[b], float(energies[m]))
     return Landscape(minima, energies, start_to_min, tree, basin_of_min, basin_levels, threshold,
-                     pairs, bars)
+                     pairs, bars, report)
 
 
 def purity(basin_of_start: list[int], labels: list[int]) -> tuple[float, dict[int, float]]:
@@ -287,3 +321,17 @@ def purity(basin_of_start: list[int], labels: list[int]) -> tuple[float, dict[in
         out[b] = top / len(ys)
         agree += top
     return agree / max(1, len(labels)), out
+
+
+def chance_purity(basin_of_start: list[int], labels: list[int], draws: int = 200,
+                  seed: int = 0) -> tuple[float, float]:
+    """The purity that basins of the same sizes reach by chance: mean and std of ``purity``
+    over ``draws`` random permutations of the labels. A purity is informative only as far as
+    it exceeds this (one basin holding everything has exactly its majority share)."""
+    g = torch.Generator().manual_seed(seed)
+    values = []
+    for _ in range(draws):
+        perm = torch.randperm(len(labels), generator=g).tolist()
+        values.append(purity(basin_of_start, [labels[i] for i in perm])[0])
+    t = torch.tensor(values, dtype=torch.float64)
+    return float(t.mean()), float(t.std()) if draws > 1 else 0.0

@@ -13,7 +13,7 @@ from genzoo.assemble import resolve_device
 from genzoo.checkpoint import atomic_write
 from genzoo.data import samples_of
 from genzoo.errors import GenzooError
-from genzoo.landscape import map_landscape, purity
+from genzoo.landscape import chance_purity, map_landscape, purity
 from genzoo.landscape_plot import draw_disconnectivity
 from genzoo.trainer import load_trained
 
@@ -57,6 +57,7 @@ def run_landscape(run_dir: Path, out: Path, n: int, start: str, eta: float, max_
     basin_of_start = land.basin_of_start
     sizes = torch.bincount(torch.tensor(basin_of_start), minlength=land.n_basins).tolist()
     overall, per = purity(basin_of_start, labels) if labels else (None, {})
+    chance = chance_purity(basin_of_start, labels, seed=seed) if labels else None
     basins = []
     for b in range(land.n_basins):
         members = [y for bb, y in zip(basin_of_start, labels or []) if bb == b]
@@ -67,6 +68,8 @@ def run_landscape(run_dir: Path, out: Path, n: int, start: str, eta: float, max_
     report = {
         "run": str(run_dir), "start": start, "n_starts": len(x0), "n_minima": len(land.minima),
         "n_basins": land.n_basins, "threshold": land.threshold, "purity": overall,
+        "purity_chance": None if chance is None else {"mean": chance[0], "std": chance[1]},
+        "descent": land.descent,
         "barriers_computed": len(land.pairs), "seconds": round(seconds, 2),
         "settings": {"eta": eta, "max_steps": max_steps, "grad_tol": grad_tol,
                      "energy_tol": energy_tol, "same_tol": same_tol, "neighbours": neighbours,
@@ -82,11 +85,19 @@ def run_landscape(run_dir: Path, out: Path, n: int, start: str, eta: float, max_
     atomic_write(out / "landscape.json", json.dumps(report, indent=1).encode())
     draw_disconnectivity(land, out / "disconnectivity.png", min_size=min_size, labels=labels)
     table = Table(title=f"energy landscape of {run_dir}")
-    for col in ("starts", "minima", "basins", "threshold", "purity", "seconds"):
+    for col in ("starts", "minima", "basins", "threshold", "purity", "by chance", "seconds"):
         table.add_column(col)
     table.add_row(str(len(x0)), str(len(land.minima)), str(land.n_basins),
                   f"{land.threshold:.4g}", "-" if overall is None else f"{overall:.3f}",
+                  "-" if chance is None else f"{chance[0]:.3f} ± {chance[1]:.3f}",
                   f"{seconds:.1f}")
     console.print(table)
+    d = land.descent
+    if d["converged"] < 0.5:
+        console.print(f"[yellow]warning: {1 - d['converged']:.0%} of the descents were still "
+                      f"moving after --max-steps {max_steps} (median gradient norm "
+                      f"{d['grad_norm_median']:.3g} inside the pixel box, "
+                      f"{d['at_bound']:.0%} of pixels at its bounds): the minima are not yet "
+                      f"minima; raise --max-steps or --eta, and see docs/landscape.md[/]")
     console.print(f"wrote {out / 'landscape.json'} and {out / 'disconnectivity.png'}")
     return report

@@ -9,14 +9,13 @@ parts; the divergence triangle is the composition ``["vae", "acd"]``.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import nn
 
-from genzoo.errors import GenzooError, did_you_mean
+from genzoo.errors import GenzooError
 from genzoo.interfaces import Models, Posterior
 from genzoo.per_example import PerExample
 
@@ -266,25 +265,12 @@ class Composition(Objective):
 
 
 def _check_options(what: str, fn: Callable, options: dict, where: str) -> dict:
-    """``options`` checked against ``fn``'s signature: names, and the annotated types (NaN and
-    inf refused for numbers) with the recipe's own rules; returns them converted."""
-    import typing
+    """``options`` checked against ``fn``'s signature (its options schema: genzoo.schema):
+    names, and the annotated types and ranges (NaN and inf refused for numbers); returns them
+    converted."""
+    from genzoo.schema import check_options
 
-    from genzoo.recipe import coerce
-
-    params = inspect.signature(fn).parameters
-    try:
-        hints = typing.get_type_hints(fn.__init__ if inspect.isclass(fn) else fn,
-                                      include_extras=True)
-    except Exception:  # noqa: BLE001 - unresolvable annotations: check names only
-        hints = {}
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    out = {}
-    for key, value in options.items():
-        if key not in params and not takes_any:
-            raise GenzooError(f"{what} has no option '{key}'{did_you_mean(key, params)}")
-        out[key] = coerce(f"{where}.{key}", value, hints.get(key, typing.Any))
-    return out
+    return check_options(fn, options, where, unknown=f"{what} has no option '{{key}}'")
 
 
 def build_objective(spec, options: dict[str, dict], registry) -> Composition:

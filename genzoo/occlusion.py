@@ -12,22 +12,25 @@ after resume and in evaluation, and never stored.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
 import torch
+from pydantic import Field
 from torch.utils.data import Dataset
 
 from genzoo.data import samples_of
+from genzoo.schema import schema
 
 
+@schema
 @dataclass(frozen=True)
 class Occlusion:
     """A recipe's ``[data.occlusion]`` table."""
 
     kind: Literal["pixels", "blocks"]
-    fraction: float = 0.5  # pixels: the share of pixels hidden
-    count: int = 1  # blocks: how many squares
-    size: int = 0  # blocks: their side in pixels
+    fraction: Annotated[float, Field(gt=0, lt=1)] = 0.5  # pixels: the share of pixels hidden
+    count: Annotated[int, Field(ge=1, le=10_000)] = 1  # blocks: how many squares
+    size: Annotated[int, Field(ge=0, le=100_000)] = 0  # blocks: their side in pixels
     label: str = ""  # the paper's name of this occlusion (P.5, MB10, B20, ...) for tables
 
     def check(self, sample_shape: tuple[int, ...]) -> None:

@@ -33,64 +33,80 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import json
 import math
 import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 
-from genzoo.errors import GenzooError, did_you_mean
+from pydantic import Field
+
+from genzoo import schema
+from genzoo.errors import GenzooError
 from genzoo.occlusion import Occlusion
+from genzoo.schema import AllowNonFinite, schema as table
+
+__all__ = ["AllowNonFinite", "Data", "Log", "Model", "PlayerOptim", "Recipe", "Train", "dumps",
+           "from_dict", "load", "parse_override"]
+
+# ranges of the recipe's numbers; sizes have upper limits that keep a typo from asking for
+# more memory or time than any machine has
+Count = Annotated[int, Field(ge=1, le=10**12)]  # steps and intervals
+Rate = Annotated[float, Field(ge=0)]
+Beta = Annotated[float, Field(ge=0, lt=1)]
 
 
+@table
 @dataclass(frozen=True)
 class PlayerOptim:
     """Adam settings of one player (paper: weight decay 5e-4; authors' code: beta1 = 0.5)."""
 
-    lr: float = 3e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    weight_decay: float = 5e-4
-    grad_clip: float = 100.0  # max gradient norm; 0 turns clipping off
+    lr: Rate = 3e-4
+    betas: tuple[Beta, Beta] = (0.5, 0.999)
+    weight_decay: Rate = 5e-4
+    grad_clip: Rate = 100.0  # max gradient norm; 0 turns clipping off
 
 
+@table
 @dataclass(frozen=True)
 class Train:
-    steps: int = 1000
-    batch_size: int = 64
-    theta_steps: int = 1  # theta-steps per iteration (Algorithm 1, line 9)
+    steps: Count = 1000
+    batch_size: Annotated[int, Field(ge=1, le=65536)] = 64
+    # theta-steps per iteration (Algorithm 1, line 9)
+    theta_steps: Annotated[int, Field(ge=1, le=1000)] = 1
     # the theta-step's z^: "reuse" the phi-step's draw (Algorithm 1) or "fresh": re-encode x
     # with the updated encoder and a new eps (the authors' train_cifar10.py)
     theta_z_hat: Literal["reuse", "fresh"] = "reuse"
-    lr_decay: float = 1.0  # learning rates multiplied by this once per epoch
+    # learning rates multiplied by this once per epoch
+    lr_decay: Annotated[float, Field(gt=0, le=1)] = 1.0
     # True: the decay is applied already in epoch 0 (lr * decay^(epoch+1), the authors' code,
     # whose scheduler steps at the start of every epoch); False: lr * decay^epoch
     lr_decay_epoch0: bool = False
-    num_workers: int = 0
+    num_workers: Annotated[int, Field(ge=0, le=256)] = 0
     sync_batchnorm: bool = False  # batch-norm statistics over all processes (GPUs, DDP only)
     # speed (benchmarks/README.md says what each gave)
     channels_last: bool = False  # NHWC memory layout for images
     compile: bool = False  # torch.compile each network
     autocast: Literal["none", "bf16"] = "none"  # bfloat16 autocast of the forward passes
-    threads: int = 0  # torch CPU threads (0: torch's default)
-    energy_bound: float = 1e6  # |mean f| beyond this counts as divergence; 0 turns it off
+    threads: Annotated[int, Field(ge=0, le=1024)] = 0  # torch CPU threads (0: torch's default)
+    energy_bound: Rate = 1e6  # |mean f| beyond this counts as divergence; 0 turns it off
     on_divergence: Literal["stop", "rollback"] = "stop"
-    rollback_lr_factor: float = 0.5  # learning rates multiplied by this at each rollback
-    max_rollbacks: int = 5
+    # learning rates multiplied by this at each rollback
+    rollback_lr_factor: Annotated[float, Field(gt=0, le=1)] = 0.5
+    max_rollbacks: Annotated[int, Field(ge=0, le=1000)] = 5
     # weight decay on the generator only, as the authors' code (the paper says 5e-4, for all)
     alpha: PlayerOptim = PlayerOptim(lr=1e-4, weight_decay=0.0)
     phi: PlayerOptim = PlayerOptim(lr=3e-4, weight_decay=0.0)
     theta: PlayerOptim = PlayerOptim(lr=3e-4)
 
 
+@table
 @dataclass(frozen=True)
 class Model:
     arch: str
-    s: float = math.sqrt(0.5)  # std of p_theta(x|z) = N(g(z), s^2 I)
-    init_std: float = 0.02  # weights initialised N(0, init_std)
+    s: Annotated[float, Field(gt=0)] = math.sqrt(0.5)  # std of p_theta(x|z) = N(g(z), s^2 I)
+    init_std: Annotated[float, Field(gt=0)] = 0.02  # weights initialised N(0, init_std)
     # conv/linear biases: "zero", or PyTorch's "default" init kept (the authors' code)
     bias_init: Literal["zero", "default"] = "zero"
     # the encoder's second head: "log_std", or "log_var" (the authors' code)
@@ -102,6 +118,7 @@ class Model:
     options: dict = field(default_factory=dict)  # the architecture's own keys
 
 
+@table
 @dataclass(frozen=True)
 class Data:
     name: str
@@ -109,27 +126,30 @@ class Data:
     options: dict = field(default_factory=dict)  # the data set's own keys
 
 
+@table
 @dataclass(frozen=True)
 class Log:
-    every: int = 10  # metrics.jsonl line and progress-bar update every N steps
-    sample_every: int = 500  # sample grid every N steps (and always at the end)
-    checkpoint_every: int = 500  # checkpoint every N steps (and always at the end)
-    keep_checkpoints: int = 3
-    n_samples: int = 64
+    every: Count = 10  # metrics.jsonl line and progress-bar update every N steps
+    sample_every: Count = 500  # sample grid every N steps (and always at the end)
+    checkpoint_every: Count = 500  # checkpoint every N steps (and always at the end)
+    keep_checkpoints: Annotated[int, Field(ge=1, le=100_000)] = 3
+    n_samples: Annotated[int, Field(ge=1, le=4096)] = 64
     interpolation: bool = False  # also write samples/interpolation.png at the end (Fig. 10)
     progress: bool = True
     tensorboard: bool = False  # also write TensorBoard event files to RUN/tensorboard/
 
 
+@table
 @dataclass(frozen=True)
 class Recipe:
     model: Model
     data: Data
     objective: Any = "triangle"  # a name, or a list of names / {name, weight} tables
     name: str = "run"
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0, lt=2**32)] = 0  # the random generators' range
     device: str = "auto"
-    objectives: dict = field(default_factory=dict)  # objective name -> its options
+    # objective name -> its options
+    objectives: dict[str, dict[str, Any]] = field(default_factory=dict)
     train: Train = Train()
     log: Log = Log()
     path: Path | None = None  # the recipe file (relative data paths resolve against it)
@@ -188,140 +208,6 @@ def _plain(v):
     return v
 
 
-# --- typed conversion -----------------------------------------------------------------------
-_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
-               Path: "a path string", dict: "a table"}
-
-
-def _describe(tp) -> str:
-    if tp in _TYPE_NAMES:
-        return _TYPE_NAMES[tp]
-    origin = get_origin(tp)
-    if origin is tuple:
-        return f"a list of {len(get_args(tp))} values"
-    if origin is list:
-        return "a list"
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in get_args(tp))
-    if dataclasses.is_dataclass(tp):
-        return "a table"
-    if origin in (Union, types.UnionType):
-        return " or ".join(_describe(a) for a in get_args(tp) if a is not type(None))
-    return getattr(tp, "__name__", str(tp))
-
-
-def _shown(value) -> str:
-    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list",
-            dict: "table"}.get(type(value), type(value).__name__)
-    text = repr(value)
-    return f"{kind} {text if len(text) < 40 else text[:37] + '...'}"
-
-
-class AllowNonFinite:
-    """Marks a float option that may be NaN or infinite: ``Annotated[float, AllowNonFinite]``
-    (every other number of a recipe or plugin option must be finite)."""
-
-
-def coerce(key: str, value, tp, base_dir: Path | None = None):
-    """Check ``value`` against the annotation ``tp``; return it converted (ints to floats,
-    lists to tuples, path strings to Paths resolved against ``base_dir``)."""
-    if tp is Any or tp is inspect.Parameter.empty:
-        return value
-    if get_origin(tp) is Annotated:
-        base, *marks = get_args(tp)
-        if base is float and AllowNonFinite in marks and isinstance(value, float):
-            return value
-        return coerce(key, value, base, base_dir)
-    origin = get_origin(tp)
-    if origin in (Union, types.UnionType):
-        arms = [a for a in get_args(tp) if a is not type(None)]
-        if len(arms) == 1:  # an optional value: its own error says what is wrong inside it
-            return coerce(key, value, arms[0], base_dir)
-        for arm in arms:
-            try:
-                return coerce(key, value, arm, base_dir)
-            except GenzooError:
-                continue
-        raise GenzooError(f"recipe key '{key}' must be {_describe(tp)}, got {_shown(value)}")
-    bad = GenzooError(f"recipe key '{key}' must be {_describe(tp)}, got {_shown(value)}")
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise bad
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad
-        if not math.isfinite(value):  # NaN slips past every `x < 0` check
-            raise GenzooError(f"recipe key '{key}' must be a finite number, got {value}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise bad
-        return value
-    if tp is Path:
-        if not isinstance(value, str) or not value:
-            raise bad
-        p = Path(value).expanduser()
-        return p if p.is_absolute() or base_dir is None else (base_dir / p)
-    if origin is Literal:
-        if value not in get_args(tp):
-            raise bad
-        return value
-    if origin is tuple:
-        args = get_args(tp)
-        if not isinstance(value, (list, tuple)):
-            raise bad
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(coerce(f"{key}[{i}]", v, args[0], base_dir) for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise bad
-        return tuple(coerce(f"{key}[{i}]", v, a, base_dir) for i, (v, a) in
-                     enumerate(zip(value, args)))
-    if origin is list or tp is list:
-        if not isinstance(value, (list, tuple)):
-            raise bad
-        (arg,) = get_args(tp) or (Any,)
-        return [coerce(f"{key}[{i}]", v, arg, base_dir) for i, v in enumerate(value)]
-    if tp is dict or origin is dict:
-        if not isinstance(value, dict):
-            raise bad
-        return dict(value)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise bad
-        return _build(tp, value, key, base_dir)
-    return value
-
-
-def _build(cls, raw: dict, prefix: str, base_dir: Path | None):
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "path"}
-    open_options = "options" in fields
-    kwargs, extra = {}, {}
-    for key, value in raw.items():
-        where = f"{prefix}.{key}" if prefix else key
-        if key in fields and key != "options":
-            kwargs[key] = coerce(where, value, hints[key], base_dir)
-        elif open_options:
-            extra[key] = value
-        else:
-            valid = [k for k in fields if k != "options"]
-            raise GenzooError(f"unknown recipe key '{where}'{did_you_mean(key, valid)}")
-    for name, f in fields.items():
-        if name in kwargs or name == "options":
-            continue
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            where = f"{prefix}.{name}" if prefix else name
-            raise GenzooError(f"recipe is missing the required key '{where}'")
-    if open_options:
-        kwargs["options"] = extra
-    return cls(**kwargs)
-
-
 # --- loading ------------------------------------------------------------------------------
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``'train.steps=200'`` -> ``(['train', 'steps'], 200)``. Values are TOML values; anything
@@ -373,9 +259,24 @@ def read_toml(path: Path) -> dict:
                           f"levels of tables") from None
 
 
+def _split_options(raw: dict) -> dict:
+    """``[model]`` and ``[data]`` keys that are not the recipe's own go to their plugin (its
+    ``options``, checked against the plugin's signature when it is built)."""
+    out = dict(raw)
+    if "path" in out:
+        raise GenzooError("unknown recipe key 'path'; the recipe's own location is not a key")
+    for section, cls in (("model", Model), ("data", Data)):
+        if isinstance(out.get(section), dict):
+            own = {f.name for f in dataclasses.fields(cls)} - {"options"}
+            t = out[section]
+            out[section] = {**{k: v for k, v in t.items() if k in own},
+                            "options": {k: v for k, v in t.items() if k not in own}}
+    return out
+
+
 def from_dict(raw: dict, path: Path | None = None) -> Recipe:
     base = Path(path).resolve().parent if path else None
-    recipe = _build(Recipe, raw, "", base)
+    recipe = schema.validate(Recipe, _split_options(raw), "", base)
     recipe = dataclasses.replace(recipe, path=Path(path).resolve() if path else None)
     _validate(recipe)
     return recipe
@@ -386,43 +287,12 @@ def load(path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
     return from_dict(raw, Path(path))
 
 
-def _positive(key, v):
-    if not v > 0:
-        raise GenzooError(f"recipe key '{key}' must be greater than 0, got {v}")
-
-
 def _validate(r: Recipe) -> None:
-    if not 0 <= r.seed < 2**32:
-        raise GenzooError(f"recipe key 'seed' must lie in [0, 2^32), got {r.seed}")
+    """What the schema's types and ranges cannot say."""
     if not r.name or r.name in (".", "..") or "/" in r.name or "\\" in r.name or \
             r.name != r.name.strip() or any(ord(c) < 32 for c in r.name):
         raise GenzooError(f"recipe key 'name' must be a plain folder name (no '/', not empty, "
                           f"not '.' or '..'): it names runs/<name>; got {r.name!r}")
-    _positive("train.steps", r.train.steps)
-    _positive("train.batch_size", r.train.batch_size)
-    _positive("train.theta_steps", r.train.theta_steps)
-    _positive("train.lr_decay", r.train.lr_decay)
-    if r.train.num_workers < 0 or r.train.threads < 0:
-        raise GenzooError("recipe keys 'train.num_workers' and 'train.threads' must be 0 or more")
-    if r.train.energy_bound < 0 or r.train.max_rollbacks < 0:
-        raise GenzooError("recipe keys 'train.energy_bound' and 'train.max_rollbacks' must be "
-                          "0 or more")
-    if not 0 < r.train.rollback_lr_factor <= 1:
-        raise GenzooError(f"recipe key 'train.rollback_lr_factor' must lie in (0, 1], got "
-                          f"{r.train.rollback_lr_factor}")
-    _positive("model.s", r.model.s)
-    _positive("model.init_std", r.model.init_std)
-    for player in ("alpha", "phi", "theta"):
-        o: PlayerOptim = getattr(r.train, player)
-        if not o.lr >= 0:
-            raise GenzooError(f"recipe key 'train.{player}.lr' must be 0 or more, got {o.lr}")
-        if not all(0 <= b < 1 for b in o.betas):
-            raise GenzooError(f"recipe key 'train.{player}.betas' must lie in [0, 1)")
-        if o.weight_decay < 0 or o.grad_clip < 0:
-            raise GenzooError(f"recipe keys 'train.{player}.weight_decay' and 'grad_clip' "
-                              f"must be 0 or more")
-    for key in ("every", "sample_every", "checkpoint_every", "keep_checkpoints", "n_samples"):
-        _positive(f"log.{key}", getattr(r.log, key))
     if r.device != "auto" and r.device != "cpu" and not r.device.startswith("cuda"):
         raise GenzooError(f"recipe key 'device' must be auto, cpu, cuda or cuda:N, "
                           f"got '{r.device}'")
@@ -436,13 +306,12 @@ def _validate(r: Recipe) -> None:
         if isinstance(item, dict) and isinstance(item.get("name"), str) and \
                 set(item) <= {"name", "weight"} and \
                 isinstance(item.get("weight", 1.0), (int, float)) and \
-                not isinstance(item.get("weight", 1.0), bool):
+                not isinstance(item.get("weight", 1.0), bool) and \
+                math.isfinite(item.get("weight", 1.0)):
             continue
         raise GenzooError(f"recipe key 'objective[{i}]' must be a name or a table "
-                          f"{{name = \"...\", weight = 1.0}}, got {_shown(item)}")
-    for name, opts in r.objectives.items():
-        if not isinstance(opts, dict):
-            raise GenzooError(f"recipe key 'objectives.{name}' must be a table of options")
+                          f"{{name = \"...\", weight = 1.0}} with a finite weight, got "
+                          f"{schema.shown(item)}")
 
 
 # --- writing ------------------------------------------------------------------------------

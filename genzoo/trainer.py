@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 
+import math
 import random
 import signal
 import time
@@ -108,6 +109,7 @@ class Trainer:
         self._events: Events | None = None  # the training events, while fit() runs
         self._started = False  # whether fit() has trained a step (see rundir.restore)
         self.lr_scale = 1.0  # lowered by each divergence rollback
+        self.rollbacks = 0  # divergence rollbacks so far, kept in checkpoints across resumes
         self.set_learning_rates(0)  # a bare step() trains at epoch 0's rates too
 
     def _per_example_state(self) -> PerExample:
@@ -151,6 +153,11 @@ class Trainer:
         order = [p for p in ["alpha", "phi"] + ["theta"] * r.train.theta_steps
                  if self.objective.steps_at(p, self.step_count)]
         checks = []
+        # each player's largest weight as the iteration starts (read only if it diverges)
+        with torch.no_grad():
+            self._weights_before = {
+                p: torch.stack(torch._foreach_norm(params, float("inf"))).max()
+                for p, params in self.params.items() if params}
         for i, player in enumerate(order):
             with self._autocast():
                 terms = self.objective.terms(player, d)
@@ -206,7 +213,25 @@ class Trainer:
                 f"the {kind} player's loss is {float(value)}")
         beyond = "" if not torch.isfinite(value) else f", beyond train.energy_bound = {bound:g}"
         player = "alpha" if kind == "energy" else kind
+        # a value goes bad in the first loss that reads it, which need not be the player whose
+        # step broke it: blame the player whose parameters blew up, when one did
+        blown = self.blown_up_players()
+        if blown and player not in blown:
+            whose = f"{' and '.join(blown)} player{'s' if len(blown) > 1 else ''}'"
+            what += f" after the {whose}{'' if len(blown) > 1 else 's'} parameters blew up"
+            player = blown[0]
         raise DivergenceError(f"training diverged at step {step}: {what}{beyond}", player)
+
+    def blown_up_players(self, limit: float = 1e6) -> list[str]:
+        """Players whose weights, as the diverging iteration started, held a value that is
+        not finite or beyond ``limit`` in magnitude (no network of genzoo's has weights near
+        that after a sane step): the step before broke them."""
+        out = []
+        for player, top in getattr(self, "_weights_before", {}).items():
+            top = float(top)
+            if not math.isfinite(top) or top > limit:
+                out.append(player)
+        return out
 
     def check_parameters(self) -> None:
         """Never checkpoint a network whose parameters are no longer finite."""
@@ -284,7 +309,8 @@ class Trainer:
             return None
         meta = {"recipe_hash": self.recipe.identity_hash(), "arch": self.recipe.model.arch,
                 "objective": self.objective.names, "sample_shape": list(self.data.sample_shape),
-                "lr_scale": self.lr_scale, "rng": host_rng_state(),
+                "lr_scale": self.lr_scale, "rollbacks": self.rollbacks,
+                "rng": host_rng_state(),
                 "threads": torch.get_num_threads()}
         path = checkpoint.save(Path(run_dir) / rundir.CHECKPOINTS, self.step_count,
                                self.networks, self.optimizers, self.state_tensors(), meta,
@@ -313,6 +339,8 @@ class Trainer:
         torch.set_rng_state(ckpt.tensors["rng.torch"])
         set_host_rng_state(ckpt.meta.get("rng"))
         self.lr_scale = float(ckpt.meta.get("lr_scale", 1.0))
+        kept = ckpt.meta.get("rollbacks", 0)
+        self.rollbacks = kept if type(kept) is int and kept >= 0 else 0
         threads = ckpt.meta.get("threads")
         if isinstance(threads, int) and threads != torch.get_num_threads() and \
                 self.device.type == "cpu":
@@ -399,7 +427,7 @@ class Trainer:
         show = (r.log.progress if progress is None else progress) and main
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}  # per metric: a player may step only every k-th iteration
-        rollbacks, last_target = 0, None
+        last_target = None
         last: dict = {}
         batches = None
         t0 = time.perf_counter()
@@ -439,12 +467,12 @@ class Trainer:
                 except DivergenceError as exc:
                     failed = self.step_count + 1
                     try:
-                        target = self._rollback(exc, ckpt_dir, rollbacks, last_target)
+                        target = self._rollback(exc, ckpt_dir, last_target)
                     except GenzooError:
                         events.divergence(step=failed, reason=exc.reason, rolled_back_to=None)
                         raise
                     events.divergence(step=failed, reason=exc.reason, rolled_back_to=target)
-                    rollbacks, last_target = rollbacks + 1, target
+                    last_target = target
                     sums, counts, batches = {}, {}, None
                     bar.update(self.step_count, None)
                     continue
@@ -482,10 +510,12 @@ class Trainer:
         events.fit_end(step=self.step_count, metrics=last)
         return last
 
-    def _rollback(self, exc: DivergenceError, ckpt_dir: Path, rollbacks: int,
-                  last_target: int | None) -> int:
+    def _rollback(self, exc: DivergenceError, ckpt_dir: Path, last_target: int | None) -> int:
         """Restore the newest good checkpoint before the failure with lower learning rates
-        (``train.on_divergence = "rollback"``), or re-raise. Returns the step rolled back to."""
+        (``train.on_divergence = "rollback"``), or re-raise. Returns the step rolled back to.
+        The count of rollbacks travels in the checkpoints: a run killed and resumed between
+        rollbacks still stops after ``train.max_rollbacks``."""
+        rollbacks = self.rollbacks
         t = self.recipe.train
         if t.on_divergence != "rollback":
             newest = checkpoint.list_checkpoints(ckpt_dir)
@@ -503,7 +533,7 @@ class Trainer:
                               f"to; lower the learning rates") from None
         scale = self.lr_scale * t.rollback_lr_factor
         self.load_checkpoint(ckpt)
-        self.lr_scale = scale
+        self.lr_scale, self.rollbacks = scale, rollbacks + 1
         warnings.warn(f"{exc.reason}; rolled back to step {ckpt.step} ({ckpt.path.name}) with "
                       f"learning rates x{scale:g}", stacklevel=2)
         return ckpt.step

@@ -38,8 +38,10 @@ def test_divergence_stops_naming_player_and_step_and_keeps_the_good_checkpoint(t
 def test_non_finite_loss_is_caught(toy_plugin, tmp_path):
     r = toy_recipe(train={"steps": 20, "theta": {"lr": 1e30, "grad_clip": 0.0},
                           "energy_bound": 0.0})
-    with pytest.raises(DivergenceError, match=r"training diverged at step \d+: the \w+ "):
+    with pytest.raises(DivergenceError, match=r"training diverged at step \d+: the \w+ ") as exc:
         Trainer(r).fit(tmp_path / "run")
+    # the generator's step broke it, whichever loss read the bad values first
+    assert exc.value.player == "theta" and "lower train.theta.lr" in str(exc.value)
 
 
 def test_rollback_lowers_learning_rates_and_finishes(toy_plugin, tmp_path):
@@ -69,6 +71,26 @@ def test_rollback_gives_up_after_max_rollbacks(toy_plugin, tmp_path):
         warnings.simplefilter("ignore")
         with pytest.raises(GenzooError, match="still after 2 rollbacks"):
             Trainer(r).fit(tmp_path / "run")
+
+
+def test_a_resume_does_not_reset_the_count_of_rollbacks(toy_plugin, tmp_path):
+    # lr 10 blows up again a few steps after every rollback; each rollback lands on a
+    # checkpoint written after the previous one, which carries the count
+    r = toy_recipe(train={**BLOW_UP, "on_divergence": "rollback", "max_rollbacks": 2,
+                          "rollback_lr_factor": 0.9}, log={"checkpoint_every": 1})
+    with warnings.catch_warnings(record=True) as first:
+        warnings.simplefilter("always")
+        with pytest.raises(GenzooError, match="still after 2 rollbacks"):
+            Trainer(r).fit(tmp_path / "run")
+    assert sum("rolled back to step" in str(w.message) for w in first) == 2
+    newest = checkpoint.latest(tmp_path / "run" / "checkpoints")
+    assert newest.meta["rollbacks"] >= 1
+    with warnings.catch_warnings(record=True) as again:  # resumed: the budget is not renewed
+        warnings.simplefilter("always")
+        with pytest.raises(GenzooError, match="rollbacks"):
+            Trainer(r).fit(tmp_path / "run", resume=True)
+    assert sum("rolled back to step" in str(w.message) for w in again) <= \
+        2 - newest.meta["rollbacks"]
 
 
 TINY = tiny_texture_toml("killme", seed=11, image="gravel", n_crops=64, steps=40,
