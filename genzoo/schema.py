@@ -258,14 +258,14 @@ def options_schema(fn, positional: tuple[str, ...] = ()):
     except Exception:  # noqa: BLE001 - one unresolvable annotation: resolve the others alone
         hints = {}
         for name, p in sig.parameters.items():
-            ann = p.annotation
-            if isinstance(ann, str):
-                try:
-                    ann = eval(ann, dict(getattr(target, "__globals__", {})))  # noqa: S307
-                except Exception:  # noqa: BLE001 - names only for this one
-                    continue
-            if ann is not p.empty:
-                hints[name] = ann
+            if p.annotation is p.empty:
+                continue
+            one = types.SimpleNamespace(__annotations__={name: p.annotation},
+                                        __globals__=getattr(target, "__globals__", {}))
+            try:
+                hints.update(typing.get_type_hints(one, include_extras=True))
+            except Exception:  # noqa: BLE001 - names only for this one
+                continue
     fields = []
     for name, p in sig.parameters.items():
         if name in positional or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):

@@ -57,9 +57,9 @@ def test_real_data_is_averaged_down_and_faded_like_the_generator():
     assert torch.equal(real_at(x, Stage(2, 16, 1.0)), x)
 
 
-def _models(size=32, width=0.03, latent=8):
+def _models(size=32, width=0.03, latent=8, **options):
     m = build_progressive((3, size, size), width=width, latent_dim=latent, stage_steps=5,
-                          fade_steps=5)
+                          fade_steps=5, **options)
     for net in m.players().values():
         net.eval()  # batch norm with running statistics: the same function at every call
     return m
@@ -79,13 +79,14 @@ def test_every_stage_has_the_right_shapes():
             assert m.energy(x).shape == (3,)
 
 
+@pytest.mark.parametrize("options", [{}, {"equalized_lr": True, "generator_norm": "pixel"}])
 @pytest.mark.parametrize("level,res", [(1, 8), (2, 16), (3, 32)])
-def test_fade_in_is_continuous(level, res):
+def test_fade_in_is_continuous(level, res, options):
     """Right after a layer is added (fade 0) every network computes what it did before: the
     generator's output is the old output upsampled, the encoder and energy of an image equal
     the old ones of the image averaged down."""
     torch.manual_seed(level)
-    m = _models(32)
+    m = _models(32, **options)
     z = m.generator.sample_latent(4)
     x = torch.rand(4, 3, res, res) * 2 - 1
     before, after = Stage(level - 1, res // 2, 1.0), Stage(level, res, 0.0)
@@ -104,6 +105,41 @@ def test_fade_in_is_continuous(level, res):
         net.set_stage(Stage(level, res, 1.0))
     with torch.no_grad():
         assert not torch.allclose(m.generator(z), outs["after"][0], atol=1e-3)
+
+
+def test_equalized_convolutions_scale_at_run_time_and_keep_unit_scale_with_depth():
+    from genzoo_progressive.nets import EqualizedConv2d
+
+    torch.manual_seed(0)
+    conv = EqualizedConv2d(16, 32, 3, 1, 1)
+    x = torch.randn(8, 16, 12, 12)
+    want = torch.nn.functional.conv2d(x, conv.weight * (2 / (16 * 9)) ** 0.5, conv.bias, 1, 1)
+    assert torch.allclose(conv(x), want, atol=1e-6)
+    # He's constant keeps a deep LReLU stack's signal at unit scale; the DCGAN init
+    # N(0, 0.02) shrinks it by orders of magnitude (why the 64x64 energy saw little detail)
+    from genzoo.assemble import init_weights
+
+    for size in (32, 64):
+        x = (torch.rand(16, 3, size, size) * 2 - 1).requires_grad_(True)
+        for eq in (True, False):
+            m = build_progressive((3, size, size), width=0.125, latent_dim=8, equalized_lr=eq)
+            for net in m.players().values():
+                init_weights(net, 0.02)  # as a recipe assembles it: equalized weights stay N(0, 1)
+                net.set_stage(Stage(int(math.log2(size // 4)), size, 1.0))
+            f = m.energy(x)
+            (g,) = torch.autograd.grad(f.sum(), x)
+            scale, grad = float(f.abs().mean()), float(g.flatten(1).norm(dim=1).mean())
+            if eq:  # measured: |f| 0.60 / 0.17, |grad_x f| 0.11 / 0.07 at 32 / 64
+                assert scale > 0.05 and grad > 0.01, (size, scale, grad)
+            else:  # measured: |f| 3e-7 / 3e-8, |grad_x f| 4e-7 / 5e-9
+                assert scale < 1e-5 and grad < 1e-5, (size, scale, grad)
+
+
+def test_pixel_norm_gives_each_pixel_unit_mean_square():
+    from genzoo_progressive.nets import PixelNorm
+
+    y = PixelNorm()(torch.randn(4, 8, 5, 5) * 7)
+    assert torch.allclose(y.pow(2).mean(1), torch.ones(4, 5, 5), atol=1e-4)
 
 
 def test_the_same_code_reaches_1024():

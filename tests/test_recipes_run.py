@@ -35,7 +35,17 @@ def test_tiny_run(path, tmp_path, fashion_root, monkeypatch):
     if data == "imagenet32":
         (data_home() / "Imagenet32_train_npz").mkdir()
         write_npz(data_home() / "Imagenet32_train_npz" / "train_data_batch_1.npz", 8, 32)
+    if data == "image_folder":  # a few photos made here, at a small size
+        import numpy as np
+        from PIL import Image
+
+        (tmp_path / "photos").mkdir()
+        for i in range(6):
+            pixels = np.random.default_rng(i).integers(0, 255, (20, 24, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "photos" / f"{i}.png")
     extra = {"texture_image": ["data.size=32", "data.n_crops=16"],
+             "image_folder": [f"data.root=\"{tmp_path / 'photos'}\"", "data.size=16",
+                              "model.stage_steps=1", "model.fade_steps=1"],
              "fashion_mnist": [f"data.root=\"{fashion_root}\""],
              "celeba64": ["data.n_train=8", "data.n_test=2"]}.get(data, [])
     r = recipe.load(path, TINY + extra)

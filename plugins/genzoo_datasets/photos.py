@@ -1,4 +1,5 @@
-"""Colour photographs scikit-image ships inside its package, served as random crops."""
+"""Colour photographs that installed packages ship (scikit-image's, and the portrait in
+matplotlib's sample data), served as random crops."""
 
 from __future__ import annotations
 
@@ -11,9 +12,24 @@ from genzoo.errors import GenzooError, did_you_mean
 from genzoo_datasets.pil_images import pil_to_tensor
 from genzoo_datasets.texture_image import RandomCrops
 
-# Natural colour photographs of skimage.data that need no download.
+# Natural colour photographs of skimage.data that need no download, the left view of its
+# stereo motorcycle, and matplotlib's sample portrait of Grace Hopper.
 BUNDLED = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field",
-           "immunohistochemistry", "retina")
+           "immunohistochemistry", "retina", "motorcycle", "grace_hopper")
+
+
+def load_photo(name: str) -> np.ndarray:
+    """The ``(H, W, 3)`` uint8 pixels of a bundled photograph."""
+    from skimage import data as skdata
+
+    if name == "motorcycle":
+        return np.asarray(skdata.stereo_motorcycle()[0])
+    if name == "grace_hopper":
+        import matplotlib.cbook
+
+        with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+            return np.asarray(Image.open(f).convert("RGB"))
+    return np.asarray(getattr(skdata, name)())
 
 
 def photos(names: list[str] | None = None, resize: int = 128, size: int = 64,
@@ -21,9 +37,8 @@ def photos(names: list[str] | None = None, resize: int = 128, size: int = 64,
     """Random ``size`` x ``size`` crops of scikit-image's bundled colour photographs, each
     scaled so its shorter side is ``resize`` pixels. ``names``: which photographs (default:
     all of astronaut, coffee, chelsea, rocket, hubble_deep_field, immunohistochemistry,
-    retina). ``test_photo``: one of them held out for the test split (none by default)."""
-    from skimage import data as skdata
-
+    retina, motorcycle, grace_hopper). ``test_photo``: one of them held out for the test split
+    (none by default)."""
     names = list(names) if names else list(BUNDLED)
     for n in names + ([test_photo] if test_photo else []):
         if n not in BUNDLED:
@@ -34,7 +49,7 @@ def photos(names: list[str] | None = None, resize: int = 128, size: int = 64,
                           f"least data.size, got size {size}, resize {resize}")
 
     def crops(name: str, n: int, seed: int) -> RandomCrops:
-        im = Image.fromarray(np.asarray(getattr(skdata, name)())).convert("RGB")
+        im = Image.fromarray(load_photo(name)).convert("RGB")
         w, h = im.size
         k = resize / min(w, h)
         im = im.resize((max(resize, round(w * k)), max(resize, round(h * k))), Image.BICUBIC)
@@ -47,5 +62,5 @@ def photos(names: list[str] | None = None, resize: int = 128, size: int = 64,
     train = ConcatDataset([crops(n, per, 20190101 + i) for i, n in enumerate(train_names)])
     test = crops(test_photo, 1000, 7) if test_photo else None
     return DataSource(train, (3, size, size), test,
-                      description=f"{size}x{size} crops of {len(train_names)} scikit-image "
+                      description=f"{size}x{size} crops of {len(train_names)} bundled "
                                   f"photographs")
