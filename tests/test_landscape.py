@@ -113,6 +113,35 @@ def test_purity_on_a_labelled_toy():
     assert overall == 4 / 5 and per == {0: 2 / 3, 1: 1.0}
 
 
+def test_chance_purity_is_the_majority_share_for_one_basin_and_lower_for_singletons():
+    from genzoo.landscape import chance_purity
+
+    labels = [0] * 6 + [1] * 3 + [2]
+    mean, std = chance_purity([0] * 10, labels)  # one basin: its majority share, always
+    assert mean == 0.6 and std == 0
+    mean, std = chance_purity(list(range(10)), labels)  # singletons are pure by construction
+    assert mean == 1.0
+    # two basins of 5: purity of a random split; a split along the labels beats it
+    mean, std = chance_purity([0] * 5 + [1] * 5, labels, draws=400)
+    assert 0.6 <= mean < 0.8 and std > 0
+    assert purity([0] * 6 + [1] * 4, labels)[0] == 0.9 > mean + 2 * std
+
+
+def test_descent_report_sees_points_pinned_at_the_box_and_true_minima():
+    from genzoo.landscape import descent_report, projected_grad_norm
+
+    def f(x):  # -E: grows without bound towards +1 in every pixel (a corner of the box)
+        return x.flatten(1).sum(1)
+
+    x = torch.ones(3, 4)  # at the corner: the gradient points out of the box everywhere
+    assert torch.equal(projected_grad_norm(f, x), torch.zeros(3))
+    x0 = torch.zeros(3, 4)  # inside: the full gradient, norm 2
+    assert torch.allclose(projected_grad_norm(f, x0), torch.full((3,), 2.0))
+    xs, _, taken = descend(f, x0, eta=0.3, max_steps=50)
+    rep = descent_report(f, xs, taken, 50)
+    assert rep["at_bound"] == 1.0 and rep["grad_norm_median"] == 0.0 and rep["converged"] == 1
+
+
 def test_landscape_command_end_to_end_on_a_tiny_run(tmp_path, capsys):
     import json
 
@@ -138,6 +167,10 @@ def test_landscape_command_end_to_end_on_a_tiny_run(tmp_path, capsys):
     assert report["n_basins"] == min(5, report["n_minima"])
     assert sum(b["size"] for b in report["basins"]) == 30
     assert 0 < report["purity"] <= 1  # held-out Fashion-MNIST-like data carries labels
+    chance = report["purity_chance"]  # the same basin sizes, labels permuted
+    assert 0 < chance["mean"] <= 1 and chance["std"] >= 0
+    d = report["descent"]
+    assert 0 <= d["converged"] <= 1 and 0 <= d["at_bound"] <= 1 and d["max_steps"] == 20
     assert len(report["merges"]) == report["n_basins"] - 1  # the tree ends in one basin
     png = run / "landscape" / "disconnectivity.png"
     assert png.stat().st_size > 5000
