@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from typing import Annotated
 
 from PIL import Image
+from pydantic import Field
 from torch.utils.data import Dataset
 
 from genzoo.data import DataSource
 from genzoo.errors import GenzooError
 from genzoo_datasets.pil_images import EXTENSIONS, open_image, pil_to_tensor
-
 
 class ImageFiles(Dataset):
     """Image files read on demand, resized (shorter side) and centre-cropped to ``size``."""
@@ -33,7 +34,7 @@ class ImageFiles(Dataset):
         return pil_to_tensor(im.crop((left, top, left + self.size, top + self.size)))
 
 
-def image_folder(root: Path, size: int = 64, channels: int = 3,
+def image_folder(root: Path, size: Annotated[int, Field(ge=1, le=16384)] = 64, channels: int = 3,
                  test_fraction: float = 0.0) -> DataSource:
     """Every image under ``root`` (recursively), resized and centre-cropped to ``size``.
 

@@ -3,8 +3,11 @@ matplotlib's sample data), served as random crops."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 from PIL import Image
+from pydantic import Field
 from torch.utils.data import ConcatDataset
 
 from genzoo.data import DataSource
@@ -32,8 +35,10 @@ def load_photo(name: str) -> np.ndarray:
     return np.asarray(getattr(skdata, name)())
 
 
-def photos(names: list[str] | None = None, resize: int = 128, size: int = 64,
-           n_crops: int = 20000, test_photo: str = "") -> DataSource:
+def photos(names: list[str] | None = None, resize: Annotated[int, Field(ge=1, le=65536)] = 128,
+           size: Annotated[int, Field(ge=1, le=16384)] = 64,
+           n_crops: Annotated[int, Field(ge=1, le=10**8)] = 20000,
+           test_photo: str = "") -> DataSource:
     """Random ``size`` x ``size`` crops of scikit-image's bundled colour photographs, each
     scaled so its shorter side is ``resize`` pixels. ``names``: which photographs (default:
     all of astronaut, coffee, chelsea, rocket, hubble_deep_field, immunohistochemistry,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
 from PIL import Image
+from pydantic import Field
 from torch.utils.data import Dataset
 
 from genzoo.data import DataSource
@@ -41,8 +43,11 @@ def _bundled(name: str) -> Image.Image:
     return Image.fromarray(np.asarray(getattr(skdata, name)()))
 
 
-def texture_image(image: str = "brick", path: Path | None = None, size: int = 64,
-                  resize: int = 0, channels: int = 0, n_crops: int = 20000) -> DataSource:
+def texture_image(image: str = "brick", path: Path | None = None,
+                  size: Annotated[int, Field(ge=1, le=16384)] = 64,
+                  resize: Annotated[int, Field(ge=0, le=65536)] = 0,
+                  channels: int = 0,
+                  n_crops: Annotated[int, Field(ge=1, le=10**8)] = 20000) -> DataSource:
     """Random ``size`` x ``size`` crops of one texture image.
 
     ``image``: one of scikit-image's bundled textures (brick, grass, gravel: 512x512 gray);

@@ -13,8 +13,11 @@ Where the tables cannot be followed literally, the choice is written beside the 
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from einops import rearrange
+from pydantic import Field
 from torch import nn
 
 from genzoo.interfaces import Encoder, Generator, Models, Posterior
@@ -71,8 +74,9 @@ class DCGANEncoder(Encoder):
                               self.latent_shape[0])
 
 
-def build_dcgan(sample_shape: tuple[int, ...], width: float = 1.0,
-                latent_dim: int = 100, hidden_bias: bool = True) -> Models:
+def build_dcgan(sample_shape: tuple[int, ...], width: Annotated[float, Field(gt=0, le=64)] = 1.0,
+                latent_dim: Annotated[int, Field(ge=1, le=65536)] = 100,
+                hidden_bias: bool = True) -> Models:
     """DCGAN family for 28x28 (Table 6), 32x32 (Table 5) and 64x64 (Table 4) images.
 
     ``width`` multiplies every hidden layer's channels; ``latent_dim`` is d (paper: 100).

@@ -12,6 +12,9 @@ a 2x2x5 latent).
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
 from torch import nn
 
 from genzoo.interfaces import Models
@@ -22,8 +25,8 @@ ENCODER = [128, 256, 512, 512]
 ENERGY = [(100, 7, 2, 3), (70, 7, 2, 3), (30, 5, 1, 2)]
 
 
-def build_texture(sample_shape: tuple[int, ...], width: float = 1.0,
-                  latent_channels: int = 5) -> Models:
+def build_texture(sample_shape: tuple[int, ...], width: Annotated[float, Field(gt=0, le=64)] = 1.0,
+                  latent_channels: Annotated[int, Field(ge=1, le=4096)] = 5) -> Models:
     """Texture generator/inference/energy nets; ``width`` scales every hidden layer."""
     if len(sample_shape) != 3 or sample_shape[1] % 32 or sample_shape[2] % 32:
         raise ValueError(f"texture nets take images whose sides are multiples of 32, got "
