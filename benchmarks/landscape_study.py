@@ -202,7 +202,8 @@ def render(rows: list[dict], settings: dict) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("targets", nargs="+", help="RUN or RUN@STEP")
+    ap.add_argument("targets", nargs="*",
+                    help="RUN or RUN@STEP (none: write the table of the JSON's rows again)")
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eta", type=float, default=0.01)
@@ -212,9 +213,12 @@ def main(argv=None) -> int:
     ap.add_argument("--fine-grid", type=int, default=256)
     ap.add_argument("--basins", type=int, default=10)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--tag", default="", help="a name for this study (its own section and JSON)")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "landscape_study.json"))
     ap.add_argument("--markdown", default=str(ROOT / "docs" / "results.md"))
     args = ap.parse_args(argv)
+    if args.tag and args.json.endswith("landscape_study.json"):
+        args.json = args.json.replace("landscape_study.json", f"landscape_study_{args.tag}.json")
     if args.threads:
         torch.set_num_threads(args.threads)
     steps = [int(s) for s in args.steps.split(",")]
@@ -232,8 +236,10 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps({"settings": settings, "rows": rows}, indent=1))
     table = render(rows, settings)
     print(table)
-    write_section(Path(args.markdown), MARK, "Energy landscape: what the mapping finds "
-                  "(section 4.3)", table)
+    mark = MARK if not args.tag else MARK.replace(" -->", f"_{args.tag} -->")
+    title = "Energy landscape: what the mapping finds (section 4.3)" + \
+        (f": {args.tag}" if args.tag else "")
+    write_section(Path(args.markdown), mark, title, table)
     return 0
 
 

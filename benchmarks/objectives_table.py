@@ -45,6 +45,9 @@ def main(argv=None) -> int:
     ap.add_argument("--curve-every", type=int, default=0,
                     help="also evaluate the checkpoint of every N-th iteration (FD curves)")
     ap.add_argument("--features", default=None, help="feature network (trained if missing)")
+    ap.add_argument("--shared-settings", action="store_true",
+                    help="every objective with --recipe's optimiser settings (default: the "
+                         "baselines gan, wgan_gp, coopnet, ali, alice with their own papers')")
     add_common_options(ap, "objectives_table")
     ap.add_argument("--merge", action="store_true",
                     help="keep the rows of other objectives from --json when its settings match")
@@ -72,8 +75,8 @@ def main(argv=None) -> int:
     runs = []
     for name in args.objectives.split(","):
         recipe_path = Path(args.recipe)
-        if name in OWN_RECIPE and recipe_path.resolve() == (ROOT / "recipes" /
-                                                            "dt_fashion.toml").resolve():
+        if name in OWN_RECIPE and not args.shared_settings and \
+                recipe_path.resolve() == (ROOT / "recipes" / "dt_fashion.toml").resolve():
             recipe_path = ROOT / "recipes" / OWN_RECIPE[name]
         for seed in seeds:
             args.seed = seed
@@ -153,7 +156,7 @@ def summarise(runs: list[dict], norm: str) -> dict[str, dict]:
         if m is None:
             continue
         row = out.setdefault(r["objective"], {"runs": [], "inference_model": r["inference_model"],
-                                              "train_seconds": []})
+                                              "train_seconds": [], "recipe": r.get("recipe")})
         row["runs"].append(m)
         row["train_seconds"].append(r["train_seconds"])
     for row in out.values():
@@ -178,13 +181,15 @@ def render(runs, settings) -> str:
         rows = summarise(runs, norm)
         lines += ["", f"Samples and reconstructions with the generator's **{norm}** batch-norm "
                       f"statistics (`--norm {norm}`):", "",
-                  "| objective | seeds | FD-FMNIST ↓ | IS ↑ | precision ↑ | recall ↑ | test MSE ↓ | mean f data / samples | train s |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| objective | settings | seeds | FD-FMNIST ↓ | IS ↑ | precision ↑ | recall ↑ | test MSE ↓ | mean f data / samples | train s |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for name, r in rows.items():
             mse = spread(r["recon_mse"], ".5f") if r["inference_model"] else \
                 "— (no inference model)"
             f = f"{r['f_data'][0]:.3g} / {r['f_samples'][0]:.3g}"
-            lines.append(f"| {name} | {len(r['runs'])} | {spread(r['fd'], '.2f')} | "
+            own = r["recipe"] != settings["recipe"]
+            where = f"`{r['recipe']}` ({'its own paper' if own else 'shared'})"
+            lines.append(f"| {name} | {where} | {len(r['runs'])} | {spread(r['fd'], '.2f')} | "
                          f"{spread(r['is'], '.3f')} | {spread(r['precision'], '.3f')} | "
                          f"{spread(r['recall'], '.3f')} | {mse} | {f} | "
                          f"{statistics.fmean(r['train_seconds']):.0f} |")
