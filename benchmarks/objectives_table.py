@@ -49,6 +49,9 @@ def main(argv=None) -> int:
                     help="every objective with --recipe's optimiser settings (default: the "
                          "baselines gan, wgan_gp, coopnet, ali, alice with their own papers')")
     add_common_options(ap, "objectives_table")
+    ap.add_argument("--only-finished", action="store_true",
+                    help="table the runs that have finished; train nothing (others are left "
+                         "out and named)")
     ap.add_argument("--merge", action="store_true",
                     help="keep the rows of other objectives from --json when its settings match")
     args = ap.parse_args(argv)
@@ -90,6 +93,9 @@ def main(argv=None) -> int:
             trainer = Trainer(r)
             last = checkpoint.latest(run_dir / rundir.CHECKPOINTS) if run_dir.exists() else None
             done = last is not None and last.step >= args.steps
+            if not done and args.only_finished:
+                print(f"left out: {name} seed {seed} has not finished", file=sys.stderr)
+                continue
             if not done:
                 trainer.fit(run_dir, resume=last is not None, force=last is None, progress=False)
             train_s = time.perf_counter() - t0
