@@ -153,6 +153,10 @@ def study(target: str, n: int, seed: int, eta: float, steps: list[int], grid: in
     return out
 
 
+def model_name(row: dict) -> str:
+    return row["run"] + (f" @ {row['step']}" if row["step"] else "")
+
+
 def render(rows: list[dict], settings: dict) -> str:
     lines = [f"{settings['n']} Fashion-MNIST test images (seed {settings['seed']}) per model; "
              f"descent `x <- clamp(x + {settings['eta']} grad f(x), -1, 1)`; barriers on "
@@ -164,7 +168,7 @@ def render(rows: list[dict], settings: dict) -> str:
              "median projected gradient, pixels at a bound, distinct end points |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
-        name = f"{r['run']}" + (f" @ {r['step']}" if r["step"] else "")
+        name = model_name(r)
         e = r["energy"]
         trace = "; ".join(f"{t['steps']}: {t['energy']:.3g}, {t['grad_norm_median']:.3g}, "
                           f"{t['at_bound']:.0%}, {t['distinct']}" for t in r["descent"])
@@ -175,7 +179,7 @@ def render(rows: list[dict], settings: dict) -> str:
               "barrier above the higher minimum | pairs with no barrier |",
               "|---|---|---|---|---|---|"]
     for r in rows:
-        name = f"{r['run']}" + (f" @ {r['step']}" if r["step"] else "")
+        name = model_name(r)
         b = r["barrier_resolution"]
         lines.append(f"| {name} | {b['grid']} → {b['fine_grid']} | {b['max_abs_diff']:.3g} / "
                      f"{b['median_abs_diff']:.3g} | {b['barrier_std']:.3g} | "
@@ -184,7 +188,7 @@ def render(rows: list[dict], settings: dict) -> str:
               "| model | partition | basins | largest basin | purity | by chance |",
               "|---|---|---|---|---|---|"]
     for r in rows:
-        name = f"{r['run']}" + (f" @ {r['step']}" if r["step"] else "")
+        name = model_name(r)
         for c in r["clusterings"]:
             lines.append(f"| {name} | {c['name']} | {c['basins']} | {c['largest']:.0%} | "
                          f"{c['purity']:.3f} | {c['chance']:.3f} ± {c['chance_std']:.3f} |")
@@ -193,7 +197,7 @@ def render(rows: list[dict], settings: dict) -> str:
               "| model | lowest barrier | lowest barrier above the higher minimum | L2 between "
               "minima | L2 between the images | chance |", "|---|---|---|---|---|---|"]
     for r in rows:
-        name = f"{r['run']}" + (f" @ {r['step']}" if r["step"] else "")
+        name = model_name(r)
         nn = r["nearest_neighbour"]
         lines.append(f"| {name} | {nn['barrier']:.3f} | {nn['barrier_above_higher_minimum']:.3f}"
                      f" | {nn['l2_minima']:.3f} | {nn['l2_images']:.3f} | {nn['chance']:.3f} |")
