@@ -35,12 +35,12 @@ def stages(run: Path) -> list[dict]:
 
 def render(runs: dict[str, dict]) -> str:
     lines = ["| run | options | resolution | step | test MSE | f data | f samples | f noise | "
-             "sharpness | train s |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "sharpness | train s (wall) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in runs.items():
         for s in r["stages"]:
             lines.append(f"| {name} | {r['options']} | {s['resolution']}x{s['resolution']} | "
                          f"{s['step']} | {s['recon_mse']:.4f} | {s['f_data']:.3g} | "
-                         f"{s['f_samples']:.3g} | {s['f_noise']:.3g} | {s['sharpness']:.3f} | "
+                         f"{s['f_samples']:.3g} | {s['f_noise']:.3g} | {s['sharpness']:.3g} | "
                          f"{r['seconds'] if r['seconds'] is not None else '—'} |")
     return "\n".join(lines) + "\n"
 
