@@ -100,6 +100,7 @@ def test_a_network_an_objective_adds_is_trained_by_ddp_like_the_players(tmp_path
     assert max_diff(r0, one) < 1e-5
 
 
+@pytest.mark.slow  # 11 s of two processes; run with -m slow
 def test_batch_norm_statistics_stay_per_process_but_replicas_agree(tmp_path):
     """With batch norm each process normalises by its own 32 examples (SyncBatchNorm, which
     would make it 64, runs on GPUs only), so the result differs from one process; DDP still
@@ -124,6 +125,7 @@ def test_distributed_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
     assert max_diff(full, resumed) == 0.0
 
 
+@pytest.mark.slow  # 13 s; the resume and SIGTERM tests also launch torchrun
 def test_genzoo_run_nproc_trains_with_torchrun(tmp_path, capsys, monkeypatch):
     recipe = tmp_path / "r.toml"
     recipe.write_text(tiny_texture_toml("ddp", seed=0, image="grass", n_crops=64, steps=2,
