@@ -110,6 +110,7 @@ class Trainer:
         self._started = False  # whether fit() has trained a step (see rundir.restore)
         self.lr_scale = 1.0  # lowered by each divergence rollback
         self.rollbacks = 0  # divergence rollbacks so far, kept in checkpoints across resumes
+        self._weights_before: dict[str, torch.Tensor] = {}  # set by step(), read on divergence
         self.set_learning_rates(0)  # a bare step() trains at epoch 0's rates too
 
     def _per_example_state(self) -> PerExample:
@@ -217,8 +218,7 @@ class Trainer:
         # step broke it: blame the player whose parameters blew up, when one did
         blown = self.blown_up_players()
         if blown and player not in blown:
-            whose = f"{' and '.join(blown)} player{'s' if len(blown) > 1 else ''}'"
-            what += f" after the {whose}{'' if len(blown) > 1 else 's'} parameters blew up"
+            what += f" after the parameters of {' and '.join(blown)} blew up"
             player = blown[0]
         raise DivergenceError(f"training diverged at step {step}: {what}{beyond}", player)
 
@@ -227,7 +227,7 @@ class Trainer:
         not finite or beyond ``limit`` in magnitude (no network of genzoo's has weights near
         that after a sane step): the step before broke them."""
         out = []
-        for player, top in getattr(self, "_weights_before", {}).items():
+        for player, top in self._weights_before.items():
             top = float(top)
             if not math.isfinite(top) or top > limit:
                 out.append(player)
