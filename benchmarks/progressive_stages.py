@@ -9,6 +9,8 @@ in docs/results.md and JSON.
 
 Sharpness is the mean high-frequency energy of 64 samples over that of 64 data crops at the
 same resolution (1: as detailed as the data; genzoo.metrics.high_frequency_energy).
+The energy scale of a stage is the largest of |f| on data, samples and noise; "x first" is its
+ratio to the first stage's (one number per stage, since a first-stage mean can sit near 0).
 """
 
 from __future__ import annotations
@@ -33,16 +35,39 @@ def stages(run: Path) -> list[dict]:
     return rows
 
 
+def energy_scale(stage: dict) -> float:
+    return max(abs(stage["f_data"]), abs(stage["f_samples"]), abs(stage["f_noise"]))
+
+
+def verdicts(name: str, stages: list[dict]) -> list[str]:
+    """The issue's two targets: the last stage at least as sharp as the one before, and every
+    stage's energy scale within 10x of the first stage's."""
+    if len(stages) < 2:
+        return []
+    last, before = stages[-1], stages[-2]
+    ratio = max(energy_scale(s) for s in stages) / energy_scale(stages[0])
+    sharp = "met" if last["sharpness"] >= before["sharpness"] else "NOT met"
+    scale = "met" if ratio <= 10 else "NOT met"
+    return [f"- {name}: sharpness {last['resolution']}x{last['resolution']} "
+            f"{last['sharpness']:.3g} vs {before['resolution']}x{before['resolution']} "
+            f"{before['sharpness']:.3g}: {sharp}; largest energy scale {ratio:.3g}x the first "
+            f"stage's: {scale}."]
+
+
 def render(runs: dict[str, dict]) -> str:
     lines = ["| run | options | resolution | step | test MSE | f data | f samples | f noise | "
-             "sharpness | train s (wall) |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "x first | sharpness | train s (wall) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    notes = []
     for name, r in runs.items():
+        first = energy_scale(r["stages"][0]) if r["stages"] else 1.0
         for s in r["stages"]:
             lines.append(f"| {name} | {r['options']} | {s['resolution']}x{s['resolution']} | "
                          f"{s['step']} | {s['recon_mse']:.4f} | {s['f_data']:.3g} | "
-                         f"{s['f_samples']:.3g} | {s['f_noise']:.3g} | {s['sharpness']:.3g} | "
+                         f"{s['f_samples']:.3g} | {s['f_noise']:.3g} | "
+                         f"{energy_scale(s) / first:.3g} | {s['sharpness']:.3g} | "
                          f"{r['seconds'] if r['seconds'] is not None else '—'} |")
-    return "\n".join(lines) + "\n"
+        notes += verdicts(name, r["stages"])
+    return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
 
 
 def main(argv=None) -> int:
@@ -60,6 +85,10 @@ def main(argv=None) -> int:
         r = recipe_mod.load(run / RECIPE)
         opts = {k: v for k, v in r.model.options.items()
                 if k in ("equalized_lr", "generator_norm", "stage_steps", "fade_steps")}
+        if r.objectives.get("acd", {}).get("energy_l2"):
+            opts["energy_l2"] = r.objectives["acd"]["energy_l2"]
+        opts["lr (alpha/phi/theta)"] = "/".join(f"{getattr(r.train, p).lr:g}"
+                                                for p in ("alpha", "phi", "theta"))
         lines = (run / "metrics.jsonl").read_text().splitlines()
         elapsed = [json.loads(x).get("time/elapsed_s") for x in lines]
         elapsed = [e for e in elapsed if e is not None]

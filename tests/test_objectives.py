@@ -108,6 +108,48 @@ def test_acd_alpha_gradient_is_dream_mean_minus_data_mean():
     assert torch.allclose(grad, x_tilde.mean(0) - x.mean(0), atol=1e-5)
 
 
+def test_acd_energy_l2_gradient_matches_the_math():
+    # alpha's loss + w (mean f(x)^2 + mean f(x~)^2), f(x) = w.x: the penalty's gradient is
+    # 2 w (mean_i f(x_i) x_i + mean_j f(x~_j) x~_j)
+    m = linear_models()
+    x, z = torch.randn(6, 5), torch.randn(6, 2)
+    d = Draws(m, x, z, s=1.0)
+    terms = objective("acd", {"acd": {"energy_l2": 0.3}}).terms("alpha", d)
+    assert set(terms) == {"acd.kl_p_pi", "acd.kl_q_pi", "acd.energy_l2"}
+    (grad,) = torch.autograd.grad(sum(terms.values()), [m.energy.w])
+    x_tilde = z @ m.generator.W.detach().T
+    w = m.energy.w.detach()
+    expected = x_tilde.mean(0) - x.mean(0) + 2 * 0.3 * (
+        ((x @ w)[:, None] * x).mean(0) + ((x_tilde @ w)[:, None] * x_tilde).mean(0))
+    assert torch.allclose(grad, expected, atol=1e-5)
+    assert "acd.energy_l2" not in objective("acd").terms("alpha", Draws(m, x, z, s=1.0))
+
+
+@pytest.mark.parametrize("weight", [0.05, 0.5])
+def test_acd_energy_l2_bounds_the_gap_between_data_and_dream_energies(weight):
+    # f separates a data point from a dream point; without the penalty alpha's descent widens
+    # the gap for ever, with it the gap settles at 1 / weight
+    m = linear_models()
+    x, x_tilde = torch.ones(1, 5), -torch.ones(1, 5)
+    z = torch.ones(1, 2)
+    with torch.no_grad():
+        m.energy.w.zero_()
+        m.generator.W.fill_(-0.5)  # g(z) = -1 everywhere
+    acd = objective("acd", {"acd": {"energy_l2": weight}})
+    plain = objective("acd")
+    opt = torch.optim.SGD([m.energy.w], lr=0.02)
+    for _ in range(3000):
+        d = Draws(m, x, z, s=1.0)
+        opt.zero_grad()
+        sum(acd.terms("alpha", d).values()).backward()
+        opt.step()
+    gap = (m.energy(x) - m.energy(x_tilde)).item()
+    assert gap == pytest.approx(1 / weight, rel=1e-3)
+    d = Draws(m, x, z, s=1.0)
+    (g,) = torch.autograd.grad(sum(plain.terms("alpha", d).values()), [m.energy.w])
+    assert float(g @ (x - x_tilde)[0]) < 0  # without it the gap keeps growing
+
+
 def test_acd_theta_and_phi_terms_match_kl_p_pi():
     m = linear_models()
     x, z = torch.randn(4, 5), torch.randn(4, 2)
