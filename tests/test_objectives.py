@@ -137,8 +137,8 @@ def test_acd_energy_l2_bounds_the_gap_between_data_and_dream_energies(weight):
         m.generator.W.fill_(-0.5)  # g(z) = -1 everywhere
     acd = objective("acd", {"acd": {"energy_l2": weight}})
     plain = objective("acd")
-    opt = torch.optim.SGD([m.energy.w], lr=0.02)
-    for _ in range(3000):
+    opt = torch.optim.SGD([m.energy.w], lr=0.05)
+    for _ in range(600):
         d = Draws(m, x, z, s=1.0)
         opt.zero_grad()
         sum(acd.terms("alpha", d).values()).backward()
