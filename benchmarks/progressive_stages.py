@@ -9,6 +9,9 @@ in docs/results.md and JSON.
 
 Sharpness is the mean high-frequency energy of 64 samples over that of 64 data crops at the
 same resolution (1: as detailed as the data; genzoo.metrics.high_frequency_energy).
+The norm gap is the mean squared difference (images in [0, 1]) between the samples drawn with
+the generator's batch-norm running statistics and with each batch's own (— : a run from before
+it was measured).
 The energy scale of a stage is the largest of |f| on data, samples and noise; "x first" is its
 ratio to the first stage's (one number per stage, since a first-stage mean can sit near 0).
 """
@@ -54,9 +57,14 @@ def verdicts(name: str, stages: list[dict]) -> list[str]:
             f"stage's: {scale}."]
 
 
+def _maybe(v) -> str:
+    return "—" if v is None else f"{v:.3g}"
+
+
 def render(runs: dict[str, dict]) -> str:
     lines = ["| run | options | resolution | step | test MSE | f data | f samples | f noise | "
-             "x first | sharpness | train s (wall) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "x first | sharpness | norm gap | train s (wall) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     notes = []
     for name, r in runs.items():
         first = energy_scale(r["stages"][0]) if r["stages"] else 1.0
@@ -65,6 +73,7 @@ def render(runs: dict[str, dict]) -> str:
                          f"{s['step']} | {s['recon_mse']:.4f} | {s['f_data']:.3g} | "
                          f"{s['f_samples']:.3g} | {s['f_noise']:.3g} | "
                          f"{energy_scale(s) / first:.3g} | {s['sharpness']:.3g} | "
+                         f"{_maybe(s.get('norm_gap'))} | "
                          f"{r['seconds'] if r['seconds'] is not None else '—'} |")
         notes += verdicts(name, r["stages"])
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
@@ -85,6 +94,14 @@ def main(argv=None) -> int:
         r = recipe_mod.load(run / RECIPE)
         opts = {k: v for k, v in r.model.options.items()
                 if k in ("equalized_lr", "generator_norm", "stage_steps", "fade_steps")}
+        if r.model.running_stats != "all":
+            opts["running_stats"] = r.model.running_stats
+        if r.model.sample_norm != "running":
+            opts["sample_norm"] = r.model.sample_norm
+        if r.objectives.get("vae", {}).get("prior_kl"):
+            opts["prior_kl"] = r.objectives["vae"]["prior_kl"]
+        if r.model.s_resolution:
+            opts["s_resolution"] = r.model.s_resolution
         if r.objectives.get("acd", {}).get("energy_l2"):
             opts["energy_l2"] = r.objectives["acd"]["energy_l2"]
         opts["lr (alpha/phi/theta)"] = "/".join(f"{getattr(r.train, p).lr:g}"

@@ -82,6 +82,9 @@ def build_models(recipe: Recipe, sample_shape: tuple[int, ...], registry=None) -
             if not isinstance(getattr(models, attr), Growing):
                 raise GenzooError(f"architecture '{recipe.model.arch}' from '{entry.dist}' grows, "
                                   f"so its {attr} must implement genzoo.interfaces.Growing")
+    elif recipe.model.s_resolution:
+        raise GenzooError(f"model.s_resolution scales s with the resolution of growing networks, "
+                          f"and architecture '{recipe.model.arch}' does not grow; drop the key")
     for net in (models.generator, models.encoder, models.energy):
         init_weights(net, recipe.model.init_std, recipe.model.bias_init)
     models.encoder.posterior_head = recipe.model.posterior

@@ -18,6 +18,7 @@ from torch import nn
 from genzoo.errors import GenzooError
 from genzoo.interfaces import Models, Posterior
 from genzoo.per_example import PerExample
+from genzoo.sampling import running_stats_frozen
 
 PLAYERS = ("alpha", "phi", "theta")
 
@@ -37,13 +38,16 @@ class Draws:
 
     ``theta_z_hat``: the theta-step's ``z^`` is the phi-step's draw (``"reuse"``, Algorithm 1)
     or a ``"fresh"`` one, from the updated encoder with a new eps (the authors' code).
+    ``running_stats``: the generator's batch-norm running statistics follow every pass
+    (``"all"``) or the prior draws g(z) alone (``"prior"``: g(z^) leaves them as they are).
     """
 
     def __init__(self, models: Models, x: torch.Tensor, z: torch.Tensor, s: float,
                  rng: torch.Generator | None = None, noise: Callable | None = None,
                  index: torch.Tensor | None = None, per_example: PerExample | None = None,
-                 theta_z_hat: str = "reuse"):
+                 theta_z_hat: str = "reuse", running_stats: str = "all"):
         self.models = models
+        self.running_stats = running_stats
         self.fresh_z_hat = theta_z_hat == "fresh"
         self.x = x
         self.z = z
@@ -126,7 +130,13 @@ class Draws:
         reuses the phi-step's forward pass (the trainer keeps graphs until the last step);
         a fresh ``z^`` makes it depend on phi too."""
         deps = ("theta", "phi") if self.fresh_z_hat else ("theta",)
-        return self.memo("x_recon", deps, lambda: self.models.generator(self.z_hat))
+        return self.memo("x_recon", deps, self._reconstruct)
+
+    def _reconstruct(self) -> torch.Tensor:
+        if self.running_stats == "prior":  # model.running_stats: sampling's statistics from g(z)
+            with running_stats_frozen(self.models.generator):
+                return self.models.generator(self.z_hat)
+        return self.models.generator(self.z_hat)
 
     @property
     def f_data(self) -> torch.Tensor:

@@ -106,6 +106,10 @@ class Train:
 class Model:
     arch: str
     s: Annotated[float, Field(gt=0)] = math.sqrt(0.5)  # std of p_theta(x|z) = N(g(z), s^2 I)
+    # growing networks: s holds at this resolution and scales with the side elsewhere
+    # (s * r / s_resolution at r x r), so that ||x - g(z^)||^2 / (2 s^2), a sum over pixels,
+    # weighs the same per image at every stage; 0: s at every resolution (the paper)
+    s_resolution: Annotated[int, Field(ge=0, le=65536)] = 0
     init_std: Annotated[float, Field(gt=0)] = 0.02  # weights initialised N(0, init_std)
     # conv/linear biases: "zero", or PyTorch's "default" init kept (the authors' code)
     bias_init: Literal["zero", "default"] = "zero"
@@ -115,6 +119,10 @@ class Model:
     # the generator's batch norm when drawing samples for grids and evaluation: "running"
     # statistics (eval mode) or each sampling batch's own "batch" statistics (the authors' code)
     sample_norm: Literal["running", "batch"] = "running"
+    # the generator's batch-norm running statistics (what "running" samples use) gathered from
+    # every generator pass, PyTorch's way ("all"), or from the prior draws g(z) alone ("prior"):
+    # the posterior pass g(z^) has other statistics wherever q(z|x) strays from the prior
+    running_stats: Literal["all", "prior"] = "all"
     options: dict = field(default_factory=dict)  # the architecture's own keys
 
 
@@ -194,7 +202,8 @@ def identity(d: dict) -> dict:
     return d
 
 
-_LATER_KEYS = {"model": {"bias_init": "zero", "posterior": "log_std", "posterior_clamp": True},
+_LATER_KEYS = {"model": {"bias_init": "zero", "posterior": "log_std", "posterior_clamp": True,
+                         "s_resolution": 0, "running_stats": "all"},
                "train": {"theta_z_hat": "reuse", "lr_decay_epoch0": False}}
 
 

@@ -2,7 +2,8 @@
 
 ``"running"``: eval mode, each layer normalised by the running statistics training
 accumulated (which mix the prior batches g(z) and the posterior batches g(z^) of every
-iteration). ``"batch"``: train mode, each sampling batch normalised by its own statistics,
+iteration, unless ``model.running_stats = "prior"`` keeps the posterior batches out: see
+:func:`running_stats_frozen`). ``"batch"``: train mode, each sampling batch normalised by its own statistics,
 as the generator ran during training and as the authors' code drew its samples for IS/FID;
 the running statistics are restored afterwards, so sampling never changes a model.
 """
@@ -47,3 +48,22 @@ def generate(generator: nn.Module, z: torch.Tensor, norm: str = "running",
         for i in range(0, len(z), batch):
             out.append(fn(z[i:i + batch].to(device)).cpu())
     return torch.cat(out)
+
+
+@contextmanager
+def running_stats_frozen(module: nn.Module):
+    """Within the block, ``module``'s batch-norm layers still normalise a training batch with
+    its own statistics but leave their running statistics (and batch count) as they were: how
+    the generator's posterior pass g(z^) stays out of the statistics that sampling uses."""
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    kept = [(m.momentum, None if m.num_batches_tracked is None else
+             m.num_batches_tracked.clone()) for m in norms]
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        yield module
+    finally:
+        for m, (momentum, count) in zip(norms, kept):
+            m.momentum = momentum
+            if count is not None:
+                m.num_batches_tracked.copy_(count)

@@ -143,13 +143,17 @@ class Trainer:
         r = self.recipe
         if mask is not None:
             x = torch.where(mask, x, self.per_example.rows("fill", index))
-        if self.models.set_step(self.step_count) is not None:
+        s = r.model.s
+        if (stage := self.models.set_step(self.step_count)) is not None:
             x = self.models.real_view(x)
+            if r.model.s_resolution:
+                s *= stage.resolution / r.model.s_resolution
         if self.memory_format is torch.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         z = self.noise((x.shape[0], *self.models.generator.latent_shape))
-        d = Draws(self.forward_models, x, z, r.model.s, noise=self.noise, index=index,
-                  per_example=self.per_example, theta_z_hat=r.train.theta_z_hat)
+        d = Draws(self.forward_models, x, z, s, noise=self.noise, index=index,
+                  per_example=self.per_example, theta_z_hat=r.train.theta_z_hat,
+                  running_stats=r.model.running_stats)
         metrics: dict[str, torch.Tensor] = {}
         order = [p for p in ["alpha", "phi"] + ["theta"] * r.train.theta_steps
                  if self.objective.steps_at(p, self.step_count)]
@@ -265,8 +269,11 @@ class Trainer:
     def stage_measurements(self, noise: torch.Tensor, n: int = 64) -> dict[str, float]:
         """At the end of a growing network's stage, at that resolution: the reconstruction error
         of held-out images (the test split's first ``n``, else training examples), the mean
-        energy on them, on samples and on uniform noise, and the samples' sharpness (their
-        high-frequency energy over the held-out images')."""
+        energy on them, on samples and on uniform noise, the samples' sharpness (their
+        high-frequency energy over the held-out images'), and the mean squared difference
+        between the samples drawn with the generator's batch-norm running statistics and with
+        each batch's own (``norm_gap``; 0 without batch norm; large where the running
+        statistics do not fit the prior draws, see ``model.running_stats``)."""
         from genzoo.metrics import high_frequency_energy, mse_unit_range
         from genzoo.sampling import norm_mode
 
@@ -282,12 +289,14 @@ class Trainer:
             noise_x = torch.rand(x.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
             energies = {k: float(f(v.to(self.device)).mean()) for k, v in
                         (("f_data", x), ("f_samples", fake), ("f_noise", noise_x))}
+            other = "batch" if self.recipe.model.sample_norm == "running" else "running"
+            norm_gap = mse_unit_range(fake.cpu(), generate(g, noise, other, len(noise))).mean()
         sharp = float(high_frequency_energy(fake.cpu()).mean() /
                       high_frequency_energy(x.cpu()).mean().clamp(min=1e-12))
         return {"stage/resolution": int(x.shape[-1]),
                 "stage/recon_mse": float(mse_unit_range(x.cpu(), recon).mean()),
                 **{f"stage/{k}": v for k, v in energies.items()},
-                "stage/sharpness": sharp}
+                "stage/sharpness": sharp, "stage/norm_gap": float(norm_gap)}
 
     def sample(self, z: torch.Tensor) -> torch.Tensor:
         """``g(z)`` for sample grids, in the recipe's ``model.sample_norm`` mode, on the CPU."""

@@ -128,7 +128,7 @@ def test_equalized_convolutions_scale_at_run_time_and_keep_unit_scale_with_depth
                 net.set_stage(Stage(int(math.log2(size // 4)), size, 1.0))
             f = m.energy(x)
             (g,) = torch.autograd.grad(f.sum(), x)
-            scale, grad = float(f.abs().mean()), float(g.flatten(1).norm(dim=1).mean())
+            scale, grad = float(f.detach().abs().mean()), float(g.flatten(1).norm(dim=1).mean())
             if eq:  # measured: |f| 0.60 / 0.17, |grad_x f| 0.11 / 0.07 at 32 / 64
                 assert scale > 0.05 and grad > 0.01, (size, scale, grad)
             else:  # measured: |f| 3e-7 / 3e-8, |grad_x f| 4e-7 / 5e-9
@@ -210,6 +210,7 @@ def test_progressive_recipe_end_to_end(tmp_path, capsys):
     assert [ln["step"] for ln in stages] == [1, 3, 5, 7]
     for ln in stages:
         assert 0 <= ln["stage/recon_mse"] <= 1 and ln["stage/sharpness"] >= 0
+        assert 0 < ln["stage/norm_gap"] <= 1  # batch norm in the generator: the modes differ
         assert all(math.isfinite(ln[f"stage/{k}"]) for k in ("f_data", "f_samples", "f_noise"))
     code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_progressive.toml", "--out",
                        tmp_path / "bad", "--set", "data.size=48", "--device", "cpu")
@@ -238,3 +239,62 @@ def test_the_sharpness_statistic_falls_with_blur():
     assert float(high_frequency_energy(blurred).mean()) < 0.2 * float(
         high_frequency_energy(x).mean())
     assert float(high_frequency_energy(torch.zeros(1, 1, 8, 8))) == 0.0
+
+
+def test_s_resolution_keeps_the_reconstruction_weight_per_image_across_stages(tmp_path):
+    """With ``model.s_resolution = R``, s at resolution r is ``s r / R``: at 4x4 the
+    reconstruction term ||x - g(z^)||^2 / (2 s^2) is (R / 4)^2 times the term with s fixed, for
+    the same draws; a network that does not grow refuses the key."""
+    x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+
+    def first_recon(s_resolution):
+        raw = _tiny(tmp_path, steps=1).to_dict()
+        raw["model"]["s_resolution"] = s_resolution
+        trainer = Trainer(from_dict(raw))
+        assert trainer.models.stage.resolution == 4
+        return float(trainer.step(x)["phi/vae.kl_q_p.recon"])
+
+    plain = first_recon(0)
+    assert first_recon(16) == pytest.approx(16 * plain, rel=1e-5)  # s / 4 at 4x4
+    assert first_recon(8) == pytest.approx(4 * plain, rel=1e-5)
+    assert first_recon(4) == pytest.approx(plain, rel=1e-6)
+    raw = _tiny(tmp_path, steps=1).to_dict()
+    raw["model"] = {"arch": "dcgan", "s_resolution": 16}
+    raw["data"].update(resize=40, size=32)
+    with pytest.raises(GenzooError, match="does not grow"):
+        Trainer(from_dict(raw))
+
+
+def test_running_stats_from_prior_draws_alone_change_no_parameter():
+    """``model.running_stats = "prior"``: training computes the same losses and parameters (the
+    generator trains in batch-statistics mode either way), but its batch-norm running
+    statistics follow g(z) alone: one update per iteration instead of two."""
+    from genzoo.sampling import running_stats_frozen
+
+    x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    trained = {}
+    for mode in ("all", "prior"):
+        raw = _tiny(None, steps=3).to_dict()
+        raw["model"]["running_stats"] = mode
+        t = Trainer(from_dict(raw))
+        losses = [float(t.step(x)["theta/loss"]) for _ in range(3)]
+        trained[mode] = (t, losses)
+    (t_all, l_all), (t_prior, l_prior) = trained["all"], trained["prior"]
+    assert l_all == l_prior
+    for a, b in zip(t_all.models.generator.parameters(), t_prior.models.generator.parameters()):
+        assert torch.equal(a, b)
+    bn_all = [m for m in t_all.models.generator.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    bn_prior = [m for m in t_prior.models.generator.modules()
+                if isinstance(m, torch.nn.BatchNorm2d)]
+    counts_all = [int(m.num_batches_tracked) for m in bn_all]
+    assert counts_all[:2] == [6, 6]  # the 4x4 block: both passes in each of 3 iterations
+    assert [int(m.num_batches_tracked) for m in bn_prior] == [c // 2 for c in counts_all]
+    assert not torch.equal(bn_all[0].running_var, bn_prior[0].running_var)
+    # the context leaves a training batch's normalisation alone and restores momentum
+    bn = torch.nn.BatchNorm1d(3)
+    h = torch.randn(8, 3) * 5 + 2
+    with running_stats_frozen(bn):
+        out = bn(h)
+    assert torch.equal(bn.running_mean, torch.zeros(3)) and int(bn.num_batches_tracked) == 0
+    assert torch.allclose(out, bn(h)) and bn.momentum == 0.1
+    assert torch.allclose(bn.running_mean, 0.1 * h.mean(0))
