@@ -3,9 +3,9 @@
 ``"running"``: eval mode, each layer normalised by the running statistics training
 accumulated (which mix the prior batches g(z) and the posterior batches g(z^) of every
 iteration, unless ``model.running_stats = "prior"`` keeps the posterior batches out: see
-:func:`running_stats_frozen`). ``"batch"``: train mode, each sampling batch normalised by its own statistics,
-as the generator ran during training and as the authors' code drew its samples for IS/FID;
-the running statistics are restored afterwards, so sampling never changes a model.
+:func:`running_stats_frozen`). ``"batch"``: train mode, each sampling batch normalised by its
+own statistics, as the generator ran during training and as the authors' code drew its samples
+for IS/FID; the running statistics are restored afterwards, so sampling never changes a model.
 """
 
 from __future__ import annotations
