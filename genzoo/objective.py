@@ -9,6 +9,7 @@ parts; the divergence triangle is the composition ``["vae", "acd"]``.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
@@ -130,13 +131,17 @@ class Draws:
         reuses the phi-step's forward pass (the trainer keeps graphs until the last step);
         a fresh ``z^`` makes it depend on phi too."""
         deps = ("theta", "phi") if self.fresh_z_hat else ("theta",)
-        return self.memo("x_recon", deps, self._reconstruct)
-
-    def _reconstruct(self) -> torch.Tensor:
-        if self.running_stats == "prior":  # model.running_stats: sampling's statistics from g(z)
-            with running_stats_frozen(self.models.generator):
+        def forward():
+            with self.posterior_pass():
                 return self.models.generator(self.z_hat)
-        return self.models.generator(self.z_hat)
+        return self.memo("x_recon", deps, forward)
+
+    def posterior_pass(self):
+        """Context for a generator pass on inferred codes (not prior draws): with
+        ``running_stats = "prior"`` it leaves the batch-norm running statistics alone."""
+        if self.running_stats == "prior":
+            return running_stats_frozen(self.models.generator)
+        return nullcontext()
 
     @property
     def f_data(self) -> torch.Tensor:

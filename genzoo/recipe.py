@@ -180,8 +180,13 @@ class Recipe:
         """Hash of what defines the trained models: everything except run length, logging,
         device, loader workers and the divergence guard. A checkpoint resumes only under the
         same hash."""
-        return hashlib.sha256(json.dumps(identity(self.to_dict()), sort_keys=True,
-                                         default=str).encode()).hexdigest()[:16]
+        return hash_of(identity(self.to_dict()))
+
+
+def hash_of(identity_dict: dict) -> str:
+    """The 16-hex-digit hash of a recipe's :func:`identity`."""
+    return hashlib.sha256(json.dumps(identity_dict, sort_keys=True,
+                                     default=str).encode()).hexdigest()[:16]
 
 
 def identity(d: dict) -> dict:

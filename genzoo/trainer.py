@@ -191,7 +191,7 @@ class Trainer:
         if checks:
             self._check_divergence(checks)
         if mask is not None:
-            with torch.no_grad():
+            with torch.no_grad(), d.posterior_pass():  # g(z^): not sampling's statistics
                 self.per_example.set_rows("fill", index, self.objective.reconstruct(d))
         self.step_count += 1
         return metrics

@@ -290,6 +290,16 @@ def test_running_stats_from_prior_draws_alone_change_no_parameter():
     assert counts_all[:2] == [6, 6]  # the 4x4 block: both passes in each of 3 iterations
     assert [int(m.num_batches_tracked) for m in bn_prior] == [c // 2 for c in counts_all]
     assert not torch.equal(bn_all[0].running_var, bn_prior[0].running_var)
+    # any other pass on inferred codes (e.g. refilling incomplete images) goes through the
+    # same context: with "prior" it leaves the statistics, with "all" it counts
+    from genzoo.objective import Draws
+    z = torch.randn(4, 8)
+    for t, counted in ((t_prior, 0), (t_all, 1)):
+        d = Draws(t.models, x, z, 1.0, running_stats=t.recipe.model.running_stats)
+        before = int(t.models.generator.first[1].num_batches_tracked)
+        with torch.no_grad(), d.posterior_pass():
+            t.models.generator(z)
+        assert int(t.models.generator.first[1].num_batches_tracked) == before + counted
     # the context leaves a training batch's normalisation alone and restores momentum
     bn = torch.nn.BatchNorm1d(3)
     h = torch.randn(8, 3) * 5 + 2
