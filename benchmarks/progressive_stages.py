@@ -7,8 +7,14 @@ in docs/results.md and JSON.
     genzoo run recipes/dt_progressive.toml --out runs/prog_eq --set model.equalized_lr=true
     python benchmarks/progressive_stages.py runs/prog_base runs/prog_eq
 
-Sharpness is the mean high-frequency energy of 64 samples over that of 64 data crops at the
-same resolution (1: as detailed as the data; genzoo.metrics.high_frequency_energy).
+Sharpness is the mean high-frequency energy of the samples (64 since runs record "samples";
+the grid's 16 before) over that of 64 data crops at the same resolution (1: as detailed as the
+data; genzoo.metrics.high_frequency_energy), at the stage's last step. Samples swing from
+step to step, so training also measures it at 8 evenly spaced steps of each stage's stable
+phase (after its fade-in; GrowthSchedule.stable_points): "over the stable phase" is their
+mean ± s.d. (count). ``--remeasure`` measures what an older run did not record from the
+checkpoints it kept (64 samples at a stage's end; the stable-phase points where it kept a
+checkpoint of that step, e.g. with log.checkpoint_every=25).
 The norm gap is the mean squared difference (images in [0, 1]) between the samples drawn with
 the generator's batch-norm running statistics and with each batch's own (— : a run from before
 it was measured).
@@ -23,19 +29,101 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 from tables import ROOT, write_section
 
 MARK = "<!-- progressive_stages -->"
 
 
-def stages(run: Path) -> list[dict]:
-    rows = []
+def stages(run: Path, grid_samples: int, remeasure: bool = False) -> list[dict]:
+    """The run's stage lines; each with ``sharpness_mean``/``_sd``/``_points`` over the
+    sharpness points the run logged in that stage's stable phase (where it logged them)."""
+    rows, points = [], {}
     for line in (run / "metrics.jsonl").read_text().splitlines():
         m = json.loads(line)
+        if "stage/sharpness_point" in m:
+            points[m["step"]] = m["stage/sharpness_point"]  # a resumed run's last wins
         if "stage/resolution" in m:
-            rows.append({"step": m["step"], **{k.split("/", 1)[1]: v for k, v in m.items()
-                                               if k.startswith("stage/")}})
+            rows.append({"step": m["step"], "samples": grid_samples,
+                         **{k.split("/", 1)[1]: v for k, v in m.items()
+                            if k.startswith("stage/")}})
+    again = Remeasured(run) if remeasure else None
+    for before, row in zip([0] + [r["step"] for r in rows], rows):
+        if again and row["samples"] < 64:
+            row.update(again.stage(row["step"]) or {})
+        seen = [v for st, v in points.items() if before < st <= row["step"]]
+        if not seen and again:
+            seen = again.points(row["step"])
+        row.update(spread(seen))
     return rows
+
+
+def spread(values: list[float]) -> dict:
+    if not values:
+        return {"sharpness_mean": None, "sharpness_sd": None, "sharpness_points": 0}
+    t = torch.tensor(values, dtype=torch.float64)
+    return {"sharpness_mean": float(t.mean()),
+            "sharpness_sd": float(t.std()) if len(t) > 1 else 0.0,
+            "sharpness_points": len(values)}
+
+
+class Remeasured:
+    """A run measured again from the checkpoints it kept, with what training measures now:
+    64 samples at a stage's end, and the sharpness at each of ``GrowthSchedule.stable_points``
+    (where a checkpoint of that step is kept)."""
+
+    def __init__(self, run: Path):
+        self.run, self._data = run, None
+
+    def _load(self, step: int):
+        from genzoo import assemble
+        from genzoo.errors import GenzooError
+        from genzoo.trainer import load_trained
+
+        try:
+            recipe, models, _ = load_trained(self.run, checkpoint=step)
+        except GenzooError:
+            return None
+        if self._data is None:
+            self._data = assemble.build_data(recipe)
+        models.set_step(step - 1)
+        g = torch.Generator().manual_seed(recipe.seed + 12345)  # Trainer.fixed_noise
+        return recipe, models, torch.randn((64, *models.generator.latent_shape), generator=g)
+
+    def stage(self, step: int) -> dict | None:
+        from genzoo.trainer import stage_measurements
+
+        loaded = self._load(step)
+        if loaded is None:
+            return None
+        recipe, models, noise = loaded
+        m = stage_measurements(models, recipe, self._data, noise)
+        return {k.split("/", 1)[1]: v for k, v in m.items()}
+
+    def points(self, end: int) -> list[float]:
+        from genzoo.sampling import generate
+        from genzoo.trainer import held_out, sharpness
+
+        loaded = self._load(end)
+        if loaded is None:
+            return []
+        recipe, models, _ = loaded
+        res = dict(models.growth.stage_ends(recipe.train.steps)).get(end)
+        out = []
+        for step, r in models.growth.stable_points(recipe.train.steps).items():
+            if r == res and (loaded := self._load(step)) is not None:
+                recipe, models, noise = loaded
+                out.append(sharpness(generate(models.generator, noise,
+                                              recipe.model.sample_norm, batch=len(noise)),
+                                     held_out(models, self._data)))
+        return out
+
+
+def measured_again(run: Path, step: int) -> dict | None:
+    """The stage measurements of ``run`` at ``step`` from its checkpoint of that step (None
+    where none is kept), with the 64 samples that training now uses."""
+    return Remeasured(run).stage(step)
 
 
 def energy_scale(stage: dict) -> float:
@@ -51,20 +139,32 @@ def verdicts(name: str, stages: list[dict]) -> list[str]:
     ratio = max(energy_scale(s) for s in stages) / energy_scale(stages[0])
     sharp = "met" if last["sharpness"] >= before["sharpness"] else "NOT met"
     scale = "met" if ratio <= 10 else "NOT met"
+    over = ""
+    if last.get("sharpness_points", 0) > 1 and before.get("sharpness_points", 0) > 1:
+        met = "met" if last["sharpness_mean"] >= before["sharpness_mean"] else "NOT met"
+        over = (f"; over the stable phases {last['sharpness_mean']:.3g} vs "
+                f"{before['sharpness_mean']:.3g}: {met}")
     return [f"- {name}: sharpness {last['resolution']}x{last['resolution']} "
             f"{last['sharpness']:.3g} vs {before['resolution']}x{before['resolution']} "
-            f"{before['sharpness']:.3g}: {sharp}; largest energy scale {ratio:.3g}x the first "
-            f"stage's: {scale}."]
+            f"{before['sharpness']:.3g}: {sharp}{over}; largest energy scale {ratio:.3g}x the "
+            f"first stage's: {scale}."]
 
 
 def _maybe(v) -> str:
     return "—" if v is None else f"{v:.3g}"
 
 
+def _over_stage(s: dict) -> str:
+    if not s.get("sharpness_points"):
+        return "—"
+    return f"{s['sharpness_mean']:.3g} ± {s['sharpness_sd']:.2g} ({s['sharpness_points']})"
+
+
 def render(runs: dict[str, dict]) -> str:
     lines = ["| run | options | resolution | step | test MSE | f data | f samples | f noise | "
-             "x first | sharpness | norm gap | train s (wall) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "x first | sharpness (samples) | sharpness over the stable phase | norm gap | "
+             "train s (wall) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     notes = []
     for name, r in runs.items():
         first = energy_scale(r["stages"][0]) if r["stages"] else 1.0
@@ -72,8 +172,8 @@ def render(runs: dict[str, dict]) -> str:
             lines.append(f"| {name} | {r['options']} | {s['resolution']}x{s['resolution']} | "
                          f"{s['step']} | {s['recon_mse']:.4f} | {s['f_data']:.3g} | "
                          f"{s['f_samples']:.3g} | {s['f_noise']:.3g} | "
-                         f"{energy_scale(s) / first:.3g} | {s['sharpness']:.3g} | "
-                         f"{_maybe(s.get('norm_gap'))} | "
+                         f"{energy_scale(s) / first:.3g} | {s['sharpness']:.3g} ({s['samples']}) | "
+                         f"{_over_stage(s)} | {_maybe(s.get('norm_gap'))} | "
                          f"{r['seconds'] if r['seconds'] is not None else '—'} |")
         notes += verdicts(name, r["stages"])
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
@@ -85,6 +185,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" /
                                           "progressive_stages.json"))
     ap.add_argument("--markdown", default=str(ROOT / "docs" / "results.md"))
+    ap.add_argument("--remeasure", action="store_true",
+                    help="measure again from the checkpoints a run kept what it did not "
+                         "record: 64 samples at stage ends, sharpness over stable phases")
     args = ap.parse_args(argv)
     from genzoo import recipe as recipe_mod
     from genzoo.rundir import RECIPE
@@ -104,13 +207,16 @@ def main(argv=None) -> int:
             opts["s_resolution"] = r.model.s_resolution
         if r.objectives.get("acd", {}).get("energy_l2"):
             opts["energy_l2"] = r.objectives["acd"]["energy_l2"]
+        opts["steps"] = r.train.steps
+        if r.train.channels_last:
+            opts["channels_last"] = True
         opts["lr (alpha/phi/theta)"] = "/".join(f"{getattr(r.train, p).lr:g}"
                                                 for p in ("alpha", "phi", "theta"))
         lines = (run / "metrics.jsonl").read_text().splitlines()
         elapsed = [json.loads(x).get("time/elapsed_s") for x in lines]
         elapsed = [e for e in elapsed if e is not None]
         runs[run.name] = {"options": ", ".join(f"{k}={v}" for k, v in opts.items()),
-                          "stages": stages(run),
+                          "stages": stages(run, r.log.n_samples, args.remeasure),
                           "seconds": round(elapsed[-1]) if elapsed else None}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(runs, indent=1))

@@ -50,14 +50,29 @@ class GrowthSchedule:
         """Steps until the final resolution is fully faded in and has had its stage_steps."""
         return self.stage_steps + self.levels * (self.fade_steps + self.stage_steps)
 
-    def stage_ends(self) -> list[tuple[int, int]]:
-        """``(step, resolution)`` at the end of each resolution's stage."""
+    def stage_ends(self, run_steps: int = 0) -> list[tuple[int, int]]:
+        """``(step, resolution)`` at the end of each resolution's stage. The final resolution
+        stays until the run ends, so its stage ends at ``run_steps`` where that is later."""
         out, step = [], self.stage_steps
         out.append((step, self.start))
         for k in range(1, self.levels + 1):
             step += self.fade_steps + self.stage_steps
             out.append((step, self.start << k))
+        out[-1] = (max(out[-1][0], run_steps), out[-1][1])
         return out
+
+    def stable_points(self, run_steps: int = 0, k: int = 8) -> dict[int, int]:
+        """``{step: resolution}``: ``k`` evenly spaced steps of each resolution's stable phase
+        (after its fade-in), the last at its stage's end: where the samples' sharpness is
+        measured, so that a stage is judged by more than its last iteration."""
+        ends = self.stage_ends(run_steps)
+        final_in = self.steps_to_final - self.stage_steps  # the final resolution fully in
+        out = {}
+        for i, (end, res) in enumerate(ends):
+            stable = end - final_in if i == len(ends) - 1 else self.stage_steps
+            for j in range(k):
+                out[end - (j * stable) // k] = res
+        return dict(sorted(out.items()))
 
     def at(self, step: int) -> Stage:
         """The stage of the iteration that follows ``step`` completed steps."""

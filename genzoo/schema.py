@@ -54,7 +54,8 @@ def describe(tp) -> str:
         return "a list" if len(args) == 2 and args[1] is Ellipsis else \
             f"a list of {len(args)} values"
     if origin is list or tp is list:
-        return "a list"
+        args = get_args(tp)
+        return f"a list, each {describe(args[0])}" if args and args[0] is not Any else "a list"
     if origin is dict:
         return "a table"
     if origin is Literal:

@@ -266,37 +266,17 @@ class Trainer:
         idx = torch.linspace(0, len(train) - 1, min(n, len(train))).long().tolist()
         return torch.stack([samples_of(train[i]) for i in idx])
 
-    def stage_measurements(self, noise: torch.Tensor, n: int = 64) -> dict[str, float]:
-        """At the end of a growing network's stage, at that resolution: the reconstruction error
-        of held-out images (the test split's first ``n``, else training examples), the mean
-        energy on them, on samples and on uniform noise, the samples' sharpness (their
-        high-frequency energy over the held-out images'), and the mean squared difference
-        between the samples drawn with the generator's batch-norm running statistics and with
-        each batch's own (``norm_gap``; 0 without batch norm; large where the running
-        statistics do not fit the prior draws, see ``model.running_stats``)."""
-        from genzoo.metrics import high_frequency_energy, mse_unit_range
-        from genzoo.sampling import norm_mode
+    def stage_measurements(self, n: int = 64) -> dict[str, float]:
+        """At the end of a growing network's stage: ``stage_measurements`` of the trainer's
+        models on its data, with ``n`` samples of the grids' fixed noise (whose first rows
+        are the grid's own)."""
+        return stage_measurements(self.models, self.recipe, self.data, self.fixed_noise(n),
+                                  n, self.device)
 
-        split = self.data.test if self.data.test is not None and len(self.data.test) else \
-            self.data.train
-        x = torch.stack([samples_of(split[i]) for i in range(min(n, len(split)))])
-        x = self.models.real_view(x.to(self.device))
-        fake = self.sample(noise).to(self.device)
-        g, e, f = self.models.generator, self.models.encoder, self.models.energy
-        with torch.no_grad(), norm_mode(e, "batch"), norm_mode(f, "batch"):
-            recon = generate(g, x, self.recipe.model.sample_norm, len(x), self.device,
-                             fn=lambda b: g(e(b).mean))
-            noise_x = torch.rand(x.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
-            energies = {k: float(f(v.to(self.device)).mean()) for k, v in
-                        (("f_data", x), ("f_samples", fake), ("f_noise", noise_x))}
-            other = "batch" if self.recipe.model.sample_norm == "running" else "running"
-            norm_gap = mse_unit_range(fake.cpu(), generate(g, noise, other, len(noise))).mean()
-        sharp = float(high_frequency_energy(fake.cpu()).mean() /
-                      high_frequency_energy(x.cpu()).mean().clamp(min=1e-12))
-        return {"stage/resolution": int(x.shape[-1]),
-                "stage/recon_mse": float(mse_unit_range(x.cpu(), recon).mean()),
-                **{f"stage/{k}": v for k, v in energies.items()},
-                "stage/sharpness": sharp, "stage/norm_gap": float(norm_gap)}
+    def sample_sharpness(self, n: int = 64) -> float:
+        """``sharpness`` of ``n`` samples of the fixed noise against ``n`` held-out images."""
+        return sharpness(self.sample(self.fixed_noise(n)),
+                         held_out(self.models, self.data, n, self.device))
 
     def sample(self, z: torch.Tensor) -> torch.Tensor:
         """``g(z)`` for sample grids, in the recipe's ``model.sample_norm`` mode, on the CPU."""
@@ -432,7 +412,10 @@ class Trainer:
             events.samples(step=0, name="data", images=real, real=None)
         real_above = real[:4] if self.data.is_video else None  # Fig. 12: training frames above
         growth = self.models.growth
-        stage_ends = {s: f"{res}x{res}" for s, res in growth.stage_ends()} if growth else {}
+        stage_ends = {s: f"{res}x{res}" for s, res in growth.stage_ends(r.train.steps)} \
+            if growth else {}
+        points = growth.stable_points(r.train.steps) if growth else {}
+        stage_sharpness: dict[int, dict[int, float]] = {}  # resolution -> {step: sharpness}
         show = (r.log.progress if progress is None else progress) and main
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}  # per metric: a player may step only every k-th iteration
@@ -499,12 +482,22 @@ class Trainer:
                 if main and (s % r.log.sample_every == 0 or final):
                     events.samples(step=s, name="final" if final else f"step_{s:08d}",
                                    images=self.sample(noise), real=real_above)
+                if s in points and main:  # growing: sharpness over each stable phase
+                    self.models.set_step(s - 1)
+                    point = self.sample_sharpness()
+                    stage_sharpness.setdefault(points[s], {})[s] = point  # a replay overwrites
+                    events.log(step=s, metrics={"step": s, "stage/sharpness_point": point})
                 if s in stage_ends and main:  # growing: a grid of each resolution as it ends
                     self.models.set_step(s - 1)
                     shown = torch.nn.functional.interpolate(  # at the data's size, to compare
                         self.sample(noise), size=tuple(self.data.sample_shape[-2:]))
                     events.stage_end(step=s, resolution=stage_ends[s])
-                    events.log(step=s, metrics={"step": s, **self.stage_measurements(noise)})
+                    seen = torch.tensor(list(stage_sharpness.get(points.get(s, 0), {}).values()))
+                    spread = {"stage/sharpness_mean": float(seen.mean()),
+                              "stage/sharpness_sd": float(seen.std()) if len(seen) > 1 else 0.0,
+                              "stage/sharpness_points": len(seen)} if len(seen) else {}
+                    events.log(step=s, metrics={"step": s, **self.stage_measurements(),
+                                                **spread})
                     events.samples(step=s, name=f"stage_{stage_ends[s]}", images=shown,
                                    real=None)
                 if final and r.log.interpolation and main:
@@ -619,6 +612,50 @@ def _progress(show: bool, total: int, start: int, console):
         yield Bar()
 
 
+def held_out(models: Models, data, n: int = 64, device: str | torch.device = "cpu"
+             ) -> torch.Tensor:
+    """The test split's first ``n`` images (else the training set's) at the networks' current
+    resolution: what a growing network's stage is measured against."""
+    split = data.test if data.test is not None and len(data.test) else data.train
+    x = torch.stack([samples_of(split[i]) for i in range(min(n, len(split)))])
+    return models.real_view(x.to(device))
+
+
+def sharpness(samples: torch.Tensor, real: torch.Tensor) -> float:
+    """The samples' mean high-frequency energy over the real images' (1: as detailed)."""
+    from genzoo.metrics import high_frequency_energy
+
+    return float(high_frequency_energy(samples.cpu()).mean() /
+                 high_frequency_energy(real.cpu()).mean().clamp(min=1e-12))
+
+
+def stage_measurements(models: Models, recipe: Recipe, data, noise: torch.Tensor, n: int = 64,
+                       device: str | torch.device = "cpu") -> dict[str, float]:
+    """A growing network's measurements at its current resolution: the reconstruction error of
+    ``held_out`` images, the mean energy on them, on samples of ``noise`` and on uniform
+    noise, the samples' ``sharpness``, and the mean squared difference between the samples
+    drawn with the generator's batch-norm running statistics and with each batch's own
+    (``norm_gap``; 0 without batch norm; large where the running statistics do not fit the
+    prior draws, see ``model.running_stats``)."""
+    from genzoo.metrics import mse_unit_range
+    from genzoo.sampling import norm_mode
+
+    x = held_out(models, data, n, device)
+    g, e, f = models.generator, models.encoder, models.energy
+    norm = recipe.model.sample_norm
+    with torch.no_grad(), norm_mode(e, "batch"), norm_mode(f, "batch"):
+        fake = generate(g, noise, norm, batch=len(noise)).to(device)
+        recon = generate(g, x, norm, len(x), device, fn=lambda b: g(e(b).mean))
+        noise_x = torch.rand(x.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+        energies = {k: float(f(v.to(device)).mean()) for k, v in
+                    (("f_data", x), ("f_samples", fake), ("f_noise", noise_x))}
+        other = "batch" if norm == "running" else "running"
+        norm_gap = mse_unit_range(fake.cpu(), generate(g, noise, other, len(noise))).mean()
+    return {"stage/resolution": int(x.shape[-1]),
+            "stage/recon_mse": float(mse_unit_range(x.cpu(), recon).mean()),
+            **{f"stage/{k}": v for k, v in energies.items()},
+            "stage/sharpness": sharpness(fake, x), "stage/samples": len(noise),
+            "stage/norm_gap": float(norm_gap)}
 
 
 def load_trained(run_dir: Path, device: str | torch.device = "cpu", registry=None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import pytest
 import torch
@@ -28,6 +29,15 @@ def test_schedule_stages_and_fades():
     assert g.at(24) == Stage(2, 16, 0.0)
     assert g.at(g.steps_to_final) == Stage(3, 32, 1.0) and g.at(10 ** 6).resolution == 32
     assert g.stage_ends() == [(10, 4), (24, 8), (38, 16), (52, 32)]
+    # the final resolution trains on to the run's end, and its stage ends there
+    assert g.stage_ends(70) == [(10, 4), (24, 8), (38, 16), (70, 32)]
+    assert g.stage_ends(40) == g.stage_ends()
+    # sharpness points: evenly over each stable phase (after the fade), the last at its end
+    assert g.stable_points(k=2) == {5: 4, 10: 4, 19: 8, 24: 8, 33: 16, 38: 16, 47: 32, 52: 32}
+    points = g.stable_points(70, k=3)
+    assert [p for p, r in points.items() if r == 32] == [52, 61, 70]  # 28 stable steps at 32
+    assert all(g.at(p - 1).fade == 1.0 and g.at(p - 1).resolution == r
+               for p, r in points.items())
     # a later start keeps the network levels (level counts doublings from 4x4)
     assert GrowthSchedule(16, 64, 5, 5).at(0) == Stage(2, 16, 1.0)
     assert GrowthSchedule(8, 8, 5, 0).at(100) == Stage(1, 8, 1.0)
@@ -135,6 +145,27 @@ def test_equalized_convolutions_scale_at_run_time_and_keep_unit_scale_with_depth
                 assert scale < 1e-5 and grad < 1e-5, (size, scale, grad)
 
 
+def test_equalized_lr_can_be_given_to_some_networks_only(tmp_path, capsys):
+    from genzoo_progressive.nets import EqualizedConv2d
+
+    def equalized(net):
+        convs = [m for m in net.modules() if isinstance(m, (EqualizedConv2d, torch.nn.Conv2d))]
+        kinds = {isinstance(m, EqualizedConv2d) for m in convs}
+        assert len(kinds) == 1, "a network's convolutions are all equalised or none"
+        return kinds.pop()
+
+    for option, want in ((True, (True, True, True)), (False, (False, False, False)),
+                         (["encoder", "energy"], (False, True, True)), (["generator"],
+                                                                        (True, False, False))):
+        m = build_progressive((3, 16, 16), width=0.125, latent_dim=8, equalized_lr=option)
+        assert (equalized(m.generator), equalized(m.encoder), equalized(m.energy)) == want
+    code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_progressive.toml", "--out",
+                       tmp_path / "bad", "--set", 'model.equalized_lr=["enrgy"]', "--device",
+                       "cpu")
+    assert code == 2 and "'generator', 'encoder', 'energy'" in err and "Traceback" not in err
+    assert not (tmp_path / "bad").exists()
+
+
 def test_pixel_norm_gives_each_pixel_unit_mean_square():
     from genzoo_progressive.nets import PixelNorm
 
@@ -212,6 +243,24 @@ def test_progressive_recipe_end_to_end(tmp_path, capsys):
         assert 0 <= ln["stage/recon_mse"] <= 1 and ln["stage/sharpness"] >= 0
         assert 0 < ln["stage/norm_gap"] <= 1  # batch norm in the generator: the modes differ
         assert all(math.isfinite(ln[f"stage/{k}"]) for k in ("f_data", "f_samples", "f_noise"))
+        assert ln["stage/samples"] == 64  # more than the grid's 16: a steadier sharpness
+        assert ln["stage/sharpness_points"] == 1  # stable phases of one step: one point each
+        assert ln["stage/sharpness_mean"] == ln["stage/sharpness"]
+    points = {ln["step"]: ln["stage/sharpness_point"] for ln in lines
+              if "stage/sharpness_point" in ln}
+    assert points == {ln["step"]: ln["stage/sharpness"] for ln in stages}
+    # benchmarks/progressive_stages.py --remeasure: the run's last checkpoint gives its last
+    # stage's measurements again
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import progressive_stages
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    again = progressive_stages.measured_again(out, 7)
+    assert again["samples"] == 64 and again["resolution"] == 32
+    for k in ("recon_mse", "f_data", "f_samples", "f_noise", "sharpness", "norm_gap"):
+        assert again[k] == pytest.approx(stages[-1][f"stage/{k}"], rel=1e-4, abs=1e-7), k
+    assert progressive_stages.measured_again(out, 3) is None  # no checkpoint kept there
     code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_progressive.toml", "--out",
                        tmp_path / "bad", "--set", "data.size=48", "--device", "cpu")
     assert code == 2 and "powers of two" in err and "Traceback" not in err

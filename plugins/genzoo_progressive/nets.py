@@ -184,13 +184,14 @@ def build_progressive(sample_shape: tuple[int, ...],
                       stage_steps: Annotated[int, Field(ge=1, le=10**9)] = 1000,
                       fade_steps: Annotated[int, Field(ge=0, le=10**9)] = 1000,
                       max_channels: Annotated[int, Field(ge=1, le=8192)] = 512,
-                      equalized_lr: bool = False,
+                      equalized_lr: bool | list[Literal["generator", "encoder", "energy"]] = False,
                       generator_norm: Literal["batch", "pixel"] = "batch") -> Models:
     """Growing generator, inference and energy nets for square images whose side is a power
     of two (4 to 1024 and beyond). ``start``: first resolution; ``stage_steps``: iterations at
     each resolution once it is fully in; ``fade_steps``: iterations of each fade-in; the last
     resolution is the data's. ``equalized_lr`` and ``generator_norm``: progressive GANs'
-    equalised learning rate and pixel-wise normalisation (module docstring)."""
+    equalised learning rate and pixel-wise normalisation (module docstring); ``equalized_lr``
+    is true for all three networks or a list of those that take it."""
     if len(sample_shape) != 3 or sample_shape[1] != sample_shape[2]:
         raise ValueError(f"progressive takes square images (C, H, H), got samples of shape "
                          f"{tuple(sample_shape)}")
@@ -200,6 +201,7 @@ def build_progressive(sample_shape: tuple[int, ...],
     growth = GrowthSchedule(start, size, stage_steps, fade_steps)
     resolutions = [4 << k for k in range(int(math.log2(size // 4)) + 1)]
     chans = [channels_at(r, width, max_channels) for r in resolutions]
-    return Models(ProgressiveGenerator(latent_dim, chans, c, equalized_lr, generator_norm),
-                  ProgressiveEncoder(latent_dim, chans, c, equalized_lr),
-                  ProgressiveEnergy(chans, c, equalized_lr), growth=growth)
+    eq = {"generator", "encoder", "energy"} if equalized_lr is True else set(equalized_lr or ())
+    return Models(ProgressiveGenerator(latent_dim, chans, c, "generator" in eq, generator_norm),
+                  ProgressiveEncoder(latent_dim, chans, c, "encoder" in eq),
+                  ProgressiveEnergy(chans, c, "energy" in eq), growth=growth)
