@@ -79,7 +79,7 @@ class Remeasured:
     def _load(self, step: int):
         from genzoo import assemble
         from genzoo.errors import GenzooError
-        from genzoo.trainer import load_trained
+        from genzoo.trainer import fixed_noise, load_trained
 
         try:
             recipe, models, _ = load_trained(self.run, checkpoint=step)
@@ -88,8 +88,7 @@ class Remeasured:
         if self._data is None:
             self._data = assemble.build_data(recipe)
         models.set_step(step - 1)
-        g = torch.Generator().manual_seed(recipe.seed + 12345)  # Trainer.fixed_noise
-        return recipe, models, torch.randn((64, *models.generator.latent_shape), generator=g)
+        return recipe, models, fixed_noise(recipe, models, 64)
 
     def stage(self, step: int) -> dict | None:
         from genzoo.trainer import stage_measurements
@@ -102,8 +101,7 @@ class Remeasured:
         return {k.split("/", 1)[1]: v for k, v in m.items()}
 
     def points(self, end: int) -> list[float]:
-        from genzoo.sampling import generate
-        from genzoo.trainer import held_out, sharpness
+        from genzoo.trainer import stage_sharpness
 
         loaded = self._load(end)
         if loaded is None:
@@ -112,18 +110,11 @@ class Remeasured:
         res = dict(models.growth.stage_ends(recipe.train.steps)).get(end)
         out = []
         for step, r in models.growth.stable_points(recipe.train.steps).items():
-            if r == res and (loaded := self._load(step)) is not None:
-                recipe, models, noise = loaded
-                out.append(sharpness(generate(models.generator, noise,
-                                              recipe.model.sample_norm, batch=len(noise)),
-                                     held_out(models, self._data)))
+            at = self._load(step) if r == res else None
+            if at is not None:
+                step_recipe, step_models, noise = at
+                out.append(stage_sharpness(step_models, step_recipe, self._data, noise))
         return out
-
-
-def measured_again(run: Path, step: int) -> dict | None:
-    """The stage measurements of ``run`` at ``step`` from its checkpoint of that step (None
-    where none is kept), with the 64 samples that training now uses."""
-    return Remeasured(run).stage(step)
 
 
 def energy_scale(stage: dict) -> float:

@@ -256,8 +256,7 @@ class Trainer:
 
     # --- sampling ------------------------------------------------------------------------------
     def fixed_noise(self, n: int) -> torch.Tensor:
-        g = torch.Generator().manual_seed(self.recipe.seed + 12345)
-        return torch.randn((n, *self.models.generator.latent_shape), generator=g).to(self.device)
+        return fixed_noise(self.recipe, self.models, n).to(self.device)
 
     def real_examples(self, n: int) -> torch.Tensor:
         """``n`` training examples to show beside samples, spread evenly over the training set
@@ -272,11 +271,6 @@ class Trainer:
         are the grid's own)."""
         return stage_measurements(self.models, self.recipe, self.data, self.fixed_noise(n),
                                   n, self.device)
-
-    def sample_sharpness(self, n: int = 64) -> float:
-        """``sharpness`` of ``n`` samples of the fixed noise against ``n`` held-out images."""
-        return sharpness(self.sample(self.fixed_noise(n)),
-                         held_out(self.models, self.data, n, self.device))
 
     def sample(self, z: torch.Tensor) -> torch.Tensor:
         """``g(z)`` for sample grids, in the recipe's ``model.sample_norm`` mode, on the CPU."""
@@ -415,7 +409,7 @@ class Trainer:
         stage_ends = {s: f"{res}x{res}" for s, res in growth.stage_ends(r.train.steps)} \
             if growth else {}
         points = growth.stable_points(r.train.steps) if growth else {}
-        stage_sharpness: dict[int, dict[int, float]] = {}  # resolution -> {step: sharpness}
+        sharpness_seen: dict[int, dict[int, float]] = {}  # resolution -> {step: sharpness}
         show = (r.log.progress if progress is None else progress) and main
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}  # per metric: a player may step only every k-th iteration
@@ -482,22 +476,23 @@ class Trainer:
                 if main and (s % r.log.sample_every == 0 or final):
                     events.samples(step=s, name="final" if final else f"step_{s:08d}",
                                    images=self.sample(noise), real=real_above)
-                if s in points and main:  # growing: sharpness over each stable phase
-                    self.models.set_step(s - 1)
-                    point = self.sample_sharpness()
-                    stage_sharpness.setdefault(points[s], {})[s] = point  # a replay overwrites
-                    events.log(step=s, metrics={"step": s, "stage/sharpness_point": point})
+                if s in points and main:  # growing: sharpness over each stable phase, whose
+                    self.models.set_step(s - 1)  # last point is the stage's end
+                    measured = self.stage_measurements() if s in stage_ends else \
+                        {"stage/sharpness": stage_sharpness(self.models, self.recipe, self.data,
+                                                            self.fixed_noise(64), self.device)}
+                    phase = sharpness_seen.setdefault(points[s], {})
+                    phase[s] = measured["stage/sharpness"]  # a replay overwrites
+                    events.log(step=s, metrics={"step": s, "stage/sharpness_point": phase[s]})
                 if s in stage_ends and main:  # growing: a grid of each resolution as it ends
-                    self.models.set_step(s - 1)
                     shown = torch.nn.functional.interpolate(  # at the data's size, to compare
                         self.sample(noise), size=tuple(self.data.sample_shape[-2:]))
                     events.stage_end(step=s, resolution=stage_ends[s])
-                    seen = torch.tensor(list(stage_sharpness.get(points.get(s, 0), {}).values()))
-                    spread = {"stage/sharpness_mean": float(seen.mean()),
-                              "stage/sharpness_sd": float(seen.std()) if len(seen) > 1 else 0.0,
-                              "stage/sharpness_points": len(seen)} if len(seen) else {}
-                    events.log(step=s, metrics={"step": s, **self.stage_measurements(),
-                                                **spread})
+                    seen = torch.tensor(list(phase.values()))
+                    events.log(step=s, metrics={
+                        "step": s, **measured, "stage/sharpness_mean": float(seen.mean()),
+                        "stage/sharpness_sd": float(seen.std()) if len(seen) > 1 else 0.0,
+                        "stage/sharpness_points": len(seen)})
                     events.samples(step=s, name=f"stage_{stage_ends[s]}", images=shown,
                                    real=None)
                 if final and r.log.interpolation and main:
@@ -621,12 +616,25 @@ def held_out(models: Models, data, n: int = 64, device: str | torch.device = "cp
     return models.real_view(x.to(device))
 
 
+def fixed_noise(recipe: Recipe, models: Models, n: int) -> torch.Tensor:
+    """The latents of a run's sample grids (their first rows) and stage measurements."""
+    g = torch.Generator().manual_seed(recipe.seed + 12345)
+    return torch.randn((n, *models.generator.latent_shape), generator=g)
+
+
 def sharpness(samples: torch.Tensor, real: torch.Tensor) -> float:
     """The samples' mean high-frequency energy over the real images' (1: as detailed)."""
     from genzoo.metrics import high_frequency_energy
 
     return float(high_frequency_energy(samples.cpu()).mean() /
                  high_frequency_energy(real.cpu()).mean().clamp(min=1e-12))
+
+
+def stage_sharpness(models: Models, recipe: Recipe, data, noise: torch.Tensor,
+                    device: str | torch.device = "cpu") -> float:
+    """``sharpness`` of the samples of ``noise`` against as many ``held_out`` images."""
+    return sharpness(generate(models.generator, noise, recipe.model.sample_norm,
+                              batch=len(noise)), held_out(models, data, len(noise), device))
 
 
 def stage_measurements(models: Models, recipe: Recipe, data, noise: torch.Tensor, n: int = 64,

@@ -256,11 +256,11 @@ def test_progressive_recipe_end_to_end(tmp_path, capsys):
         import progressive_stages
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
-    again = progressive_stages.measured_again(out, 7)
+    again = progressive_stages.Remeasured(out).stage(7)
     assert again["samples"] == 64 and again["resolution"] == 32
     for k in ("recon_mse", "f_data", "f_samples", "f_noise", "sharpness", "norm_gap"):
         assert again[k] == pytest.approx(stages[-1][f"stage/{k}"], rel=1e-4, abs=1e-7), k
-    assert progressive_stages.measured_again(out, 3) is None  # no checkpoint kept there
+    assert progressive_stages.Remeasured(out).stage(3) is None  # no checkpoint kept there
     code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_progressive.toml", "--out",
                        tmp_path / "bad", "--set", "data.size=48", "--device", "cpu")
     assert code == 2 and "powers of two" in err and "Traceback" not in err
