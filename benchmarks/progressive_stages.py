@@ -6,6 +6,7 @@ in docs/results.md and JSON.
     genzoo run recipes/dt_progressive.toml --out runs/prog_base
     genzoo run recipes/dt_progressive.toml --out runs/prog_eq --set model.equalized_lr=true
     python benchmarks/progressive_stages.py runs/prog_base runs/prog_eq
+    python benchmarks/progressive_stages.py --add runs/prog_more   # one more row set
 
 Sharpness is the mean high-frequency energy of the samples (64 since runs record "samples";
 the grid's 16 before) over that of 64 data crops at the same resolution (1: as detailed as the
@@ -179,11 +180,15 @@ def main(argv=None) -> int:
     ap.add_argument("--remeasure", action="store_true",
                     help="measure again from the checkpoints a run kept what it did not "
                          "record: 64 samples at stage ends, sharpness over stable phases")
+    ap.add_argument("--add", action="store_true",
+                    help="add the runs to those already in --json (same name: replaced) "
+                         "instead of starting a new table")
     args = ap.parse_args(argv)
     from genzoo import recipe as recipe_mod
     from genzoo.rundir import RECIPE
 
-    runs = {}
+    runs = json.loads(Path(args.json).read_text()) if args.add and Path(args.json).is_file() \
+        else {}
     for run in args.runs:
         r = recipe_mod.load(run / RECIPE)
         opts = {k: v for k, v in r.model.options.items()
@@ -201,6 +206,8 @@ def main(argv=None) -> int:
         opts["steps"] = r.train.steps
         if r.train.channels_last:
             opts["channels_last"] = True
+        if r.train.generator_ema:
+            opts["generator_ema"] = r.train.generator_ema
         opts["lr (alpha/phi/theta)"] = "/".join(f"{getattr(r.train, p).lr:g}"
                                                 for p in ("alpha", "phi", "theta"))
         lines = (run / "metrics.jsonl").read_text().splitlines()

@@ -78,6 +78,9 @@ class Train:
     # the theta-step's z^: "reuse" the phi-step's draw (Algorithm 1) or "fresh": re-encode x
     # with the updated encoder and a new eps (the authors' train_cifar10.py)
     theta_z_hat: Literal["reuse", "fresh"] = "reuse"
+    # samples (grids, stage measurements, evaluation) from a moving average of the generator's
+    # weights with this decay, as progressive GANs draw theirs; 0: from the generator itself
+    generator_ema: Annotated[float, Field(ge=0, lt=1)] = 0.0
     # learning rates multiplied by this once per epoch
     lr_decay: Annotated[float, Field(gt=0, le=1)] = 1.0
     # True: the decay is applied already in epoch 0 (lr * decay^(epoch+1), the authors' code,
@@ -209,7 +212,8 @@ def identity(d: dict) -> dict:
 
 _LATER_KEYS = {"model": {"bias_init": "zero", "posterior": "log_std", "posterior_clamp": True,
                          "s_resolution": 0, "running_stats": "all"},
-               "train": {"theta_z_hat": "reuse", "lr_decay_epoch0": False}}
+               "train": {"theta_z_hat": "reuse", "lr_decay_epoch0": False,
+                         "generator_ema": 0.0}}
 
 
 def _plain(v):

@@ -16,6 +16,7 @@ import torch
 
 from genzoo import assemble, checkpoint, distributed, plugins, rundir
 from genzoo.data import Example, WithIndex, batch_stream, samples_of
+from genzoo.ema import CHECKPOINT_NAME as EMA, NORM_SEED as EMA_NORM_SEED, GeneratorEMA
 from genzoo.errors import GenzooError
 from genzoo.events import Events, RunInfo
 from genzoo.interfaces import Models
@@ -91,7 +92,13 @@ class Trainer:
             len(self.data.sample_shape) == 3 else torch.preserve_format
         for module in self.networks.values():
             module.to(self.device, memory_format=self.memory_format).train()
-            if recipe.train.compile:
+        # the generator samples are drawn from: its weights' moving average (a copy of the
+        # plain module, made before compiling), or the generator
+        self.ema = GeneratorEMA(self.models.generator, recipe.train.generator_ema) \
+            if recipe.train.generator_ema else None
+        self._ema_norm_of = None  # (updates, stage) the average's norm statistics belong to
+        if recipe.train.compile:
+            for module in self.networks.values():
                 module.compile()
         self.params = {p: [q for owner, m in self.models.networks().values() if owner == p
                            for q in m.parameters() if q.requires_grad] for p in self.players}
@@ -193,6 +200,8 @@ class Trainer:
         if mask is not None:
             with torch.no_grad(), d.posterior_pass():  # g(z^): not sampling's statistics
                 self.per_example.set_rows("fill", index, self.objective.reconstruct(d))
+        if self.ema is not None:
+            self.ema.update(self.models.generator)
         self.step_count += 1
         return metrics
 
@@ -268,13 +277,28 @@ class Trainer:
     def stage_measurements(self, n: int = 64) -> dict[str, float]:
         """At the end of a growing network's stage: ``stage_measurements`` of the trainer's
         models on its data, with ``n`` samples of the grids' fixed noise (whose first rows
-        are the grid's own)."""
+        are the grid's own), drawn from ``sampling_generator``."""
         return stage_measurements(self.models, self.recipe, self.data, self.fixed_noise(n),
-                                  n, self.device)
+                                  n, self.device, generator=self.sampling_generator())
+
+    def sampling_generator(self) -> torch.nn.Module:
+        """The generator that grids and measurements draw from: with ``train.generator_ema``
+        the moving average, at the live generator's stage, with batch-norm statistics of its
+        own weights (``GeneratorEMA.refresh_norm``); else the generator itself."""
+        if self.ema is None:
+            return self.models.generator
+        if self.models.stage is not None:
+            self.ema.module.set_stage(self.models.stage)
+        if self._ema_norm_of != (self.ema.updates, self.models.stage):  # once per state
+            self.ema.refresh_norm(self.models.generator.latent_shape,
+                                  self.recipe.train.batch_size, self.recipe.seed + EMA_NORM_SEED)
+            self._ema_norm_of = (self.ema.updates, self.models.stage)
+        return self.ema.module
 
     def sample(self, z: torch.Tensor) -> torch.Tensor:
-        """``g(z)`` for sample grids, in the recipe's ``model.sample_norm`` mode, on the CPU."""
-        return generate(self.models.generator, z, self.recipe.model.sample_norm,
+        """``g(z)`` for sample grids, in the recipe's ``model.sample_norm`` mode, on the CPU,
+        from ``sampling_generator``."""
+        return generate(self.sampling_generator(), z, self.recipe.model.sample_norm,
                         batch=max(len(z), 1))
 
     # --- checkpoints ---------------------------------------------------------------------------
@@ -295,8 +319,13 @@ class Trainer:
                 "lr_scale": self.lr_scale, "rollbacks": self.rollbacks,
                 "rng": host_rng_state(),
                 "threads": torch.get_num_threads()}
+        modules = dict(self.networks)
+        if self.ema is not None:  # ready to sample from: norm statistics of its own weights
+            self.models.set_step(max(self.step_count - 1, 0))
+            self.sampling_generator()
+            modules[EMA] = self.ema.averaged
         path = checkpoint.save(Path(run_dir) / rundir.CHECKPOINTS, self.step_count,
-                               self.networks, self.optimizers, self.state_tensors(), meta,
+                               modules, self.optimizers, self.state_tensors(), meta,
                                keep=self.recipe.log.keep_checkpoints)
         if self._events is not None:
             self._events.checkpoint(step=self.step_count, path=path)
@@ -314,6 +343,14 @@ class Trainer:
                 first = str(exc).strip().splitlines()[0]
                 raise GenzooError(f"checkpoint '{ckpt.path}' does not fit the {player} network "
                                   f"({first}); use the run's own recipe") from None
+        if self.ema is not None:
+            try:
+                self.ema.load_state_dict(ckpt.module_state(EMA))
+                self._ema_norm_of = None
+            except RuntimeError as exc:
+                first = str(exc).strip().splitlines()[0]
+                raise GenzooError(f"checkpoint '{ckpt.path}' holds no generator average that "
+                                  f"fits ({first}); use the run's own recipe") from None
         self.per_example.load(ckpt.tensors, str(ckpt.path))
         if not restore_training:
             return
@@ -479,8 +516,9 @@ class Trainer:
                 if s in points and main:  # growing: sharpness over each stable phase, whose
                     self.models.set_step(s - 1)  # last point is the stage's end
                     measured = self.stage_measurements() if s in stage_ends else \
-                        {"stage/sharpness": stage_sharpness(self.models, self.recipe, self.data,
-                                                            self.fixed_noise(64), self.device)}
+                        {"stage/sharpness": stage_sharpness(
+                            self.models, self.recipe, self.data, self.fixed_noise(64),
+                            self.device, generator=self.sampling_generator())}
                     phase = sharpness_seen.setdefault(points[s], {})
                     phase[s] = measured["stage/sharpness"]  # a replay overwrites
                     events.log(step=s, metrics={"step": s, "stage/sharpness_point": phase[s]})
@@ -631,25 +669,29 @@ def sharpness(samples: torch.Tensor, real: torch.Tensor) -> float:
 
 
 def stage_sharpness(models: Models, recipe: Recipe, data, noise: torch.Tensor,
-                    device: str | torch.device = "cpu") -> float:
-    """``sharpness`` of the samples of ``noise`` against as many ``held_out`` images."""
-    return sharpness(generate(models.generator, noise, recipe.model.sample_norm,
-                              batch=len(noise)), held_out(models, data, len(noise), device))
+                    device: str | torch.device = "cpu", generator=None) -> float:
+    """``sharpness`` of the samples of ``noise`` (from ``generator``, by default the models'
+    own) against as many ``held_out`` images."""
+    g = generator if generator is not None else models.generator
+    return sharpness(generate(g, noise, recipe.model.sample_norm, batch=len(noise)),
+                     held_out(models, data, len(noise), device))
 
 
 def stage_measurements(models: Models, recipe: Recipe, data, noise: torch.Tensor, n: int = 64,
-                       device: str | torch.device = "cpu") -> dict[str, float]:
+                       device: str | torch.device = "cpu", generator=None) -> dict[str, float]:
     """A growing network's measurements at its current resolution: the reconstruction error of
     ``held_out`` images, the mean energy on them, on samples of ``noise`` and on uniform
     noise, the samples' ``sharpness``, and the mean squared difference between the samples
     drawn with the generator's batch-norm running statistics and with each batch's own
     (``norm_gap``; 0 without batch norm; large where the running statistics do not fit the
-    prior draws, see ``model.running_stats``)."""
+    prior draws, see ``model.running_stats``). Samples and reconstructions come from
+    ``generator``, by default the models' own."""
     from genzoo.metrics import mse_unit_range
     from genzoo.sampling import norm_mode
 
     x = held_out(models, data, n, device)
-    g, e, f = models.generator, models.encoder, models.energy
+    g = generator if generator is not None else models.generator
+    e, f = models.encoder, models.energy
     norm = recipe.model.sample_norm
     with torch.no_grad(), norm_mode(e, "batch"), norm_mode(f, "batch"):
         fake = generate(g, noise, norm, batch=len(noise)).to(device)
@@ -667,9 +709,11 @@ def stage_measurements(models: Models, recipe: Recipe, data, noise: torch.Tensor
 
 
 def load_trained(run_dir: Path, device: str | torch.device = "cpu", registry=None,
-                 checkpoint: int | None = None):
+                 checkpoint: int | None = None, average: bool = True):
     """``(recipe, models, checkpoint)`` of a run directory's newest good checkpoint (or the one
-    of step ``checkpoint``), with the networks in eval mode on ``device``."""
+    of step ``checkpoint``), with the networks in eval mode on ``device``. A run trained with
+    ``train.generator_ema`` gets its averaged generator (what its grids were drawn from) unless
+    ``average`` is False."""
     from genzoo import checkpoint as ckpts
 
     run_dir = Path(run_dir)
@@ -691,9 +735,13 @@ def load_trained(run_dir: Path, device: str | torch.device = "cpu", registry=Non
         raise GenzooError(f"checkpoint '{ckpt.path}' was written by a different recipe than "
                           f"'{run_dir / rundir.RECIPE}'")
     models = assemble.build_models(recipe, tuple(ckpt.meta["sample_shape"]), registry)
+    averaged = {k.removeprefix("module."): v for k, v in ckpt.module_state(EMA).items()
+                if k.startswith("module.")}
     for player, module in models.players().items():
+        state = averaged if player == "theta" and average and averaged else \
+            ckpt.module_state(player)
         try:
-            module.load_state_dict(ckpt.module_state(player))
+            module.load_state_dict(state)
         except RuntimeError as exc:
             raise GenzooError(f"checkpoint '{ckpt.path}' does not fit the {player} network "
                               f"({str(exc).splitlines()[0]})") from None

@@ -279,6 +279,23 @@ def test_photos_dataset_errors():
     assert src.test[0].shape == (3, 32, 32)
 
 
+def test_photos_labelled_by_photograph():
+    from genzoo_datasets.photos import photos
+
+    src = photos(names=["astronaut", "coffee", "rocket"], resize=40, size=32, n_crops=30,
+                 labelled=True)
+    labels = [src.train[i][1] for i in range(len(src.train))]
+    assert labels == [0] * 10 + [1] * 10 + [2] * 10
+    assert sorted({src.test[i][1] for i in range(len(src.test))}) == [0, 1, 2]
+    x, y = src.train[12]
+    assert x.shape == (3, 32, 32) and torch.equal(x, photos(
+        names=["astronaut", "coffee", "rocket"], resize=40, size=32, n_crops=30).train[12])
+    # the test crops lie elsewhere in the same photographs
+    assert not torch.equal(src.test[0][0], src.train[0][0])
+    with pytest.raises(GenzooError, match="test_photo"):
+        photos(names=["astronaut", "coffee"], labelled=True, test_photo="coffee")
+
+
 def test_the_sharpness_statistic_falls_with_blur():
     from genzoo.metrics import high_frequency_energy
 

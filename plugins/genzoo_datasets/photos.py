@@ -8,7 +8,7 @@ from typing import Annotated
 import numpy as np
 from PIL import Image
 from pydantic import Field
-from torch.utils.data import ConcatDataset
+from torch.utils.data import ConcatDataset, Dataset
 
 from genzoo.data import DataSource
 from genzoo.errors import GenzooError, did_you_mean
@@ -38,12 +38,14 @@ def load_photo(name: str) -> np.ndarray:
 def photos(names: list[str] | None = None, resize: Annotated[int, Field(ge=1, le=65536)] = 128,
            size: Annotated[int, Field(ge=1, le=16384)] = 64,
            n_crops: Annotated[int, Field(ge=1, le=10**8)] = 20000,
-           test_photo: str = "") -> DataSource:
+           test_photo: str = "", labelled: bool = False) -> DataSource:
     """Random ``size`` x ``size`` crops of scikit-image's bundled colour photographs, each
     scaled so its shorter side is ``resize`` pixels. ``names``: which photographs (default:
     all of astronaut, coffee, chelsea, rocket, hubble_deep_field, immunohistochemistry,
     retina, motorcycle, grace_hopper). ``test_photo``: one of them held out for the test split
-    (none by default)."""
+    (none by default). ``labelled``: items are ``(crop, index of its photograph)`` and the
+    test split holds crops of the same photographs at other places: what ``genzoo features
+    train photos --option labelled=true`` fits the classifier of FD-photos on."""
     names = list(names) if names else list(BUNDLED)
     for n in names + ([test_photo] if test_photo else []):
         if n not in BUNDLED:
@@ -64,8 +66,32 @@ def photos(names: list[str] | None = None, resize: Annotated[int, Field(ge=1, le
     if not train_names:
         raise GenzooError("data.test_photo leaves no photograph to train on")
     per = max(1, n_crops // len(train_names))
+    if labelled:
+        if test_photo:
+            raise GenzooError("data.labelled labels crops by their photograph, so no "
+                              "photograph can be held out; drop data.test_photo")
+        train = ConcatDataset([Labelled(crops(n, per, 20190101 + i), i)
+                               for i, n in enumerate(train_names)])
+        test = ConcatDataset([Labelled(crops(n, max(1, per // 5), 7 + i), i)
+                              for i, n in enumerate(train_names)])
+        return DataSource(train, (3, size, size), test,
+                          description=f"{size}x{size} crops of {len(train_names)} bundled "
+                                      f"photographs, labelled by photograph")
     train = ConcatDataset([crops(n, per, 20190101 + i) for i, n in enumerate(train_names)])
     test = crops(test_photo, 1000, 7) if test_photo else None
     return DataSource(train, (3, size, size), test,
                       description=f"{size}x{size} crops of {len(train_names)} bundled "
                                   f"photographs")
+
+
+class Labelled(Dataset):
+    """The items of ``data`` paired with one ``label``."""
+
+    def __init__(self, data: Dataset, label: int):
+        self.data, self.label = data, label
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, i):
+        return self.data[i], self.label
