@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from genzoo.data import spread_samples
 from tables import ROOT, write_section
 
 MARK = "<!-- progressive_detail -->"
@@ -41,15 +42,6 @@ def to_size(x: torch.Tensor, size: int) -> torch.Tensor:
     if x.shape[-1] == size:
         return x
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-
-
-def spread_crops(data, n: int, offset: int = 0) -> torch.Tensor:
-    """``n`` training images at evenly spaced indices (shifted by ``offset``)."""
-    from genzoo.data import samples_of
-
-    train = data.train
-    idx = torch.linspace(offset, len(train) - 1 - offset, min(n, len(train))).long()
-    return torch.stack([samples_of(train[int(i)]) for i in idx])
 
 
 def lattice(x: torch.Tensor, every: int = 8) -> torch.Tensor:
@@ -68,7 +60,7 @@ class Detail:
 
         self.extractor = classifier_extractor(features)
         self.protocol = self.extractor.protocol
-        self.real = spread_crops(data, N_REAL)
+        self.real = spread_samples(data.train, N_REAL)
         self.size = self.real.shape[-1]
         # the crops' features once; each fd() replaces the samples' side only
         self._fid = FrechetInceptionDistance(feature=self.extractor, normalize=False,
@@ -85,7 +77,7 @@ class Detail:
 
     def calibration(self, data) -> dict[str, float]:
         """FD of degraded real crops (other crops than the reference's)."""
-        other = spread_crops(data, N_SAMPLES, offset=5)
+        other = spread_samples(data.train, N_SAMPLES, offset=5)
         blur = to_size(F.adaptive_avg_pool2d(other, self.size // 2), self.size)
         return {"data crops": self.fd(other),
                 f"data at {self.size // 2}x{self.size // 2}, enlarged": self.fd(blur),

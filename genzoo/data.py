@@ -51,6 +51,13 @@ def samples_of(item):
     return item[0] if isinstance(item, (tuple, list)) else item
 
 
+def spread_samples(dataset, n: int, offset: int = 0) -> torch.Tensor:
+    """``n`` samples of ``dataset`` at evenly spaced indices from ``offset`` to ``offset``
+    before its end (neighbouring items, e.g. crops of one photograph, are much alike)."""
+    idx = torch.linspace(offset, len(dataset) - 1 - offset, min(n, len(dataset))).long()
+    return torch.stack([samples_of(dataset[int(i)]) for i in idx])
+
+
 class ResumableBatchSampler(Sampler[list[int]]):
     """Index batches in an order fixed by ``seed`` and the step alone.
 

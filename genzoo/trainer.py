@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from genzoo import assemble, checkpoint, distributed, plugins, rundir
-from genzoo.data import Example, WithIndex, batch_stream, samples_of
+from genzoo.data import Example, WithIndex, batch_stream, samples_of, spread_samples
 from genzoo.ema import CHECKPOINT_NAME as EMA, NORM_SEED as EMA_NORM_SEED, GeneratorEMA
 from genzoo.errors import GenzooError
 from genzoo.events import Events, RunInfo
@@ -270,9 +270,7 @@ class Trainer:
     def real_examples(self, n: int) -> torch.Tensor:
         """``n`` training examples to show beside samples, spread evenly over the training set
         (neighbouring video clips, or crops of one photograph, are much alike)."""
-        train = self.data.train
-        idx = torch.linspace(0, len(train) - 1, min(n, len(train))).long().tolist()
-        return torch.stack([samples_of(train[i]) for i in idx])
+        return spread_samples(self.data.train, n)
 
     def stage_measurements(self, n: int = 64) -> dict[str, float]:
         """At the end of a growing network's stage: ``stage_measurements`` of the trainer's
