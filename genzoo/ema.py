@@ -33,7 +33,6 @@ class GeneratorEMA:
     def __init__(self, generator: nn.Module, decay: float):
         if not 0 < decay < 1:
             raise ValueError(f"the generator EMA's decay must lie in (0, 1), got {decay}")
-        self.decay = decay
 
         def lerp(averaged, current, n):
             d = warmed_decay(decay, int(n))

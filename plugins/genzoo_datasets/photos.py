@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
+import torch
 from PIL import Image
 from pydantic import Field
 from torch.utils.data import ConcatDataset, Dataset
@@ -55,12 +56,15 @@ def photos(names: list[str] | None = None, resize: Annotated[int, Field(ge=1, le
         raise GenzooError(f"data.size and data.n_crops must be positive and data.resize at "
                           f"least data.size, got size {size}, resize {resize}")
 
-    def crops(name: str, n: int, seed: int) -> RandomCrops:
+    def scaled(name: str) -> torch.Tensor:
         im = Image.fromarray(load_photo(name)).convert("RGB")
         w, h = im.size
         k = resize / min(w, h)
         im = im.resize((max(resize, round(w * k)), max(resize, round(h * k))), Image.BICUBIC)
-        return RandomCrops(pil_to_tensor(im), size, n, seed=seed)
+        return pil_to_tensor(im)
+
+    def crops(name: str, n: int, seed: int) -> RandomCrops:
+        return RandomCrops(scaled(name), size, n, seed=seed)
 
     train_names = [n for n in names if n != test_photo]
     if not train_names:
@@ -70,10 +74,11 @@ def photos(names: list[str] | None = None, resize: Annotated[int, Field(ge=1, le
         if test_photo:
             raise GenzooError("data.labelled labels crops by their photograph, so no "
                               "photograph can be held out; drop data.test_photo")
-        train = ConcatDataset([Labelled(crops(n, per, 20190101 + i), i)
-                               for i, n in enumerate(train_names)])
-        test = ConcatDataset([Labelled(crops(n, max(1, per // 5), 7 + i), i)
-                              for i, n in enumerate(train_names)])
+        images = [scaled(n) for n in train_names]  # each photograph read and scaled once
+        train = ConcatDataset([Labelled(RandomCrops(im, size, per, seed=20190101 + i), i)
+                               for i, im in enumerate(images)])
+        test = ConcatDataset([Labelled(RandomCrops(im, size, max(1, per // 5), seed=7 + i), i)
+                              for i, im in enumerate(images)])
         return DataSource(train, (3, size, size), test,
                           description=f"{size}x{size} crops of {len(train_names)} bundled "
                                       f"photographs, labelled by photograph")
