@@ -379,7 +379,17 @@ def plugins():
 
 
 def main(argv=None) -> None:
+    from genzoo import threads
+
+    threads.decide_before_torch()  # OpenMP reads its wait policy once, as torch loads it
     warnings.showwarning = _warn_line
+    threads.apply()  # every command computes with the policy's threads (a recipe may ask more)
+    with threads.computing():
+        _dispatch(argv)
+
+
+def _dispatch(argv) -> None:
+    """The command, with each kind of failure turned into its exit code and one line."""
     from genzoo.trainer import DivergenceError, Interrupted
 
     # under torchrun, what every process meets alike is said once, by rank 0

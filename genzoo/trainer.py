@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genzoo import assemble, checkpoint, distributed, plugins, rundir
+from genzoo import assemble, checkpoint, distributed, plugins, rundir, threads
 from genzoo.data import Example, WithIndex, batch_stream, samples_of, spread_samples
 from genzoo.ema import CHECKPOINT_NAME as EMA, NORM_SEED as EMA_NORM_SEED, GeneratorEMA
 from genzoo.errors import GenzooError
@@ -77,8 +77,7 @@ class Trainer:
         self.group = group or distributed.Group()
         self.device = distributed.device_for(self.group, self.device)
         distributed.check_batch(recipe.train.batch_size, self.group.world)
-        if recipe.train.threads:
-            torch.set_num_threads(recipe.train.threads)
+        self.thread_plan = threads.apply(recipe.train.threads)
         torch.manual_seed(recipe.seed)
         self.registry = registry
         self.data = assemble.build_data(recipe, registry)
@@ -316,7 +315,7 @@ class Trainer:
                 "objective": self.objective.names, "sample_shape": list(self.data.sample_shape),
                 "lr_scale": self.lr_scale, "rollbacks": self.rollbacks,
                 "rng": host_rng_state(),
-                "threads": torch.get_num_threads()}
+                "threads": torch.get_num_threads(), "thread_plan": self.thread_plan.as_dict()}
         modules = dict(self.networks)
         if self.ema is not None:  # ready to sample from: norm statistics of its own weights
             self.models.set_step(max(self.step_count - 1, 0))
@@ -359,13 +358,13 @@ class Trainer:
         self.lr_scale = float(ckpt.meta.get("lr_scale", 1.0))
         kept = ckpt.meta.get("rollbacks", 0)
         self.rollbacks = kept if type(kept) is int and kept >= 0 else 0
-        threads = ckpt.meta.get("threads")
-        if isinstance(threads, int) and threads != torch.get_num_threads() and \
+        trained_with = ckpt.meta.get("threads")
+        if isinstance(trained_with, int) and trained_with != torch.get_num_threads() and \
                 self.device.type == "cpu":
             warnings.warn(f"resuming with {torch.get_num_threads()} CPU threads where the run "
-                          f"trained with {threads}: the sums inside each step then round "
+                          f"trained with {trained_with}: the sums inside each step then round "
                           f"differently, so the result is no longer bit-identical to an "
-                          f"uninterrupted run; set train.threads = {threads} to keep it",
+                          f"uninterrupted run; set train.threads = {trained_with} to keep it",
                           stacklevel=2)
         if torch.cuda.is_available():
             states = [ckpt.tensors[k] for k in sorted(ckpt.tensors) if k.startswith("rng.cuda.")]
@@ -392,7 +391,8 @@ class Trainer:
             if main:
                 rundir.prepare(run_dir, r, resume=resume, force=force)
             try:
-                return self._fit(run_dir, resume, progress, console)
+                with threads.computing():
+                    return self._fit(run_dir, resume, progress, console)
             except BaseException:
                 if main and not self._started:  # never trained a step: the old run comes back
                     rundir.restore(run_dir)
@@ -426,6 +426,9 @@ class Trainer:
         if console is not None:
             start = f" from step {self.step_count}" if self.step_count else ""
             where = f" x {self.group.world} processes" if self.group.active else ""
+            if self.device.type == "cpu":
+                p = self.thread_plan
+                where += f" ({p.threads} thread{'s' * (p.threads > 1)}: {p.reason})"
             console.print(f"[bold]genzoo[/] {r.name}: objective {'+'.join(self.objective.names)}, "
                           f"arch {r.model.arch}, data {self.data.description or r.data.name} "
                           f"{tuple(self.data.sample_shape)}, {r.train.steps} steps{start} on "

@@ -37,6 +37,11 @@ for _var, _sub in (("HOME", "home"), ("GENZOO_DATA", _CACHE / "genzoo" / "data")
 os.environ["TMPDIR"] = str(SANDBOX / "tmp")
 tempfile.tempdir = None  # recomputed from TMPDIR: tmp_path folders live in the sandbox too
 VIOLATIONS: list[str] = []
+# Runs compared bit for bit in separate processes must compute with one thread count whatever
+# else the machine runs meanwhile: the suite asks for one per core (what the thread policy picks
+# on an idle machine) unless the caller pinned one; tests/test_threads.py unsets it to test the
+# policy itself.
+os.environ.setdefault("OMP_NUM_THREADS", str(len(os.sched_getaffinity(0))))
 
 
 def _forbidden(arg) -> str | None:
