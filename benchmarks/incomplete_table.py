@@ -47,10 +47,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     seeds = [int(s) for s in (args.seeds or str(args.seed)).split(",")]
 
-    from genzoo import checkpoint, rundir
     from genzoo import recipe as recipe_mod
-    from genzoo.evaluate import kept_fill, recovery
-    from genzoo.trainer import Trainer, load_trained
+    from genzoo.analysis.evaluate import kept_fill, recovery
+    from genzoo.store import checkpoint, rundir
+    from genzoo.store.loading import load_trained
+    from genzoo.training import Trainer
 
     rows = []
     for seed in seeds:
@@ -92,7 +93,7 @@ def zero_fill_error(recipe) -> float:
     import torch
 
     from genzoo import assemble
-    from genzoo.evaluate import recovery
+    from genzoo.analysis.evaluate import recovery
 
     data = assemble.build_data(recipe)
     return recovery(recipe, torch.zeros((len(data.train), *data.sample_shape)))["error"]

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import torch
-
 from tables import ROOT, write_section
 
 MARK = "<!-- landscape_study -->"
@@ -38,7 +37,7 @@ def parse_target(text: str) -> tuple[Path, int | None]:
 
 def all_barriers(f, x: torch.Tensor, grid: int, batch: int = 4096) -> torch.Tensor:
     """The symmetric matrix of barriers between every pair of minima (diagonal: own energy)."""
-    from genzoo.landscape import barrier, energy_of
+    from genzoo.analysis.landscape import barrier, energy_of
 
     n = len(x)
     i, j = torch.triu_indices(n, n, offset=1)
@@ -73,10 +72,16 @@ def nn_agreement(matrix: torch.Tensor, labels: list[int]) -> float:
 
 def study(target: str, n: int, seed: int, eta: float, steps: list[int], grid: int,
           fine_grid: int, k: int) -> dict:
-    from genzoo.landscape import (chance_purity, descend, descent_report, energy_of,
-                                  merge_minima, purity)
-    from genzoo.landscape_report import starting_points
-    from genzoo.trainer import load_trained
+    from genzoo.analysis.landscape import (
+        chance_purity,
+        descend,
+        descent_report,
+        energy_of,
+        merge_minima,
+        purity,
+    )
+    from genzoo.analysis.landscape_command import starting_points
+    from genzoo.store.loading import load_trained
 
     run, step = parse_target(target)
     models, x0, labels = starting_points(run, n, "test", seed, "cpu")
@@ -113,7 +118,7 @@ def study(target: str, n: int, seed: int, eta: float, steps: list[int], grid: in
     bars = all_barriers(f, x, grid)
     i, j = torch.triu_indices(n, n, offset=1)
     pick = torch.randperm(len(i), generator=g)[:1000]
-    from genzoo.landscape import barrier
+    from genzoo.analysis.landscape import barrier
     fine = barrier(f, x[i[pick]], x[j[pick]], fine_grid)
     coarse = bars[i[pick], j[pick]]
     e_min = torch.diagonal(bars).clone()

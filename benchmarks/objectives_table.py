@@ -61,12 +61,12 @@ def main(argv=None) -> int:
         if args.out_dir == str(ROOT / "runs" / "objectives_table"):
             args.out_dir = str(ROOT / "runs" / f"objectives_table_{args.tag}")
 
-    from genzoo import checkpoint, rundir
     from genzoo import recipe as recipe_mod
-    from genzoo.evaluate import evaluate_run
-    from genzoo.features import default_path, train_feature_network
+    from genzoo.analysis.evaluate import evaluate_run
+    from genzoo.analysis.features import default_path, train_feature_network
     from genzoo.objective import Objective
-    from genzoo.trainer import Trainer
+    from genzoo.store import checkpoint, rundir
+    from genzoo.training import Trainer
 
     seeds = [int(s) for s in (args.seeds or str(args.seed)).split(",")]
     norms = args.norms.split(",")

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from tables import ROOT, write_section
 
 from genzoo.data import spread_samples
-from tables import ROOT, write_section
 
 MARK = "<!-- progressive_detail -->"
 N_SAMPLES = 512  # samples per measurement: FD in 128-d features needs well over 128
@@ -55,8 +55,9 @@ class Detail:
     """FD-photos of runs' samples against one set of data crops."""
 
     def __init__(self, features: Path, data):
-        from genzoo.features import classifier_extractor
         from torchmetrics.image.fid import FrechetInceptionDistance
+
+        from genzoo.analysis.features import classifier_extractor
 
         self.extractor = classifier_extractor(features)
         self.protocol = self.extractor.protocol
@@ -89,10 +90,11 @@ class Detail:
 def run_points(run: Path, detail_of, average: bool = True, stages: int = 2) -> list[dict]:
     """For the last ``stages`` stages' stable-phase points with a kept checkpoint: the
     samples' FD."""
-    from genzoo import rundir
-    from genzoo.checkpoint import list_checkpoints, step_of
+    from genzoo.latents import fixed_noise
     from genzoo.sampling import generate
-    from genzoo.trainer import fixed_noise, load_trained
+    from genzoo.store import rundir
+    from genzoo.store.checkpoint import list_checkpoints, step_of
+    from genzoo.store.loading import load_trained
 
     kept = {step_of(p) for p in list_checkpoints(run / rundir.CHECKPOINTS)}
     recipe, models, _ = load_trained(run, average=average)
@@ -164,9 +166,10 @@ def main(argv=None) -> int:
                                           "progressive_detail.json"))
     ap.add_argument("--markdown", default=str(ROOT / "docs" / "results.md"))
     args = ap.parse_args(argv)
-    from genzoo import assemble, rundir
+    from genzoo import assemble
     from genzoo.errors import GenzooError
     from genzoo.recipe import load
+    from genzoo.store import rundir
 
     try:
         first = load(args.runs[0] / rundir.RECIPE)

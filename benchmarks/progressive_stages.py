@@ -31,7 +31,6 @@ import sys
 from pathlib import Path
 
 import torch
-
 from tables import ROOT, write_section
 
 MARK = "<!-- progressive_stages -->"
@@ -80,7 +79,8 @@ class Remeasured:
     def _load(self, step: int):
         from genzoo import assemble
         from genzoo.errors import GenzooError
-        from genzoo.trainer import fixed_noise, load_trained
+        from genzoo.latents import fixed_noise
+        from genzoo.store.loading import load_trained
 
         try:
             recipe, models, _ = load_trained(self.run, checkpoint=step)
@@ -92,7 +92,7 @@ class Remeasured:
         return recipe, models, fixed_noise(recipe, models, 64)
 
     def stage(self, step: int) -> dict | None:
-        from genzoo.trainer import stage_measurements
+        from genzoo.training.stages import stage_measurements
 
         loaded = self._load(step)
         if loaded is None:
@@ -102,7 +102,7 @@ class Remeasured:
         return {k.split("/", 1)[1]: v for k, v in m.items()}
 
     def points(self, end: int) -> list[float]:
-        from genzoo.trainer import stage_sharpness
+        from genzoo.training.stages import stage_sharpness
 
         loaded = self._load(end)
         if loaded is None:
@@ -185,7 +185,7 @@ def main(argv=None) -> int:
                          "instead of starting a new table")
     args = ap.parse_args(argv)
     from genzoo import recipe as recipe_mod
-    from genzoo.rundir import RECIPE
+    from genzoo.store.rundir import RECIPE
 
     runs = json.loads(Path(args.json).read_text()) if args.add and Path(args.json).is_file() \
         else {}

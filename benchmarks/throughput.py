@@ -29,7 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from genzoo import hookimpl, plugins
 from genzoo.data import DataSource
 from genzoo.recipe import from_dict
-from genzoo.trainer import Trainer
+from genzoo.training import Trainer
 
 HERE = Path(__file__).resolve().parent
 
@@ -198,7 +198,7 @@ def compare(width, batch, steps, rounds, device, naive=False, **train):
     if naive:
         loops["naive"] = PlainLoop(t, reuse=False).step
     x = torch.rand(batch, 1, 28, 28, device=t.device) * 2 - 1
-    if t.memory_format is torch.channels_last:
+    if t.team.memory_format is torch.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
         for fn in list(loops.values())[1:]:
             for net in (fn.__self__.g, fn.__self__.q, fn.__self__.f):

@@ -1,11 +1,13 @@
 """genzoo: a plugin-based zoo of generative models built around the divergence triangle.
 
-The core holds the interfaces (:mod:`genzoo.interfaces`), the plugin hooks
-(:mod:`genzoo.hookspecs`, :mod:`genzoo.plugins`), the recipe schema (:mod:`genzoo.recipe`),
-objective composition (:mod:`genzoo.objective`), the trainer (:mod:`genzoo.trainer`),
-checkpoints (:mod:`genzoo.checkpoint`), the Python API (:mod:`genzoo.api`: ``genzoo.train``,
-``genzoo.load``) and the command line (:mod:`genzoo.cli`).
-No concrete network, objective or data set lives here: those are plugins.
+The core holds the contracts (:mod:`genzoo.interfaces`, :mod:`genzoo.hookspecs`,
+:mod:`genzoo.objective`, :mod:`genzoo.data`, :mod:`genzoo.events`), the recipe and its schema,
+the plugin registry, the assembly of a recipe into objects (:mod:`genzoo.assemble`), shared
+tensor tools, the Python API (:mod:`genzoo.api`) and the command line (:mod:`genzoo.cli`).
+Three wings stand on it: :mod:`genzoo.training` (the trainer), :mod:`genzoo.store` (what a run
+leaves on disk and how it is read back) and :mod:`genzoo.analysis` (evaluation, features,
+reports, the energy landscape). No concrete network, objective or data set lives here: those
+are plugins.
 
 The public names load on first use, so that the command line can set up the process (its
 thread policy: :mod:`genzoo.threads`) before torch is imported.
@@ -21,7 +23,8 @@ __version__ = "0.1.0"
 _HOME = {"GenzooError": "genzoo.errors", "hookimpl": "genzoo.hookspecs",
          "Encoder": "genzoo.interfaces", "Energy": "genzoo.interfaces",
          "Generator": "genzoo.interfaces", "Posterior": "genzoo.interfaces",
-         "Model": "genzoo.api", "Run": "genzoo.api", "load": "genzoo.api", "train": "genzoo.api"}
+         "Model": "genzoo.api", "load": "genzoo.api", "Run": "genzoo.training.run",
+         "train": "genzoo.training.run"}
 
 
 def __getattr__(name: str):

@@ -1,4 +1,5 @@
-"""The Python API: train a recipe, load what it trained, and use the three networks.
+"""The Python API: load what a run trained, and use the three networks (``genzoo.train``, in
+:mod:`genzoo.training.run`, trains one).
 
     import genzoo
     run = genzoo.train("recipes/dt_texture.toml", overrides={"train.steps": 200})
@@ -13,62 +14,15 @@ The CLI's ``sample``, ``reconstruct``, ``interpolate`` and ``eval`` call these s
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from genzoo import recipe as recipe_mod
 from genzoo import sampling
 from genzoo.errors import GenzooError
 from genzoo.interfaces import Models, Posterior
 from genzoo.recipe import Recipe
-
-EXPORT_FORMAT = 1  # the layout of an exported model folder (genzoo.export)
-
-
-@dataclass
-class Run:
-    """A finished (or stopped) training run: its folder, recipe and last logged metrics."""
-
-    dir: Path
-    recipe: Recipe
-    metrics: dict
-
-    def load(self, device: str | torch.device = "cpu") -> "Model":
-        return load(self.dir, device)
-
-    def __fspath__(self) -> str:
-        return str(self.dir)
-
-
-def _override_strings(overrides) -> list[str]:
-    if overrides is None:
-        return []
-    if isinstance(overrides, dict):
-        return [f"{k}={recipe_mod._toml_value(v)}" for k, v in overrides.items()]
-    return [str(o) for o in overrides]
-
-
-def train(recipe: str | Path | Recipe, out: str | Path | None = None, overrides=None,
-          resume: bool = False, force: bool = False, progress: bool = False) -> Run:
-    """Train ``recipe`` (a path or a :class:`~genzoo.recipe.Recipe`) into ``out`` (default
-    ``runs/<name>``), with ``overrides`` as ``{"train.steps": 200}`` or ``["train.steps=200"]``:
-    the CLI's ``genzoo run``, same trainer, run directory and errors."""
-    from genzoo.trainer import Trainer
-
-    if isinstance(recipe, Recipe):
-        r = recipe
-        if overrides:
-            raw = recipe_mod.apply_overrides(r.to_dict(), _override_strings(overrides))
-            r = recipe_mod.from_dict(raw, r.path)
-    else:
-        r = recipe_mod.load(Path(recipe), _override_strings(overrides))
-    out = Path(out) if out is not None else Path("runs") / r.name
-    metrics = Trainer(r).fit(out, resume=resume, force=force, progress=progress)
-    return Run(out, r, metrics)
 
 
 class Model:
@@ -203,37 +157,30 @@ class Model:
         return out.cpu()
 
     def save(self, folder: str | Path, run_dir: str | Path | None = None) -> Path:
-        """Write a portable model folder (:func:`genzoo.export.export_model`)."""
-        from genzoo.export import export_model
+        """Write a portable model folder (:func:`genzoo.store.model_folder.export_model`)."""
+        from genzoo.store.model_folder import export_model
 
         return export_model(self, Path(folder), run_dir)
 
 
-def load(path: str | Path | Run, device: str | torch.device = "cpu",
-         checkpoint: int | None = None) -> Model:
+def load(path, device: str | torch.device = "cpu", checkpoint: int | None = None) -> Model:
     """A :class:`Model` from a run directory (its newest good checkpoint, or the one of step
-    ``checkpoint``) or from a folder ``genzoo export`` wrote."""
+    ``checkpoint``; a :class:`genzoo.training.run.Run` is one) or from a folder ``genzoo
+    export`` wrote."""
     from genzoo.assemble import resolve_device
-    from genzoo.export import is_model_folder, load_model_folder
-    from genzoo.trainer import load_trained
+    from genzoo.store.loading import load_trained
+    from genzoo.store.model_folder import is_model_folder, read_model_folder
 
-    path = Path(path.dir if isinstance(path, Run) else path)
+    path = Path(getattr(path, "dir", path))
     dev = resolve_device(str(device)) if not isinstance(device, torch.device) else device
     if is_model_folder(path):
         if checkpoint is not None:
             raise GenzooError(f"'{path}' is an exported model with one set of weights; drop "
                               f"checkpoint")
-        return load_model_folder(path, dev)
+        recipe, models, sample_shape, step = read_model_folder(path)
+        return Model(recipe, models, sample_shape, step, dev)
     if not path.is_dir():
         raise GenzooError(f"'{path}' is not a genzoo run directory nor an exported model "
                           f"folder; pass the folder 'genzoo run' or 'genzoo export' wrote")
     recipe, models, ckpt = load_trained(path, dev, checkpoint=checkpoint)
     return Model(recipe, models, tuple(ckpt.meta["sample_shape"]), ckpt.step, dev)
-
-
-def _json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise GenzooError(f"'{path}' is unreadable ({type(exc).__name__}); export the model "
-                          f"again") from None

@@ -95,7 +95,7 @@ def build_models(recipe: Recipe, sample_shape: tuple[int, ...], registry=None) -
 
 def build_objective(recipe: Recipe, registry=None) -> objective_mod.Composition:
     registry = registry or plugins.registry()
-    return objective_mod.build_objective(recipe.objective, recipe.objectives, registry)
+    return objective_mod.compose(recipe.objective, recipe.objectives, registry)
 
 
 def attach_networks(models: Models, objective: objective_mod.Objective, recipe: Recipe) -> None:
@@ -107,6 +107,12 @@ def attach_networks(models: Models, objective: objective_mod.Objective, recipe: 
     models.extras = dict(extras)
     if models.stage is not None:
         models.set_step(0)
+
+
+def one_process_only(recipe: Recipe, registry=None) -> bool:
+    """Whether the recipe keeps a state per training example (incomplete images' fills, or an
+    objective's own, as alternating back-propagation's latents), which trains on one process."""
+    return recipe.data.occlusion is not None or build_objective(recipe, registry).keeps_examples
 
 
 def resolve_device(name: str) -> torch.device:

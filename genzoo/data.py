@@ -24,9 +24,26 @@ class DataSource:
     test: Dataset | None = None
     description: str = ""
 
-    @property
-    def is_image(self) -> bool:
-        return len(self.sample_shape) == 3 and self.sample_shape[0] in (1, 3)
+    def held_out(self) -> tuple[Dataset, str]:
+        """The split that measurements are taken on, and its name: the test split, or the
+        training split where there is none."""
+        if self.test is not None and len(self.test):
+            return self.test, "test"
+        return self.train, "train"
+
+    def draw_held_out(self, n: int, seed: int):
+        """Up to ``n`` examples of :meth:`held_out` (a random subset drawn with ``seed`` when
+        the split holds more), with their labels when the data set has them (else None), and
+        the split's name."""
+        split, name = self.held_out()
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(len(split), generator=g)[:n].tolist() if n < len(split) else \
+            list(range(len(split)))
+        items = [split[i] for i in idx]
+        x = torch.stack([samples_of(it) for it in items])
+        labels = torch.tensor([int(it[1]) for it in items]) \
+            if isinstance(items[0], (tuple, list)) else None
+        return x, labels, name
 
     @property
     def is_video(self) -> bool:

@@ -58,7 +58,20 @@ def register_feature_networks(register):
 
     ``register(name, build)``, where ``build(sample_shape, n_classes) ->
     genzoo.interfaces.FeatureNetwork``: a classifier whose penultimate layer gives the features
-    of a Fréchet distance and whose class probabilities give an Inception-Score analogue.
+    of a Fréchet distance and whose class probabilities give an Inception-Score analogue; or
+    ``register(name, genzoo.interfaces.PretrainedFeatures(load))`` for an extractor with
+    published weights (``genzoo eval --inception`` asks for the one named ``inception``).
+    """
+
+
+@hookspec
+def register_commands(cli):
+    """Add subcommands to the ``genzoo`` command line.
+
+    ``cli`` is the ``click.Group`` of ``genzoo``: decorate functions with ``@cli.command()`` (or
+    ``@cli.group()``) inside the hook. A command raises ``genzoo.GenzooError`` for bad input: the
+    command line prints its one line and exits with code 2. genzoo's own analysis commands
+    (``eval``, ``landscape``, ``report``, ...) are a plugin of this hook.
     """
 
 

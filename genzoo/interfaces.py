@@ -36,12 +36,6 @@ class Posterior:
     def std(self) -> torch.Tensor:
         return self.log_std.exp()
 
-    def rsample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``z^ = mean + std * eps`` (reparameterised: gradients flow to mean and log_std)."""
-        eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device,
-                          dtype=self.mean.dtype)
-        return self.mean + self.std * eps
-
     def neg_log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """``-log q(z|x)`` per example, summed over latent units, constant included."""
         const = 0.5 * math.log(2 * math.pi)
@@ -117,6 +111,16 @@ class FeatureNetwork(nn.Module, ABC):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.logits(self.features(x))
+
+
+class PretrainedFeatures:
+    """A feature extractor with published weights (the Inception-v3 of FID), registered as a
+    feature network beside the classifiers genzoo trains: ``load(weights, device)`` gives a
+    :class:`genzoo.metrics.Extractor`, ``weights`` a file or None for the default download."""
+
+    def __init__(self, load):
+        self.load = load
+        self.__doc__ = load.__doc__
 
 
 class Growing(ABC):

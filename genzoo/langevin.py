@@ -11,7 +11,7 @@ which samples ``p`` as ``delta -> 0`` and the number of steps grows.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -14,3 +14,9 @@ def interpolation_latents(latent_shape: tuple[int, ...], rows: int, steps: int,
         torch.randn((rows, *latent_shape), generator=g)
     a = torch.linspace(0, 1, steps).view(1, steps, *([1] * len(latent_shape)))
     return ((1 - a) * z0.unsqueeze(1) + a * z1.unsqueeze(1)).flatten(0, 1)
+
+
+def fixed_noise(recipe, models, n: int) -> torch.Tensor:
+    """The latents of a run's sample grids (their first rows) and stage measurements."""
+    g = torch.Generator().manual_seed(recipe.seed + 12345)
+    return torch.randn((n, *models.generator.latent_shape), generator=g)

@@ -9,9 +9,9 @@ parts; the divergence triangle is the composition ``["vae", "acd"]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -278,6 +278,12 @@ class Composition(Objective):
     def names(self) -> list[str]:
         return [p.name for p in self.parts]
 
+    @property
+    def keeps_examples(self) -> bool:
+        """Whether a part keeps tensors per training example (overrides ``per_example``)."""
+        return any(type(p.objective).per_example is not Objective.per_example
+                   for p in self.parts)
+
 
 def _check_options(what: str, fn: Callable, options: dict, where: str) -> dict:
     """``options`` checked against ``fn``'s signature (its options schema: genzoo.schema):
@@ -288,7 +294,7 @@ def _check_options(what: str, fn: Callable, options: dict, where: str) -> dict:
     return check_options(fn, options, where, unknown=f"{what} has no option '{{key}}'")
 
 
-def build_objective(spec, options: dict[str, dict], registry) -> Composition:
+def compose(spec, options: dict[str, dict], registry) -> Composition:
     """Build a recipe's ``objective``: a name, or a list of names / ``{name, weight}`` tables.
 
     A registered composition (a list of names, like ``triangle``) is expanded through this same
@@ -301,7 +307,7 @@ def build_objective(spec, options: dict[str, dict], registry) -> Composition:
             else (item, 1.0)
         entry = registry.get("objectives", name)
         if isinstance(entry.obj, (list, tuple)):
-            inner = build_objective(list(entry.obj), options, registry)
+            inner = compose(list(entry.obj), options, registry)
             parts += [Part(p.name, p.objective, weight * p.weight) for p in inner.parts]
         else:
             opts = _check_options(f"objective '{name}'", entry.obj, options.get(name, {}),

@@ -33,7 +33,7 @@ class PerExample:
         t = self.tensors[name]
         t[index.to(t.device)] = values.detach().to(t.device, t.dtype)
 
-    def to(self, device) -> "PerExample":
+    def to(self, device) -> PerExample:
         self.tensors = {k: v.to(device) for k, v in self.tensors.items()}
         return self
 

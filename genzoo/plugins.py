@@ -6,8 +6,9 @@ import importlib.metadata
 import inspect
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 
@@ -47,7 +48,6 @@ class Registry:
     """Plain dictionaries of what the plugins registered, one per kind."""
 
     entries: dict[str, dict[str, Entry]] = field(default_factory=lambda: {k: {} for k in KINDS})
-    load_failures: list[str] = field(default_factory=list)
     pm: pluggy.PluginManager | None = None  # the plugins themselves, for the training events
     dists: dict[int, str] = field(default_factory=dict)  # id(plugin) -> its distribution
 
@@ -74,12 +74,19 @@ class Registry:
 
     def sinks(self) -> list[tuple[str, str, str]]:
         """``(name, distribution, summary)`` of each plugin of the training events (``on_*``)."""
+        return self._implementing(lambda hook: hook.startswith("on_"))
+
+    def command_plugins(self) -> list[tuple[str, str, str]]:
+        """``(name, distribution, summary)`` of each plugin that adds ``genzoo`` commands."""
+        return self._implementing(lambda hook: hook == "register_commands")
+
+    def _implementing(self, wanted) -> list[tuple[str, str, str]]:
         out = []
         if self.pm is None:
             return out
         for name, plugin in self.pm.list_name_plugin():
             hooks = [h.name for h in self.pm.get_hookcallers(plugin) or []]
-            if any(h.startswith("on_") for h in hooks):
+            if any(wanted(h) for h in hooks):
                 doc = inspect.getdoc(plugin) or ""
                 out.append((name, self.dists.get(id(plugin), "?"), first_sentence(doc)))
         return sorted(out)
@@ -91,8 +98,7 @@ def _make_manager() -> pluggy.PluginManager:
     return pm
 
 
-def _load_entry_points(pm: pluggy.PluginManager, dists: dict[int, str],
-                       failures: list[str]) -> None:
+def _load_entry_points(pm: pluggy.PluginManager, dists: dict[int, str]) -> None:
     """What pluggy's ``load_setuptools_entrypoints("genzoo")`` does, with one difference: a
     plugin that fails to import is named in a warning and skipped, so every other one loads."""
     for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
@@ -104,7 +110,6 @@ def _load_entry_points(pm: pluggy.PluginManager, dists: dict[int, str],
         except Exception as exc:  # a broken third-party plugin must not take genzoo down
             msg = (f"plugin '{ep.name}' from '{dist}' failed to load and is skipped: "
                    f"{type(exc).__name__}: {exc}")
-            failures.append(msg)
             warnings.warn(msg, stacklevel=2)
             continue
         pm.register(plugin, name=ep.name)
@@ -117,7 +122,7 @@ def build_registry(extra_plugins: tuple[tuple[object, str], ...] = ()) -> Regist
     pm = _make_manager()
     registry = Registry(pm=pm)
     dists = registry.dists
-    _load_entry_points(pm, dists, registry.load_failures)
+    _load_entry_points(pm, dists)
     for plugin, label in extra_plugins:
         pm.register(plugin)
         dists[id(plugin)] = label

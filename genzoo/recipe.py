@@ -35,20 +35,20 @@ import dataclasses
 import hashlib
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from genzoo import schema
+from genzoo import schema, toml_text
 from genzoo.errors import GenzooError
 from genzoo.occlusion import Occlusion
-from genzoo.schema import AllowNonFinite, schema as table
+from genzoo.schema import AllowNonFinite
+from genzoo.schema import schema as table
 
-__all__ = ["AllowNonFinite", "Data", "Log", "Model", "PlayerOptim", "Recipe", "Train", "dumps",
-           "from_dict", "load", "parse_override"]
+__all__ = ["AllowNonFinite", "DataTable", "LogTable", "ModelTable", "PlayerOptim", "Recipe",
+           "TrainTable", "from_dict", "load"]
 
 # ranges of the recipe's numbers; sizes have upper limits that keep a typo from asking for
 # more memory or time than any machine has
@@ -70,7 +70,7 @@ class PlayerOptim:
 
 @table
 @dataclass(frozen=True)
-class Train:
+class TrainTable:
     steps: Count = 1000
     batch_size: Annotated[int, Field(ge=1, le=65536)] = 64
     # theta-steps per iteration (Algorithm 1, line 9)
@@ -106,7 +106,7 @@ class Train:
 
 @table
 @dataclass(frozen=True)
-class Model:
+class ModelTable:
     arch: str
     s: Annotated[float, Field(gt=0)] = math.sqrt(0.5)  # std of p_theta(x|z) = N(g(z), s^2 I)
     # growing networks: s holds at this resolution and scales with the side elsewhere
@@ -131,7 +131,7 @@ class Model:
 
 @table
 @dataclass(frozen=True)
-class Data:
+class DataTable:
     name: str
     occlusion: Occlusion | None = None  # train on incomplete images (section 4.4)
     options: dict = field(default_factory=dict)  # the data set's own keys
@@ -139,7 +139,7 @@ class Data:
 
 @table
 @dataclass(frozen=True)
-class Log:
+class LogTable:
     every: Count = 10  # metrics.jsonl line and progress-bar update every N steps
     sample_every: Count = 500  # sample grid every N steps (and always at the end)
     checkpoint_every: Count = 500  # checkpoint every N steps (and always at the end)
@@ -153,16 +153,16 @@ class Log:
 @table
 @dataclass(frozen=True)
 class Recipe:
-    model: Model
-    data: Data
+    model: ModelTable
+    data: DataTable
     objective: Any = "triangle"  # a name, or a list of names / {name, weight} tables
     name: str = "run"
     seed: Annotated[int, Field(ge=0, lt=2**32)] = 0  # the random generators' range
     device: str = "auto"
     # objective name -> its options
     objectives: dict[str, dict[str, Any]] = field(default_factory=dict)
-    train: Train = Train()
-    log: Log = Log()
+    train: TrainTable = TrainTable()
+    log: LogTable = LogTable()
     path: Path | None = None  # the recipe file (relative data paths resolve against it)
 
     @property
@@ -227,63 +227,13 @@ def _plain(v):
 
 
 # --- loading ------------------------------------------------------------------------------
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``'train.steps=200'`` -> ``(['train', 'steps'], 200)``. Values are TOML values; anything
-    that is not valid TOML is taken as a plain string (``--set data.image=grass``)."""
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    parts = key.split(".")
-    if not sep or not key or not all(p.strip() for p in parts):
-        raise GenzooError(f"--set expects KEY=VALUE with a dotted key (e.g. train.steps=200), "
-                          f"got '{text}'")
-    raw = raw.strip()
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    return [p.strip() for p in parts], value
-
-
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    for text in overrides:
-        parts, value = parse_override(text)
-        node = raw
-        for i, p in enumerate(parts[:-1]):
-            nxt = node.setdefault(p, {})
-            if not isinstance(nxt, dict):
-                raise GenzooError(f"--set {text}: '{'.'.join(parts[:i + 1])}' is not a table")
-            node = nxt
-        node[parts[-1]] = value
-    return raw
-
-
-def read_toml(path: Path) -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise GenzooError(f"recipe file '{path}' does not exist; check the path")
-    if path.is_dir():
-        raise GenzooError(f"recipe '{path}' is a folder; pass a .toml recipe file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GenzooError(f"cannot read recipe '{path}' ({type(exc).__name__}); a recipe is a "
-                          f"UTF-8 TOML text file") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise GenzooError(f"recipe '{path}' is not valid TOML: {exc}; fix the syntax") from None
-    except RecursionError:
-        raise GenzooError(f"recipe '{path}' is nested too deeply to read; a recipe needs two "
-                          f"levels of tables") from None
-
-
 def _split_options(raw: dict) -> dict:
     """``[model]`` and ``[data]`` keys that are not the recipe's own go to their plugin (its
     ``options``, checked against the plugin's signature when it is built)."""
     out = dict(raw)
     if "path" in out:
         raise GenzooError("unknown recipe key 'path'; the recipe's own location is not a key")
-    for section, cls in (("model", Model), ("data", Data)):
+    for section, cls in (("model", ModelTable), ("data", DataTable)):
         if isinstance(out.get(section), dict):
             own = {f.name for f in dataclasses.fields(cls)} - {"options"}
             t = out[section]
@@ -301,7 +251,7 @@ def from_dict(raw: dict, path: Path | None = None) -> Recipe:
 
 
 def load(path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
-    raw = apply_overrides(read_toml(Path(path)), list(overrides))
+    raw = toml_text.apply_overrides(toml_text.read_toml(Path(path)), list(overrides))
     return from_dict(raw, Path(path))
 
 
@@ -330,46 +280,3 @@ def _validate(r: Recipe) -> None:
         raise GenzooError(f"recipe key 'objective[{i}]' must be a name or a table "
                           f"{{name = \"...\", weight = 1.0}} with a finite weight, got "
                           f"{schema.shown(item)}")
-
-
-# --- writing ------------------------------------------------------------------------------
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{_key(k)} = {_toml_value(x)}" for k, x in v.items()) + "}"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-
-def _key(k: str) -> str:
-    return k if k.replace("_", "").replace("-", "").isalnum() else json.dumps(k)
-
-
-def dumps(d: dict) -> str:
-    """Write a dict of scalars, lists and nested tables as TOML."""
-    lines: list[str] = []
-
-    def table(node: dict, prefix: str):
-        scalars = {k: v for k, v in node.items() if not isinstance(v, dict)}
-        tables = {k: v for k, v in node.items() if isinstance(v, dict)}
-        if prefix and (scalars or not tables):
-            lines.append(f"\n[{prefix}]")
-        for k, v in scalars.items():
-            lines.append(f"{_key(k)} = {_toml_value(v)}")
-        for k, v in tables.items():
-            table(v, f"{prefix}.{_key(k)}" if prefix else _key(k))
-
-    table(d, "")
-    return "\n".join(lines).lstrip("\n") + "\n"

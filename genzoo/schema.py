@@ -132,7 +132,7 @@ def _fields(tp) -> dict:
 
 
 # --- validation ---------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _adapter(tp) -> TypeAdapter:
     return TypeAdapter(tp)
 
@@ -247,7 +247,7 @@ def _usable(hint) -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def options_schema(fn, positional: tuple[str, ...] = ()):
     """A dataclass with one field per keyword parameter of a plugin's function or class,
     typed by its annotation (``Any`` where there is none, or where it names a type no TOML

@@ -6,7 +6,7 @@ the other work needs: such a run goes up to ten times slower than one thread. So
 ``train.threads = 0`` (auto) the process takes the CPUs it may use (``os.sched_getaffinity``),
 its share of them when it is one of several workers (``cores // workers``: torchrun's processes,
 a study's workers), and no more than the CPUs the rest of the machine leaves free: the runnable
-tasks other than itself (``/proc/stat``'s ``procs_running``, sampled for a fifth of a second)
+tasks other than itself (``/proc/stat``'s ``procs_running``, sampled for a tenth of a second)
 or the threads that other genzoo processes hold (each registers in a machine-wide folder while
 it runs), whichever is larger. When it shares the machine at all, OpenMP's threads sleep
 instead of spinning while they wait (``OMP_WAIT_POLICY=PASSIVE``). The wait policy is read once
@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 #: the environment variable torchrun sets to the number of processes on this machine
@@ -83,9 +83,10 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def runnable_others(samples: int = 10, interval: float = 0.02) -> int:
+def runnable_others(samples: int = 10, interval: float = 0.01) -> int:
     """Tasks other than this one that are running or waiting for a CPU: the median of
-    ``samples`` readings of ``procs_running`` (one of which is this process itself), or the
+    ``samples`` readings of ``procs_running`` over a tenth of a second (one of them is this
+    process itself), or the
     one-minute load average where there is no ``/proc/stat``."""
     readings = []
     for i in range(samples):
@@ -159,7 +160,8 @@ def registered_threads(group: str) -> int:
 
 
 # --- the process's plan ------------------------------------------------------------------------
-_plan: ThreadPlan | None = None
+_plan: ThreadPlan | None = None  # the plan in force (first: the one decided before torch)
+_settled: ThreadPlan | None = None  # the automatic plan, once settled
 _registration: Registration | None = None
 
 
@@ -197,8 +199,10 @@ def measure(requested: int = 0) -> ThreadPlan:
 
 
 def decide_before_torch() -> ThreadPlan:
-    """Decide this process's plan and export its OpenMP wait policy; call before torch is
-    imported (a command line's first step), or the wait policy stays as torch found it."""
+    """A command line's first look at the machine, before torch is imported: export the OpenMP
+    wait policy it calls for (read once, as torch loads). The command then registers at once
+    (:func:`computing`), so that genzoo processes started at the same moment count it when they
+    settle their threads (:func:`apply`)."""
     global _plan
     if _plan is None:
         _plan = measure()
@@ -208,43 +212,54 @@ def decide_before_torch() -> ThreadPlan:
 
 
 def apply(requested: int = 0) -> ThreadPlan:
-    """Set torch's thread count for this process: ``requested`` > 0 as it is, else the count
-    decided at start (measured now when nothing decided it yet). Returns the plan in force,
-    whose ``wait_policy`` is the one OpenMP actually runs with."""
-    global _plan
+    """Settle torch's thread count for this process as its work starts: ``requested`` > 0 (or
+    ``OMP_NUM_THREADS``) as it is, else the plan for the machine as it is at the first call
+    (the genzoo processes started with this one have registered by then), kept for the
+    process's later calls: decided once. Returns the plan in force, whose ``wait_policy`` is
+    the one OpenMP actually runs with."""
+    global _plan, _settled
     import torch
 
-    plan = decide_before_torch()
-    if requested > 0 and requested != plan.threads:
-        plan = choose(plan.cpus, plan.busy, plan.workers, requested)
+    asked = requested or _explicit()
+    if asked:  # nothing to measure: the machine only told the wait policy, decided already
+        base = _settled or _plan
+        plan = choose(base.cpus, base.busy, base.workers, asked) if base else \
+            choose(usable_cpus(), 0, workers_here(), asked)
+    else:
+        plan = _settled or measure()
     actual = os.environ.get("OMP_WAIT_POLICY", "").upper() or "default"
-    if actual != plan.wait_policy:
-        plan = ThreadPlan(plan.threads, actual, plan.cpus, plan.busy, plan.workers, plan.reason)
-    _plan = plan
-    if torch.get_num_threads() != plan.threads:
-        torch.set_num_threads(plan.threads)
+    _plan = replace(plan, wait_policy=actual)
+    if not asked:
+        _settled = _plan
+    if torch.get_num_threads() != _plan.threads:
+        torch.set_num_threads(_plan.threads)
     if _registration is not None:
-        _registration.update(plan.threads)
-    return plan
+        _registration.update(_plan.threads)
+    return _plan
+
+
+def _register(threads: int) -> None:
+    global _registration
+    if _registration is None:
+        try:
+            _registration = Registration(threads, _group())
+        except OSError:  # an unwritable temporary folder: others just cannot see this process
+            pass
 
 
 @contextmanager
 def computing():
-    """While the block runs, this process's thread count is registered, so that genzoo
-    processes started meanwhile leave those CPUs alone (an idle notebook that trained once
-    holds nothing). Nests: the outermost block registers."""
+    """While the block runs, this process's thread count is registered (the outermost block
+    registers and unregisters), so that genzoo processes started meanwhile leave those CPUs
+    alone; a notebook that trained once and now idles holds nothing."""
     global _registration
     if _registration is not None:
         yield
         return
-    plan = _plan or apply()
-    try:
-        _registration = Registration(plan.threads, _group())
-    except OSError:  # an unwritable temporary folder: others just cannot see this process
-        yield
-        return
+    _register((_plan or apply()).threads)
     try:
         yield
     finally:
-        _registration.close()
-        _registration = None
+        if _registration is not None:
+            _registration.close()
+            _registration = None

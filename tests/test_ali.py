@@ -7,14 +7,14 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import params_of, toy_recipe
+from test_baselines import grads, toy
 from torch import nn
 
-from conftest import params_of, toy_recipe
 from genzoo import plugins
 from genzoo.errors import GenzooError
-from genzoo.objective import build_objective
-from genzoo.trainer import Trainer
-from test_baselines import grads, toy
+from genzoo.objective import compose
+from genzoo.training import Trainer
 
 
 class KnownJoint(nn.Module):
@@ -30,7 +30,7 @@ class KnownJoint(nn.Module):
 
 
 def ali_toy(name="ali", options=None, a=0.5, w=0.0):
-    obj = build_objective(name, {name: options or {}}, plugins.registry())
+    obj = compose(name, {name: options or {}}, plugins.registry())
     m, d = toy()
     joint = KnownJoint(a, w)
     m.extras = {"ali_joint": ("alpha", joint)}
@@ -89,7 +89,7 @@ def test_terms_are_the_binary_cross_entropies_and_alice_adds_the_per_pixel_recon
 def test_bad_options_are_clear_errors():
     for opts in ({"hidden": 0}, {"dropout": 1.0}):
         with pytest.raises(GenzooError, match="fix \\[objectives.ali\\]"):
-            build_objective("ali", {"ali": opts}, plugins.registry())
+            compose("ali", {"ali": opts}, plugins.registry())
 
 
 def test_two_objectives_adding_the_same_network_is_an_error(toy_plugin):

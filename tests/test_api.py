@@ -8,14 +8,15 @@ import re
 
 import pytest
 import torch
+from conftest import ROOT, cli
 
 import genzoo
-from conftest import ROOT, cli
 from genzoo import recipe as recipe_mod
+from genzoo.analysis.evaluate import evaluate_run
+from genzoo.assemble import build_data
 from genzoo.errors import GenzooError
-from genzoo.evaluate import evaluate_run, held_out
 from genzoo.metrics import mse_unit_range
-from genzoo.trainer import load_trained
+from genzoo.store.loading import load_trained
 
 TINY = {"train.steps": 6, "train.batch_size": 8, "model.width": 0.0625, "data.size": 32,
         "data.n_crops": 64, "log.checkpoint_every": 3, "log.sample_every": 3, 'device': "cpu"}
@@ -49,7 +50,7 @@ def test_train_returns_the_run_and_load_gives_the_trainers_networks(run):
 def test_reconstruction_error_equals_genzoo_evals(run):
     report = evaluate_run(run.dir, n=20, seed=3)
     model = genzoo.load(run)
-    x, _, _, _ = held_out(model.recipe, 20, 3)
+    x, _, _ = build_data(model.recipe).draw_held_out(20, 3)
     assert float(mse_unit_range(x, model.reconstruct(x)).mean()) == report["recon_mse"]
 
 

@@ -8,14 +8,14 @@ import math
 
 import pytest
 import torch
+from conftest import build_mlp, toy_recipe
 from torch import nn
 
-from conftest import build_mlp, toy_recipe
 from genzoo.assemble import init_weights
 from genzoo.interfaces import Encoder, Posterior
 from genzoo.objective import Draws
 from genzoo.sampling import generate, norm_mode
-from genzoo.trainer import Trainer
+from genzoo.training import Trainer
 
 
 def test_bias_init_zero_or_pytorchs_default():
@@ -99,8 +99,8 @@ def test_lr_decay_from_epoch_0_or_1(toy_plugin):
         t = Trainer(toy_recipe(train={"lr_decay": 0.5, "lr_decay_epoch0": epoch0}))
         got = []
         for epoch in (0, 1):
-            t.set_learning_rates(epoch)
-            got.append(t.optimizers["alpha"].param_groups[0]["lr"])
+            t.team.set_learning_rates(epoch)
+            got.append(t.team.optimizers["alpha"].param_groups[0]["lr"])
         assert got == pytest.approx(expected)
 
 

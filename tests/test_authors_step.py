@@ -12,11 +12,11 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import ROOT, make_cifar_like
 from torch import nn
 
-from conftest import ROOT, make_cifar_like
 from genzoo import recipe
-from genzoo.trainer import Trainer
+from genzoo.training import Trainer
 
 NZ, NC, W = 100, 3, 64
 
@@ -237,7 +237,7 @@ def test_one_step_moves_every_parameter_as_the_authors_step(tmp_path, monkeypatc
         assert moved[player] > 1e-4, player  # the step did move them
         assert dev[player] < 1e-10, (player, dev[player], moved[player])  # float64 round-off
     # the learning rates are the authors' epoch-0 rates (0.998 applied already)
-    assert t.optimizers["theta"].param_groups[0]["lr"] == pytest.approx(3e-4 * 0.998, rel=1e-12)
+    assert t.team.optimizers["theta"].param_groups[0]["lr"] == pytest.approx(3e-4 * 0.998, rel=1e-12)
 
 
 @pytest.mark.filterwarnings("ignore:Detected call of")

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import ROOT, cli, make_fashion_like
 from torch import nn
 
-from conftest import ROOT, cli, make_fashion_like
 from genzoo import plugins
 from genzoo.interfaces import Encoder, Energy, Generator, Models, Posterior
 from genzoo.langevin import langevin
-from genzoo.objective import Draws, build_objective
+from genzoo.objective import Draws, compose
 
 
 # --- a 1-D toy: data at +1, the generator's samples around -1, f(x) = a * x --------------------
@@ -59,7 +59,7 @@ def grads(loss, module):
 
 @pytest.mark.parametrize("name", ["gan", "wgan_gp", "coopnet"])
 def test_energy_learns_to_prefer_data_and_generator_moves_towards_it(name):
-    obj = build_objective(name, {"coopnet": {"noise": False}}, plugins.registry())
+    obj = compose(name, {"coopnet": {"noise": False}}, plugins.registry())
     m, d = toy()
     assert obj.terms("phi", d) == {}  # no inference model: phi is never stepped
     alpha = sum(obj.terms("alpha", d).values())
@@ -71,7 +71,7 @@ def test_energy_learns_to_prefer_data_and_generator_moves_towards_it(name):
 
 
 def test_gan_terms_are_the_binary_cross_entropy():
-    obj = build_objective("gan", {}, plugins.registry())
+    obj = compose("gan", {}, plugins.registry())
     m, d = toy(a=0.7)
     t = obj.terms("alpha", d)
     data = -torch.log(torch.sigmoid(torch.tensor(0.7)))
@@ -82,7 +82,7 @@ def test_gan_terms_are_the_binary_cross_entropy():
 
 
 def test_gradient_penalty_pulls_the_critic_slope_to_one():
-    obj = build_objective("wgan_gp", {"wgan_gp": {"penalty": 10.0}}, plugins.registry())
+    obj = compose("wgan_gp", {"wgan_gp": {"penalty": 10.0}}, plugins.registry())
     for a, sign in ((3.0, 1), (0.2, -1)):
         m, d = toy(a)
         gp = obj.terms("alpha", d)["wgan_gp.gradient_penalty"]
@@ -92,7 +92,7 @@ def test_gradient_penalty_pulls_the_critic_slope_to_one():
 
 
 def test_coopnet_revision_climbs_the_energy_and_is_drawn_once():
-    obj = build_objective("coopnet", {"coopnet": {"noise": False, "langevin_steps": 5,
+    obj = compose("coopnet", {"coopnet": {"noise": False, "langevin_steps": 5,
                                                   "step_size": 0.5, "reference_sigma": 0.0}},
                           plugins.registry())
     m, d = toy(a=1.0)
@@ -141,12 +141,13 @@ def test_langevin_without_noise_is_gradient_ascent_and_checks_arguments():
 # --- the critic schedule and the recipes ------------------------------------------------------
 def test_wgan_generator_steps_once_per_n_critic_iterations(toy_plugin):
     from conftest import params_of, toy_recipe
-    from genzoo.trainer import Trainer
+
+    from genzoo.training import Trainer
 
     t = Trainer(toy_recipe(objective="wgan_gp", objectives={"wgan_gp": {"n_critic": 3}}))
     encoder = params_of(t.models.encoder)
     moved = []
-    for i in range(6):
+    for _i in range(6):
         before = params_of(t.models.generator)
         t.step(torch.randn(64, 2))
         after = params_of(t.models.generator)
@@ -180,7 +181,8 @@ def test_a_player_stepping_every_kth_iteration_is_logged_as_its_own_mean(toy_plu
     import json
 
     from conftest import toy_recipe
-    from genzoo.trainer import Trainer
+
+    from genzoo.training import Trainer
 
     lines = {}
     for every in (1, 3):

@@ -10,9 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import (
+    ROOT,
+    cli,
+    make_celeba,
+    make_cifar_like,
+    make_fashion_like,
+    write_lmdb,
+    write_npz,
+)
 
-from conftest import (ROOT, cli, make_celeba, make_cifar_like, make_fashion_like, write_lmdb,
-                      write_npz)
 from genzoo import plugins
 from genzoo.errors import GenzooError
 from genzoo_datasets import idx as idx_mod
@@ -52,8 +59,9 @@ def test_cifar10_with_a_damaged_batch_is_one_line(tmp_path, monkeypatch):
 
 
 def test_cifar10_download_from_a_server_checks_and_extracts(tmp_path, monkeypatch, server):
-    from torchvision.datasets import CIFAR10
     import tarfile
+
+    from torchvision.datasets import CIFAR10
 
     www, url = server
     made = make_cifar_like(tmp_path / "made", monkeypatch, n_train=10, n_test=5)

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from genzoo import checkpoint
 from genzoo.errors import GenzooError
+from genzoo.store import checkpoint
 
 
 def save(tmp_path, step, net, opt, keep=2):
@@ -59,6 +59,7 @@ def test_no_unsafe_loading_in_the_package():
     """No pickle, no torch.load without weights_only=True, no eval/exec anywhere in genzoo."""
     import re
     from pathlib import Path
+
     import genzoo
     roots = [Path(genzoo.__file__).parent, Path(genzoo.__file__).parents[1] / "plugins"]
     files = [f for root in roots for f in root.rglob("*.py")]

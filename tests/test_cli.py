@@ -7,9 +7,8 @@ import sys
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from conftest import ROOT, cli, make_fashion_like, tiny_texture_toml
+from safetensors.torch import load_file
 
 TINY = tiny_texture_toml("tiny", seed=3, image="grass", n_crops=200, steps=6,
                          sample_every=3, checkpoint_every=3)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from conftest import make_fashion_like, write_idx
 from PIL import Image
 
-from conftest import make_fashion_like, write_idx
 from genzoo.data import ResumableBatchSampler
 from genzoo.errors import GenzooError
 from genzoo_datasets.idx import fashion_mnist, read_idx

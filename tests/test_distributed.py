@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from conftest import cli, tiny_texture_toml
+from safetensors.torch import load_file
 
 TESTS = Path(__file__).resolve().parent
 
@@ -23,8 +22,9 @@ sys.path.insert(0, {tests!r})
 import torch
 from safetensors.torch import save_file
 from conftest import ToyPlugin, toy_recipe
-from genzoo import distributed, plugins
-from genzoo.trainer import Trainer
+from genzoo import plugins
+from genzoo.training import distributed
+from genzoo.training import Trainer
 
 plugins.register_plugin(ToyPlugin(), dist="genzoo-tests")
 r = toy_recipe(objective={objective!r}, objectives={{"ali": {{"dropout": 0.0}}}},
@@ -33,7 +33,7 @@ r = toy_recipe(objective={objective!r}, objectives={{"ali": {{"dropout": 0.0}}}}
 group = distributed.from_environment(torch.device("cpu"))
 t = Trainer(r, group=group)
 t.fit({out!r} + "/run", resume={resume})
-save_file({{f"{{p}}.{{k}}": v.contiguous() for p, m in t.networks.items()
+save_file({{f"{{p}}.{{k}}": v.contiguous() for p, m in t.team.networks.items()
            for k, v in m.state_dict().items()}},
           {out!r} + f"/params_{{group.world}}_{{group.rank}}.safetensors")
 distributed.shutdown()
@@ -151,7 +151,7 @@ def test_genzoo_run_nproc_trains_with_torchrun(tmp_path, capsys, monkeypatch):
 
 
 def test_sync_batchnorm_on_cpu_is_a_clear_error(tmp_path):
-    from genzoo import distributed
+    from genzoo.training import distributed
 
     with pytest.raises(Exception, match="needs GPUs"):
         distributed.wrap(torch.nn.Linear(2, 2), distributed.Group(0, 2), torch.device("cpu"),
@@ -159,7 +159,7 @@ def test_sync_batchnorm_on_cpu_is_a_clear_error(tmp_path):
 
 
 def test_noise_shards_the_global_draw():
-    from genzoo.distributed import Group
+    from genzoo.training.distributed import Group
 
     torch.manual_seed(3)
     whole = torch.randn(8, 2)
@@ -194,7 +194,7 @@ def test_sigterm_to_the_nproc_launcher_stops_every_worker(tmp_path):
         _, err = p.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
-        raise AssertionError("the launcher did not stop on SIGTERM")
+        raise AssertionError("the launcher did not stop on SIGTERM") from None
     time.sleep(1)
     left = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True).stdout
     assert left.strip() == "", f"workers left running: {left}"

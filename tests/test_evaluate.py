@@ -5,9 +5,9 @@ import json
 
 import pytest
 import torch
+from conftest import ROOT, cli, make_fashion_like
 from PIL import Image
 
-from conftest import ROOT, cli, make_fashion_like
 from genzoo.cli import main
 from genzoo.errors import GenzooError
 

@@ -10,11 +10,14 @@ import sys
 import tomllib
 
 import pytest
-
 from conftest import ROOT, cli, tiny_texture_toml
-from genzoo import hookimpl, plugins, recipe as recipe_mod
-from genzoo.trainer import DivergenceError, Trainer
 from test_plugins import fake_distribution
+
+from genzoo import hookimpl, plugins
+from genzoo import recipe as recipe_mod
+from genzoo.training import Trainer
+from genzoo.training import step as step_mod
+from genzoo.training.step import DivergenceError
 
 TINY = tiny_texture_toml("events", seed=0, image="brick", n_crops=32, steps=4, sample_every=2,
                          checkpoint_every=2)
@@ -69,16 +72,16 @@ def test_an_in_process_sink_sees_every_event_in_order(recorder, tmp_path, monkey
                                         "on_divergence": "rollback"},
                               "log": {**tomllib.loads(TINY)["log"], "progress": False}})
     t = Trainer(r)
-    real_check = Trainer._check_divergence
+    real_check = step_mod.check_divergence
     fired = []
 
-    def once(self, checks):  # diverge once, at step 5, to see the rollback event
-        if self.step_count == 4 and not fired:
+    def once(checks, group, bound, step, largest):  # diverge once, at step 5: a rollback
+        if step == 5 and not fired:
             fired.append(1)
             raise DivergenceError("a test divergence", "alpha")
-        return real_check(self, checks)
+        return real_check(checks, group, bound, step, largest)
 
-    monkeypatch.setattr(Trainer, "_check_divergence", once)
+    monkeypatch.setattr(step_mod, "check_divergence", once)
     t.fit(tmp_path / "run")
     kinds = [e[0] for e in recorder.seen]
     assert kinds[0] == "fit_start" and kinds[-1] == "fit_end"

@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import conftest
+import pytest
 from conftest import ROOT
+
+from genzoo.analysis.features import cache_dir
 from genzoo.data import data_home
 from genzoo.errors import GenzooError
-from genzoo.features import cache_dir
 from genzoo_video.clips import video_clips
 
 

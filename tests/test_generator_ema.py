@@ -10,13 +10,12 @@ import sys
 
 import pytest
 import torch
+from conftest import ROOT, cli
 from safetensors.torch import load_file
 from torch import nn
 
-from genzoo.ema import NORM_BATCHES, GeneratorEMA, warmed_decay
-from genzoo.trainer import load_trained
-
-from conftest import ROOT, cli
+from genzoo.store.loading import load_trained
+from genzoo.training.ema import NORM_BATCHES, GeneratorEMA, warmed_decay
 
 
 def test_the_average_follows_its_recursion():

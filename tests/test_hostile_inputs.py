@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import ROOT, make_fashion_like, tiny_texture_toml, write_clip
+
 from genzoo.cli import main
 
 RECIPE = tiny_texture_toml("hostile", seed=1, image="gravel", n_crops=32, steps=2)

@@ -9,15 +9,16 @@ from typing import Annotated
 
 import pytest
 import torch
+from conftest import ROOT, cli, make_fashion_like, params_of
 from torch.utils.data import Dataset
 
-from conftest import ROOT, cli, make_fashion_like, params_of
 from genzoo import hookimpl, plugins
 from genzoo.data import DataSource
 from genzoo.errors import GenzooError
-from genzoo.occlusion import Occlusion, OccludedDataset, mask_of, recovery_error
-from genzoo.recipe import AllowNonFinite, dumps, from_dict, load
-from genzoo.trainer import Trainer
+from genzoo.occlusion import OccludedDataset, Occlusion, mask_of, recovery_error
+from genzoo.recipe import AllowNonFinite, from_dict, load
+from genzoo.toml_text import dumps
+from genzoo.training import Trainer
 
 B20 = {"kind": "blocks", "count": 1, "size": 9, "label": "B20"}
 
@@ -303,7 +304,7 @@ def test_eval_reports_the_recovery_error_and_writes_the_picture(tmp_path, capsys
     assert "recovery error, B20" in err
     assert (out / "recovery.png").is_file()
     # the same number from the definition: the checkpoint's fill against the clean images
-    from genzoo import checkpoint
+    from genzoo.store import checkpoint
     from genzoo_datasets.idx import fashion_mnist
     ckpt = checkpoint.latest(out / "checkpoints")
     fill = ckpt.tensors["per_example.fill"]

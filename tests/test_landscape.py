@@ -6,7 +6,7 @@ import math
 import torch
 from torch import nn
 
-from genzoo.landscape import barrier, cluster, descend, map_landscape, merge_minima, purity
+from genzoo.analysis.landscape import barrier, cluster, descend, map_landscape, merge_minima, purity
 
 
 class Bumps(nn.Module):
@@ -114,7 +114,7 @@ def test_purity_on_a_labelled_toy():
 
 
 def test_chance_purity_is_the_majority_share_for_one_basin_and_lower_for_singletons():
-    from genzoo.landscape import chance_purity
+    from genzoo.analysis.landscape import chance_purity
 
     labels = [0] * 6 + [1] * 3 + [2]
     mean, std = chance_purity([0] * 10, labels)  # one basin: its majority share, always
@@ -128,7 +128,7 @@ def test_chance_purity_is_the_majority_share_for_one_basin_and_lower_for_singlet
 
 
 def test_descent_report_sees_points_pinned_at_the_box_and_true_minima():
-    from genzoo.landscape import descent_report, projected_grad_norm
+    from genzoo.analysis.landscape import descent_report, projected_grad_norm
 
     def f(x):  # -E: grows without bound towards +1 in every pixel (a corner of the box)
         return x.flatten(1).sum(1)
@@ -146,8 +146,8 @@ def test_landscape_command_end_to_end_on_a_tiny_run(tmp_path, capsys):
     import json
 
     import pytest
-
     from conftest import ROOT, make_fashion_like
+
     from genzoo.cli import main
 
     root = make_fashion_like(tmp_path / "fm", n_train=64, n_test=40)

@@ -4,8 +4,8 @@ import json
 import math
 
 import pytest
-
 from conftest import ROOT
+
 from genzoo.cli import main
 
 

@@ -2,12 +2,16 @@
 
 import math
 
+import pytest
 import torch
 
-import pytest
-
-from genzoo.metrics import (Extractor, density_coverage, mse_unit_range, precision_recall,
-                            sample_quality)
+from genzoo.metrics import (
+    Extractor,
+    density_coverage,
+    mse_unit_range,
+    precision_recall,
+    sample_quality,
+)
 
 
 def identity(logits_of=None):

@@ -5,13 +5,13 @@ import math
 
 import pytest
 import torch
+from conftest import params_of, toy_recipe
 from torch import nn
 
-from conftest import params_of, toy_recipe
 from genzoo import plugins
 from genzoo.interfaces import Encoder, Energy, Generator, Models, Posterior
-from genzoo.objective import Draws, build_objective
-from genzoo.trainer import Trainer
+from genzoo.objective import Draws, compose
+from genzoo.training import Trainer
 
 
 # --- Posterior math -------------------------------------------------------------------------
@@ -67,7 +67,7 @@ def linear_models(seed=0, D=5, d=2):
 
 
 def objective(spec, options=None):
-    return build_objective(spec, options or {}, plugins.registry())
+    return compose(spec, options or {}, plugins.registry())
 
 
 def test_vae_equals_hand_computed_negative_elbo():
@@ -187,7 +187,7 @@ def test_wake_sleep_terms():
 def test_each_step_moves_only_its_own_player(toy_plugin, spec):
     tr = Trainer(toy_recipe(objective=spec, train={"theta_steps": 2}), device="cpu")
     snapshots = [("start", {p: params_of(m) for p, m in tr.players.items()})]
-    for player, opt in tr.optimizers.items():
+    for player, opt in tr.team.optimizers.items():
         original = opt.step
 
         def step(*a, _p=player, _orig=original, **k):
@@ -213,7 +213,7 @@ def test_every_loss_is_finite_and_reaches_only_its_player(toy_plugin):
     for player in ("alpha", "phi", "theta"):
         loss = sum(tr.objective.terms(player, d).values())
         assert torch.isfinite(loss)
-        own = tr.params[player]
+        own = tr.team.params[player]
         grads = torch.autograd.grad(loss, own, retain_graph=True, allow_unused=True)
         assert any(g is not None and g.abs().sum() > 0 for g in grads)
 
@@ -288,6 +288,7 @@ def test_trainer_step_equals_the_triangle_written_out(tmp_path):
     import importlib.util
 
     from conftest import ROOT, make_fashion_like
+
     from genzoo.recipe import from_dict
 
     spec = importlib.util.spec_from_file_location("throughput",

@@ -7,11 +7,11 @@ import warnings
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from genzoo import plugins, recipe
 from genzoo.errors import GenzooError
-from genzoo.trainer import Trainer
+from genzoo.training import Trainer
 
 EXAMPLE = ROOT / "docs" / "example_plugin"
 

@@ -9,14 +9,14 @@ import sys
 
 import pytest
 import torch
+from conftest import ROOT, cli
 
 from genzoo.errors import GenzooError
 from genzoo.growth import GrowthSchedule, Stage, downsample, real_at, upsample
 from genzoo.recipe import from_dict
-from genzoo.trainer import Trainer, load_trained
+from genzoo.store.loading import load_trained
+from genzoo.training import Trainer
 from genzoo_progressive.nets import build_progressive, channels_at
-
-from conftest import ROOT, cli
 
 
 def test_schedule_stages_and_fades():

@@ -1,12 +1,19 @@
 """A tiny-size run of every shipped recipe, through the same trainer the CLI uses."""
 
 import pytest
+from conftest import (
+    ROOT,
+    make_celeba,
+    make_cifar_like,
+    make_fashion_like,
+    write_clip,
+    write_lmdb,
+    write_npz,
+)
 
-from conftest import (ROOT, make_celeba, make_cifar_like, make_fashion_like, write_clip,
-                      write_lmdb, write_npz)
 from genzoo import recipe
 from genzoo.data import data_home
-from genzoo.trainer import Trainer
+from genzoo.training import Trainer
 
 RECIPES = sorted((ROOT / "recipes").glob("*.toml"))
 TINY = ["train.steps=2", "train.batch_size=4", "model.width=0.0625", "device=\"cpu\"",

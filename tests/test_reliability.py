@@ -10,12 +10,13 @@ import warnings
 
 import pytest
 import torch
+from conftest import tiny_texture_toml, toy_recipe
 from safetensors.torch import load_file
 
-from conftest import tiny_texture_toml, toy_recipe
-from genzoo import checkpoint
 from genzoo.errors import GenzooError
-from genzoo.trainer import DivergenceError, Trainer
+from genzoo.store import checkpoint
+from genzoo.training import Trainer
+from genzoo.training.step import DivergenceError
 
 BLOW_UP = {"steps": 40, "alpha": {"lr": 10.0, "grad_clip": 0.0}, "energy_bound": 1e3}
 
@@ -54,9 +55,9 @@ def test_rollback_lowers_learning_rates_and_finishes(toy_plugin, tmp_path):
         last = tr.fit(tmp_path / "run")
     rolled = [str(w.message) for w in caught if "rolled back to step" in str(w.message)]
     assert rolled and "with learning rates x0.1" in rolled[0]
-    assert last["step"] == 40 and tr.lr_scale < 1
+    assert last["step"] == 40 and tr.team.lr_scale < 1
     sidecar = json.loads((tmp_path / "run" / "checkpoints" / "step_00000040.json").read_text())
-    assert sidecar["lr_scale"] == pytest.approx(tr.lr_scale)
+    assert sidecar["lr_scale"] == pytest.approx(tr.team.lr_scale)
     assert abs(last["energy/f_data"]) < 1e3
     steps = [json.loads(x)["step"] for x in
              (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -114,7 +115,7 @@ def metrics(run):
 # "partial" dies with half of the temporary file written; "before" dies before writing it.
 KILL_IN_WRITE = """
 import os, signal, sys
-import genzoo.checkpoint as ck
+import genzoo.store.checkpoint as ck
 mode, nth = sys.argv[1], int(sys.argv[2])
 calls = [0]
 real = ck.atomic_write

@@ -11,9 +11,9 @@ import subprocess
 from html.parser import HTMLParser
 
 import pytest
-
 from conftest import ROOT, cli, make_fashion_like, tiny_texture_toml, write_clip
-from genzoo.report import eval_rows, fmt
+
+from genzoo.analysis.report import eval_rows, fmt
 
 BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")
                 if shutil.which(b)), None)

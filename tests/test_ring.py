@@ -4,10 +4,10 @@ mode, and the energy model's f is higher on the data than away from it."""
 import math
 
 import torch
-
 from conftest import ring_centres, toy_recipe
+
 from genzoo.data import batch_stream
-from genzoo.trainer import Trainer
+from genzoo.training import Trainer
 
 
 def test_triangle_covers_all_eight_modes_and_f_peaks_on_the_data(toy_plugin):
@@ -25,7 +25,7 @@ def test_triangle_covers_all_eight_modes_and_f_peaks_on_the_data(toy_plugin):
         tr.step(next(batches))
 
     centres = ring_centres()
-    x = tr.sample(torch.randn(2000, 2, generator=torch.Generator().manual_seed(1)))
+    x = tr.team.sample(torch.randn(2000, 2, generator=torch.Generator().manual_seed(1)))
     dist, mode = torch.cdist(x, centres).min(1)
     counts = torch.bincount(mode[dist < 0.15], minlength=8)
     assert (counts >= 20).all(), f"modes dropped: samples per mode {counts.tolist()}"

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import pytest
+from conftest import cli, tiny_texture_toml
 from pydantic import Field
 
-from conftest import cli, tiny_texture_toml
-from genzoo import plugins, recipe as recipe_mod, schema
+from genzoo import plugins, schema
+from genzoo import recipe as recipe_mod
 from genzoo.errors import GenzooError
 
 TINY = tiny_texture_toml("safety", seed=0, image="brick", n_crops=32, steps=3)
@@ -40,7 +41,7 @@ def test_force_with_a_recipe_that_cannot_start_keeps_the_old_run(done, tmp_path,
 
 def test_force_that_fails_in_its_first_step_restores_the_old_run(done, tmp_path, capsys,
                                                                  monkeypatch):
-    from genzoo.trainer import Trainer
+    from genzoo.training import Trainer
 
     run, before = done
 
@@ -92,7 +93,7 @@ def test_resume_keeps_weights_whose_sidecars_are_gone_but_the_newest(done, tmp_p
 
 
 def test_checkpoints_are_ordered_by_the_step_they_hold(tmp_path):
-    from genzoo.checkpoint import list_checkpoints
+    from genzoo.store.checkpoint import list_checkpoints
 
     for step in (99_999_999, 100_000_000, 5):
         (tmp_path / f"step_{step:08d}.json").write_text("{}")
@@ -194,7 +195,7 @@ def test_a_deeply_nested_recipe_is_one_line(tmp_path, capsys):
 
 def test_an_internal_error_is_one_line_with_the_traceback_in_the_run(tmp_path, capsys,
                                                                    monkeypatch):
-    from genzoo.trainer import Trainer
+    from genzoo.training import Trainer
 
     def bug(self, *a, **k):
         raise KeyError("a bug in genzoo")
@@ -240,7 +241,7 @@ def test_16_bit_and_float_images_keep_their_precision(tmp_path):
 def test_a_second_writer_is_refused_while_a_run_holds_the_folder(done, tmp_path, capsys):
     import os
 
-    from genzoo import rundir
+    from genzoo.store import rundir
 
     run, before = done
     held = rundir.Lock(run)  # as a training process holds it
@@ -258,7 +259,7 @@ def test_a_second_writer_is_refused_while_a_run_holds_the_folder(done, tmp_path,
 def test_an_edited_sidecar_falls_back_to_the_previous_checkpoint(done, capsys):
     import json
 
-    from genzoo.checkpoint import latest
+    from genzoo.store.checkpoint import latest
 
     run, _ = done
     newest = run / "checkpoints" / "step_00000003.json"

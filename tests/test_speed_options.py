@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import make_fashion_like
 
 from genzoo.recipe import from_dict
-from genzoo.trainer import Trainer
-
-from conftest import make_fashion_like
+from genzoo.training import Trainer
 
 # fp32 options reorder float sums only; bf16 keeps 8 bits of mantissa (relative error ~ 4e-3
 # per op, compounding through a few layers; the energies, ~1e-3 at initialisation, are the

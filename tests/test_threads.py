@@ -166,3 +166,33 @@ class _Threads(Dataset):
 def test_data_loader_workers_compute_on_one_thread():
     loader = DataLoader(_Threads(), batch_size=1, num_workers=2)
     assert {int(b) for b in loader} == {1}
+
+
+def test_runs_started_together_count_each_other():
+    """Two command lines starting at one moment: each registers before it imports torch, so
+    when each settles its threads the other is there, and together they do not oversubscribe."""
+    code = ("from genzoo import threads; import time, sys\n"
+            "threads.decide_before_torch()\n"
+            "with threads.computing():\n"
+            "    sys.stdout.write('up\\n'); sys.stdout.flush(); sys.stdin.readline()\n"
+            "    print(threads.apply().threads, flush=True); time.sleep(0.5)\n")
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=base, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:  # both registered, as both would be a moment after starting
+        assert p.stdout.readline().strip() == "up"
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    counts = [int(p.stdout.readline()) for p in procs]
+    for p in procs:
+        p.wait(timeout=60)
+    cpus = len(os.sched_getaffinity(0))
+    assert sum(counts) <= max(cpus, 2)
+
+
+def test_the_automatic_count_is_settled_once_per_process():
+    code = ("from genzoo import threads\n"
+            "a = threads.apply(); b = threads.apply(); c = threads.apply(1); d = threads.apply()\n"
+            "print(a == b == d, c.threads)")
+    assert child(code) == "True 1"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+
 import pytest
 import torch
+from conftest import ROOT, cli, write_clip
 from PIL import Image
 
 from genzoo.errors import GenzooError
@@ -12,8 +14,6 @@ from genzoo.images import frame_strip, save_samples
 from genzoo_video import clips as clips_mod
 from genzoo_video.clips import read_frames, video_clips
 from genzoo_video.nets import build_video3d
-
-from conftest import ROOT, cli, write_clip
 
 
 @pytest.fixture(scope="module")

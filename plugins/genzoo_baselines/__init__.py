@@ -4,7 +4,6 @@ the paper's, the inference model is unused where the baseline has none (GANs, Co
 CEGAN (Dai et al., 2017) is the ``acd`` objective of genzoo_objectives."""
 
 from genzoo import hookimpl
-
 from genzoo_baselines.abp import ABP
 from genzoo_baselines.ali import ALI, ALICE
 from genzoo_baselines.coopnet import CoopNet

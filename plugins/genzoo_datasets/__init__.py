@@ -2,13 +2,12 @@
 of images, and the paper's benchmarks through torchvision."""
 
 from genzoo import hookimpl
-
 from genzoo_datasets.idx import fashion_mnist, mnist
 from genzoo_datasets.image_folder import image_folder
-from genzoo_datasets.photos import photos
-from genzoo_datasets.texture_image import texture_image
 from genzoo_datasets.imagenet_npz import imagenet32, imagenet64
 from genzoo_datasets.lsun import lsun
+from genzoo_datasets.photos import photos
+from genzoo_datasets.texture_image import texture_image
 from genzoo_datasets.vision import celeba64, cifar10, cifar100, svhn
 
 

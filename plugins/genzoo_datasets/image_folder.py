@@ -14,6 +14,7 @@ from genzoo.data import DataSource
 from genzoo.errors import GenzooError
 from genzoo_datasets.pil_images import EXTENSIONS, open_image, pil_to_tensor
 
+
 class ImageFiles(Dataset):
     """Image files read on demand, resized (shorter side) and centre-cropped to ``size``."""
 

@@ -9,8 +9,8 @@ A download whose checksum does not match is removed, never read. Every failure i
 from __future__ import annotations
 
 import urllib.error
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
+from genzoo.analysis.features import cache_dir
 from genzoo.errors import GenzooError
-from genzoo.features import cache_dir
 from genzoo.metrics import Extractor
 
 INCEPTION_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"

@@ -1,7 +1,6 @@
 """The paper's objectives: VAE, adversarial contrastive divergence, wake-sleep, the triangle."""
 
 from genzoo import hookimpl
-
 from genzoo_objectives.acd import ACD
 from genzoo_objectives.vae import VAE
 from genzoo_objectives.wake_sleep import WakeSleep

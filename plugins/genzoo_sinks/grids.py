@@ -3,7 +3,7 @@ samples over training, each growing stage's end, and the final interpolations.""
 
 from genzoo import hookimpl
 from genzoo.images import save_grid, save_samples
-from genzoo.rundir import SAMPLES
+from genzoo.store.rundir import SAMPLES
 
 
 @hookimpl

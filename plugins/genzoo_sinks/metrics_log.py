@@ -2,7 +2,7 @@
 mean energies), cut back to a checkpoint's step on resume and on rollback."""
 
 from genzoo import hookimpl
-from genzoo.rundir import METRICS, MetricsLog
+from genzoo.store.rundir import METRICS, MetricsLog
 
 
 def _log(run) -> MetricsLog:

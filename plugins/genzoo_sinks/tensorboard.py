@@ -5,7 +5,7 @@ names, the sample grids as images, the recipe as text, in ``RUN/tensorboard/``
 from genzoo import hookimpl
 from genzoo.errors import GenzooError
 from genzoo.images import to_unit
-from genzoo.recipe import dumps
+from genzoo.toml_text import dumps
 
 FOLDER = "tensorboard"
 

@@ -1,7 +1,6 @@
 """Texture networks of section 4.1.4."""
 
 from genzoo import hookimpl
-
 from genzoo_texture.nets import build_texture
 
 

@@ -1,7 +1,6 @@
 """Dynamic textures (section 4.1.5): spatio-temporal networks and clips cut from a video."""
 
 from genzoo import hookimpl
-
 from genzoo_video.clips import video_clips
 from genzoo_video.nets import build_video3d
 

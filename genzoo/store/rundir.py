@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from genzoo import recipe as recipe_mod
-from genzoo.checkpoint import atomic_write
+from genzoo import toml_text
 from genzoo.errors import GenzooError
+from genzoo.store.files import atomic_write
 
 RECIPE = "recipe.toml"
 METRICS = "metrics.jsonl"
@@ -49,7 +51,7 @@ def check(run_dir: Path, recipe: recipe_mod.Recipe, resume: bool, force: bool) -
     if saved.exists():
         if resume:
             try:
-                old = recipe_mod.identity(recipe_mod.read_toml(saved))
+                old = recipe_mod.identity(toml_text.read_toml(saved))
             except GenzooError:
                 raise GenzooError(f"'{saved}' is unreadable, so this run cannot be resumed; "
                                   f"use --force to start over") from None
@@ -87,7 +89,7 @@ def prepare(run_dir: Path, recipe: recipe_mod.Recipe, resume: bool, force: bool)
                 (run_dir / name).rename(aside / name)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / MARKER).touch()
-    atomic_write(saved, recipe_mod.dumps(recipe.to_dict()).encode())
+    atomic_write(saved, toml_text.dumps(recipe.to_dict()).encode())
 
 
 class Lock:
@@ -147,13 +149,37 @@ def restore(run_dir: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
+@contextmanager
+def claimed(run_dir: Path, recipe: recipe_mod.Recipe, resume: bool, force: bool, main: bool,
+            started_training):
+    """The run directory, checked, locked and prepared for one process to train into (the
+    main one; the others only train), for the block's length. If the block fails before
+    ``started_training()`` is true, the run that ``--force`` moved aside comes back."""
+    lock = None
+    if main:
+        check(run_dir, recipe, resume=resume, force=force)  # before making anything
+        lock = Lock(run_dir)
+    try:
+        if main:
+            prepare(run_dir, recipe, resume=resume, force=force)
+        try:
+            yield run_dir
+        except BaseException:
+            if main and not started_training():  # never trained a step: the old run returns
+                restore(run_dir)
+            raise
+    finally:
+        if lock is not None:
+            lock.release()
+
+
 def load_recipe(run_dir: Path) -> recipe_mod.Recipe:
     """The resolved recipe a run directory was trained with."""
     path = Path(run_dir) / RECIPE
     if not path.exists():
         raise GenzooError(f"'{run_dir}' is not a genzoo run directory (no {RECIPE}); pass the "
                           f"folder 'genzoo run' wrote")
-    raw = recipe_mod.read_toml(path)
+    raw = toml_text.read_toml(path)
     return recipe_mod.from_dict(raw, None)
 
 

@@ -10,19 +10,19 @@ from pathlib import Path
 
 import torch
 
-from genzoo import assemble, metrics
+from genzoo import assemble, metrics, plugins
+from genzoo.analysis.features import classifier_extractor, default_path
+from genzoo.api import load
 from genzoo.assemble import resolve_device
-from genzoo.checkpoint import atomic_write
 from genzoo.data import samples_of
 from genzoo.errors import GenzooError
-from genzoo.features import classifier_extractor, default_path
 from genzoo.images import save_grid
 from genzoo.latents import interpolation_latents
 from genzoo.occlusion import recovery_error
 from genzoo.per_example import PREFIX as PER_EXAMPLE
-from genzoo.api import load
-from genzoo.checkpoint import latest
-from genzoo.rundir import CHECKPOINTS
+from genzoo.store.checkpoint import latest
+from genzoo.store.files import atomic_write
+from genzoo.store.rundir import CHECKPOINTS
 
 
 def batched(fn, x: torch.Tensor, batch: int, label: str = "", progress=None) -> torch.Tensor:
@@ -34,22 +34,6 @@ def batched(fn, x: torch.Tensor, batch: int, label: str = "", progress=None) -> 
             if task is not None:
                 progress.advance(task, len(out[-1]))
     return torch.cat(out)
-
-
-def held_out(recipe, n: int, seed: int):
-    """Up to ``n`` examples of the test split (the training split where there is none), with
-    labels when the data set has them, and the split's name."""
-    data = assemble.build_data(recipe)
-    split, name = (data.test, "test") if data.test is not None and len(data.test) else \
-        (data.train, "train")
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(split), generator=g)[:n].tolist() if n < len(split) else \
-        list(range(len(split)))
-    items = [split[i] for i in idx]
-    x = torch.stack([samples_of(it) for it in items])
-    labels = torch.tensor([int(it[1]) for it in items]) if isinstance(items[0], (tuple, list)) \
-        else None
-    return x, labels, name, data
 
 
 def evaluate_run(run_dir: Path, n: int = 10000, features: Path | None = None,
@@ -71,7 +55,8 @@ def evaluate_run(run_dir: Path, n: int = 10000, features: Path | None = None,
     g_batch = model.sample_batch
     norm = model.norm
     t0 = time.perf_counter()
-    x, labels, split, data = held_out(recipe, n, seed)
+    data = assemble.build_data(recipe)
+    x, labels, split = data.draw_held_out(n, seed)
     x = models.real_view(x)
     report: dict = {"run": str(run_dir), "step": model.step, "objective": recipe.objective,
                     "split": split, "n": len(x), "kind": "clips" if data.is_video else "images",
@@ -108,9 +93,9 @@ def evaluate_run(run_dir: Path, n: int = 10000, features: Path | None = None,
             report["feature_metrics"] = {"name": fd_name, **quality(ext, x, fake)}
         report["inception"] = None
         if inception:
-            from genzoo_features.inception import inception_extractor
-
-            ext = inception_extractor(Path(inception_weights) if inception_weights else None, dev)
+            inception_features = plugins.registry().get("feature_networks", "inception").obj
+            ext = inception_features.load(Path(inception_weights) if inception_weights else None,
+                                          dev)
             report["inception"] = {"name": "FID", **quality(ext, x, fake)}
         for block in (report["feature_metrics"], report["inception"]):
             if block:
@@ -198,7 +183,7 @@ def reconstruct_grid(run_dir: Path, out: Path, n: int = 32, seed: int = 0,
     """Test images above their reconstructions, row by row (Fig. 13)."""
     model = load(run_dir, resolve_device(device))
     model.norm = norm or model.norm
-    x, _, _, _ = held_out(model.recipe, n, seed)
+    x, _, _ = assemble.build_data(model.recipe).draw_held_out(n, seed)
     x = model.models.real_view(x)
     if x.dim() != 4:
         raise GenzooError("reconstruction grids need image data (C, H, W)")

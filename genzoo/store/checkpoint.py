@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,26 +19,11 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from genzoo.errors import GenzooError
+from genzoo.store.files import atomic_write
 
 FORMAT = 1
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+#: the generator's moving average (train.generator_ema) in a checkpoint: model.theta_ema.*
+EMA = "theta_ema"
 
 
 def _flatten_optimizer(prefix: str, state: dict, tensors: dict) -> dict:

@@ -18,9 +18,9 @@ import io
 import json
 from pathlib import Path
 
-from genzoo import rundir
-from genzoo import recipe as recipe_mod
+from genzoo import toml_text
 from genzoo.errors import GenzooError
+from genzoo.store import rundir
 
 PLAYERS = (("alpha", "energy model α"), ("phi", "inference model φ"), ("theta", "generator θ"))
 PICTURES = (("reconstructions.png", "reconstructions (held-out images above their "
@@ -106,7 +106,7 @@ def _recipe_table(runs: list[dict]) -> str:
                        for k in keys)
         return f'<table class="recipe"><tr><th>key (only those that differ)</th>{head}</tr>' \
                f"{rows}</table>"
-    text = recipe_mod.dumps(runs[0]["recipe"].to_dict())
+    text = toml_text.dumps(runs[0]["recipe"].to_dict())
     return f"<pre>{html.escape(text)}</pre>"
 
 
@@ -250,7 +250,7 @@ def build_report(run_dirs: list[Path], out: Path) -> Path:
     parts += [SELFCHECK, "</body></html>"]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    from genzoo.checkpoint import atomic_write
+    from genzoo.store.files import atomic_write
 
     atomic_write(out, "\n".join(parts).encode())
     return out

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from genzoo.landscape import Landscape
+from genzoo.analysis.landscape import Landscape
 
 
 def _drawn_tree(land: Landscape, kept: set[int]):

@@ -9,13 +9,12 @@ from pathlib import Path
 import torch
 
 from genzoo import assemble
+from genzoo.analysis.landscape import chance_purity, map_landscape, purity
+from genzoo.analysis.landscape_plot import draw_disconnectivity
 from genzoo.assemble import resolve_device
-from genzoo.checkpoint import atomic_write
-from genzoo.data import samples_of
 from genzoo.errors import GenzooError
-from genzoo.landscape import chance_purity, map_landscape, purity
-from genzoo.landscape_plot import draw_disconnectivity
-from genzoo.trainer import load_trained
+from genzoo.store.files import atomic_write
+from genzoo.store.loading import load_trained
 
 
 def starting_points(run_dir: Path, n: int, start: str, seed: int, device):
@@ -27,13 +26,8 @@ def starting_points(run_dir: Path, n: int, start: str, seed: int, device):
         with torch.no_grad():
             return models, torch.cat([models.generator(z[i:i + 256]) for i in
                                       range(0, n, 256)]), None
-    data = assemble.build_data(recipe)
-    split = data.test if data.test is not None and len(data.test) else data.train
-    idx = torch.randperm(len(split), generator=g)[:n].tolist()
-    items = [split[i] for i in idx]
-    x = models.real_view(torch.stack([samples_of(it) for it in items])).to(device)
-    labels = [int(it[1]) for it in items] if isinstance(items[0], (tuple, list)) else None
-    return models, x, labels
+    x, labels, _ = assemble.build_data(recipe).draw_held_out(n, seed)
+    return models, models.real_view(x).to(device), labels.tolist() if labels is not None else None
 
 
 def run_landscape(run_dir: Path, out: Path, n: int, start: str, eta: float, max_steps: int,

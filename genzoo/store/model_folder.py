@@ -20,13 +20,16 @@ import importlib.metadata
 import json
 from pathlib import Path
 
-from safetensors.torch import load as st_load, save as st_save
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
 
-from genzoo import plugins
+from genzoo import plugins, toml_text
 from genzoo import recipe as recipe_mod
-from genzoo.checkpoint import atomic_write
 from genzoo.errors import GenzooError
+from genzoo.store.files import atomic_write
+from genzoo.store.loading import load_weights
 
+FORMAT = 1  # the layout of an exported model folder
 WEIGHTS, CONFIG, RECIPE, CARD = "model.safetensors", "config.json", "recipe.toml", "README.md"
 NETWORKS = ("generator", "encoder", "energy")
 
@@ -50,7 +53,6 @@ def _plugin(kind: str, name: str) -> dict:
 def export_model(model, folder: Path, run_dir: Path | None = None) -> Path:
     """Write ``model`` (a :class:`genzoo.api.Model`) into ``folder``; ``run_dir``'s
     ``eval.json``, if any, goes into the model card."""
-    from genzoo.api import EXPORT_FORMAT
     from genzoo.images import save_samples
 
     folder = Path(folder)
@@ -66,7 +68,7 @@ def export_model(model, folder: Path, run_dir: Path | None = None) -> Path:
     objectives = r.objective if isinstance(r.objective, list) else [r.objective]
     names = [o["name"] if isinstance(o, dict) else o for o in objectives]
     config = {
-        "library": "genzoo", "format": EXPORT_FORMAT, "genzoo_version": _version("genzoo"),
+        "library": "genzoo", "format": FORMAT, "genzoo_version": _version("genzoo"),
         "name": r.name, "arch": r.model.arch, "model": r.to_dict()["model"],
         "sample_shape": list(model.sample_shape), "latent_shape": list(model.latent_shape),
         "step": model.step, "objective": r.objective, "data": r.data.name,
@@ -74,7 +76,7 @@ def export_model(model, folder: Path, run_dir: Path | None = None) -> Path:
                     "objectives": [_plugin("objectives", n) for n in names],
                     "dataset": _plugin("datasets", r.data.name)}}
     atomic_write(folder / CONFIG, json.dumps(config, indent=1).encode())
-    atomic_write(folder / RECIPE, recipe_mod.dumps(r.to_dict()).encode())
+    atomic_write(folder / RECIPE, toml_text.dumps(r.to_dict()).encode())
     shown = save_samples(model.sample(16 if len(model.sample_shape) == 4 else 64, seed=0),
                          folder / "samples")
     report = None
@@ -121,17 +123,25 @@ def model_card(config: dict, report: dict | None, pictures: list[str]) -> str:
     return "\n".join(lines)
 
 
-def load_model_folder(folder: Path, device):
-    """The :class:`genzoo.api.Model` an exported folder holds."""
-    from genzoo.api import EXPORT_FORMAT, Model, _json
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise GenzooError(f"'{path}' is unreadable ({type(exc).__name__}); export the model "
+                          f"again") from None
+
+
+def read_model_folder(folder: Path):
+    """``(recipe, models, sample_shape, step)`` of an exported folder, the networks built and
+    loaded (on the CPU)."""
     from genzoo.assemble import build_models
 
     folder = Path(folder)
-    config = _json(folder / CONFIG)
+    config = read_json(folder / CONFIG)
     fmt = config.get("format")
-    if not isinstance(fmt, int) or fmt > EXPORT_FORMAT:
+    if not isinstance(fmt, int) or fmt > FORMAT:
         raise GenzooError(f"'{folder}' was exported by a newer genzoo (format {fmt}; this one "
-                          f"reads up to {EXPORT_FORMAT}): pip install --upgrade genzoo")
+                          f"reads up to {FORMAT}): pip install --upgrade genzoo")
     arch = config["plugins"]["architecture"]
     if arch["name"] not in plugins.registry().names("architectures"):
         raise GenzooError(f"'{folder}' needs the architecture '{arch['name']}' from the "
@@ -141,13 +151,14 @@ def load_model_folder(folder: Path, device):
     models = build_models(r, tuple(config["sample_shape"]))
     try:
         tensors = st_load((folder / WEIGHTS).read_bytes())
-        for net in NETWORKS:
-            prefix = f"{net}."
-            getattr(models, net).load_state_dict(
-                {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
     except (OSError, RuntimeError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
-        raise GenzooError(f"'{folder / WEIGHTS}' does not fit the recipe's networks ({first}); "
-                          f"export the model again") from None
+        raise GenzooError(f"'{folder / WEIGHTS}' is unreadable ({first}); export the model "
+                          f"again") from None
+    for net in NETWORKS:
+        prefix = f"{net}."
+        load_weights(getattr(models, net),
+                     {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)},
+                     folder / WEIGHTS, f"{net} network", "export the model again")
     models.set_step(max(int(config["step"]) - 1, 0))
-    return Model(r, models, tuple(config["sample_shape"]), int(config["step"]), device)
+    return r, models, tuple(config["sample_shape"]), int(config["step"])

@@ -14,13 +14,15 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save as st_save
+from safetensors.torch import load_file
+from safetensors.torch import save as st_save
 
 from genzoo import plugins
 from genzoo.assemble import plugin_options
-from genzoo.checkpoint import atomic_write
 from genzoo.data import DataSource
 from genzoo.errors import GenzooError
+from genzoo.interfaces import PretrainedFeatures
+from genzoo.store.files import atomic_write
 
 
 def cache_dir() -> Path:
@@ -80,6 +82,10 @@ def train_feature_network(dataset: str, options: dict, out: Path | None = None,
                           show_progress: bool = True) -> dict:
     """Train ``network`` on ``dataset``'s training labels; save weights and a sidecar."""
     reg = plugins.registry()
+    build = reg.get("feature_networks", network).obj
+    if isinstance(build, PretrainedFeatures):
+        raise GenzooError(f"feature network '{network}' comes with published weights and is not "
+                          f"trained here; pick a trainable one such as 'classifier'")
     entry = reg.get("datasets", dataset)
     source: DataSource = entry.obj(**plugin_options("data", entry.obj, options, Path.cwd()))
     if source.test is None or not isinstance(source.train[0], (tuple, list)):
@@ -89,7 +95,7 @@ def train_feature_network(dataset: str, options: dict, out: Path | None = None,
     x, y = _images(source.train), _labels(source.train)
     xt, yt = _images(source.test), _labels(source.test)
     n_classes = int(max(y.max(), yt.max())) + 1
-    net = reg.get("feature_networks", network).obj(source.sample_shape, n_classes)
+    net = build(source.sample_shape, n_classes)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps = epochs * (len(x) // batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps))
@@ -97,7 +103,7 @@ def train_feature_network(dataset: str, options: dict, out: Path | None = None,
     from rich.progress import Progress
     with Progress(disable=not show_progress) as prog:
         task = prog.add_task(f"training the {network} on {dataset}", total=steps)
-        for epoch in range(epochs):
+        for _epoch in range(epochs):
             net.train()
             perm = torch.randperm(len(x), generator=g)
             for i in range(len(x) // batch_size):

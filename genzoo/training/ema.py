@@ -19,7 +19,6 @@ from torch.optim.swa_utils import AveragedModel, update_bn
 
 NORM_BATCHES = 8  # prior batches whose statistics the averaged generator's batch norm takes
 NORM_SEED = 54321  # added to the recipe's seed: the latents of those batches
-CHECKPOINT_NAME = "theta_ema"  # the average's tensors in a checkpoint: model.theta_ema.*
 
 
 def warmed_decay(decay: float, n: int) -> float:
