@@ -59,31 +59,63 @@ def main(argv=None) -> int:
         common = [*common_overrides(args), f"data.limit={args.limit}"]
         for occ in args.occlusions.split(","):
             r = recipe_mod.load(args.recipe, [*common, f"data.occlusion={OCCLUSIONS[occ]}"])
-            rows.append({"occlusion": occ, "objective": ZERO, "seed": seed,
-                         "error": zero_fill_error(r), "train_seconds": 0.0})
+            rows.append(
+                {
+                    "occlusion": occ,
+                    "objective": ZERO,
+                    "seed": seed,
+                    "error": zero_fill_error(r),
+                    "train_seconds": 0.0,
+                }
+            )
             for name in args.objectives.split(","):
-                r = recipe_mod.load(args.recipe, [*common, f'objective="{name}"',
-                                                  f"data.occlusion={OCCLUSIONS[occ]}",
-                                                  f'name="{name}_{occ}"'])
+                r = recipe_mod.load(
+                    args.recipe,
+                    [
+                        *common,
+                        f'objective="{name}"',
+                        f"data.occlusion={OCCLUSIONS[occ]}",
+                        f'name="{name}_{occ}"',
+                    ],
+                )
                 run_dir = Path(args.out_dir) / f"{occ}_{name}" / f"seed{seed}"
                 t0 = time.perf_counter()
-                last = checkpoint.latest(run_dir / rundir.CHECKPOINTS) if run_dir.exists() \
-                    else None
+                last = checkpoint.latest(run_dir / rundir.CHECKPOINTS) if run_dir.exists() else None
                 if last is None or last.step < args.steps:  # a finished run is not retrained
-                    Trainer(r).fit(run_dir, resume=last is not None, force=last is None,
-                                   progress=False)
+                    Trainer(r).fit(
+                        run_dir, resume=last is not None, force=last is None, progress=False
+                    )
                 train_s = time.perf_counter() - t0
                 recipe, _, ckpt = load_trained(run_dir)
                 rec = recovery(recipe, kept_fill(ckpt), run_dir / "recovery.png")
-                rows.append({"occlusion": occ, "objective": name, "seed": seed,
-                             "error": rec["error"], "hidden_fraction": rec["hidden_fraction"],
-                             "train_seconds": round(train_s, 1)})
+                rows.append(
+                    {
+                        "occlusion": occ,
+                        "objective": name,
+                        "seed": seed,
+                        "error": rec["error"],
+                        "hidden_fraction": rec["hidden_fraction"],
+                        "train_seconds": round(train_s, 1),
+                    }
+                )
                 print(json.dumps(rows[-1]), file=sys.stderr)
-    settings = {"recipe": Path(args.recipe).name, "steps": args.steps, "width": args.width,
-                "limit": args.limit, "seeds": seeds, "device": args.device,
-                "overrides": args.overrides}
-    publish(args, settings, rows, render(rows, settings), MARK,
-            "Learning from incomplete images (Table 3)")
+    settings = {
+        "recipe": Path(args.recipe).name,
+        "steps": args.steps,
+        "width": args.width,
+        "limit": args.limit,
+        "seeds": seeds,
+        "device": args.device,
+        "overrides": args.overrides,
+    }
+    publish(
+        args,
+        settings,
+        rows,
+        render(rows, settings),
+        MARK,
+        "Learning from incomplete images (Table 3)",
+    )
     return 0
 
 
@@ -119,10 +151,14 @@ def render(rows, settings) -> str:
         "",
         "| objective | " + " | ".join(occs) + " |",
         "|---|" + "---|" * len(occs),
-        "| hidden | " + " | ".join(f"{hidden[o]:.1%}" for o in occs) + " |"]
+        "| hidden | " + " | ".join(f"{hidden[o]:.1%}" for o in occs) + " |",
+    ]
     for name in objs:
-        lines.append(f"| {name} | " + " | ".join(
-            spread(err[(o, name)], ".4f") if (o, name) in err else "—" for o in occs) + " |")
+        lines.append(
+            f"| {name} | "
+            + " | ".join(spread(err[(o, name)], ".4f") if (o, name) in err else "—" for o in occs)
+            + " |"
+        )
     claims = []
     for o in occs:
         t = err.get((o, "triangle"))
@@ -130,9 +166,11 @@ def render(rows, settings) -> str:
             continue
         for other in ("vae", "abp") if o in BLOCKS else ("vae",):
             if (o, other) in err:
-                claims.append(f"- {o}: triangle {spread(t, '.4f')} vs {other} "
-                              f"{spread(err[(o, other)], '.4f')}: "
-                              f"{compare(t, err[(o, other)])}.")
+                claims.append(
+                    f"- {o}: triangle {spread(t, '.4f')} vs {other} "
+                    f"{spread(err[(o, other)], '.4f')}: "
+                    f"{compare(t, err[(o, other)])}."
+                )
     return "\n".join(lines + [""] + claims) + "\n"
 
 

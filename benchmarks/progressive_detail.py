@@ -64,27 +64,31 @@ class Detail:
         self.real = spread_samples(data.train, N_REAL)
         self.size = self.real.shape[-1]
         # the crops' features once; each fd() replaces the samples' side only
-        self._fid = FrechetInceptionDistance(feature=self.extractor, normalize=False,
-                                             reset_real_features=False)
+        self._fid = FrechetInceptionDistance(
+            feature=self.extractor, normalize=False, reset_real_features=False
+        )
         for i in range(0, len(self.real), 256):
-            self._fid.update(self.real[i:i + 256], real=True)
+            self._fid.update(self.real[i : i + 256], real=True)
 
     def fd(self, images: torch.Tensor) -> float:
         self._fid.reset()
         x = to_size(images, self.size)
         for i in range(0, len(x), 256):
-            self._fid.update(x[i:i + 256], real=False)
+            self._fid.update(x[i : i + 256], real=False)
         return float(self._fid.compute())
 
     def calibration(self, data) -> dict[str, float]:
         """FD of degraded real crops (other crops than the reference's)."""
         other = spread_samples(data.train, N_SAMPLES, offset=5)
         blur = to_size(F.adaptive_avg_pool2d(other, self.size // 2), self.size)
-        return {"data crops": self.fd(other),
-                f"data at {self.size // 2}x{self.size // 2}, enlarged": self.fd(blur),
-                "data + lattice of bright points": self.fd(lattice(other)),
-                f"data at {self.size // 2}x{self.size // 2}, enlarged, + lattice":
-                    self.fd(lattice(blur))}
+        return {
+            "data crops": self.fd(other),
+            f"data at {self.size // 2}x{self.size // 2}, enlarged": self.fd(blur),
+            "data + lattice of bright points": self.fd(lattice(other)),
+            f"data at {self.size // 2}x{self.size // 2}, enlarged, + lattice": self.fd(
+                lattice(blur)
+            ),
+        }
 
 
 def run_points(run: Path, detail_of, average: bool = True, stages: int = 2) -> list[dict]:
@@ -108,10 +112,17 @@ def run_points(run: Path, detail_of, average: bool = True, stages: int = 2) -> l
         recipe, models, _ = load_trained(run, checkpoint=step, average=average)
         models.set_step(step - 1)
         noise = fixed_noise(recipe, models, N_SAMPLES)
-        samples = generate(models.generator, noise, recipe.model.sample_norm,
-                           batch=recipe.train.batch_size)
-        out.append({"step": step, "resolution": res, "end": ends.get(step) == res,
-                    "fd": detail_of(samples)})
+        samples = generate(
+            models.generator, noise, recipe.model.sample_norm, batch=recipe.train.batch_size
+        )
+        out.append(
+            {
+                "step": step,
+                "resolution": res,
+                "end": ends.get(step) == res,
+                "fd": detail_of(samples),
+            }
+        )
     return out
 
 
@@ -119,51 +130,73 @@ def summary(points: list[dict]) -> dict[int, dict]:
     """Per resolution: mean ± s.d. of the FD over the stable phase, and at its end."""
     out = {}
     for res in sorted({p["resolution"] for p in points}):
-        v = torch.tensor([p["fd"] for p in points if p["resolution"] == res],
-                         dtype=torch.float64)
+        v = torch.tensor([p["fd"] for p in points if p["resolution"] == res], dtype=torch.float64)
         end = [p["fd"] for p in points if p["resolution"] == res and p["end"]]
-        out[res] = {"mean": float(v.mean()), "sd": float(v.std()) if len(v) > 1 else 0.0,
-                    "points": len(v), "end": end[0] if end else None}
+        out[res] = {
+            "mean": float(v.mean()),
+            "sd": float(v.std()) if len(v) > 1 else 0.0,
+            "points": len(v),
+            "end": end[0] if end else None,
+        }
     return out
 
 
 def render(runs: dict[str, dict], calibration: dict[str, float], protocol: dict) -> str:
     res = sorted({int(r) for run in runs.values() for r in run["summary"]})[-3:]
     head = " | ".join(f"{r}x{r}: stable phase | {r}x{r}: end" for r in res)
-    lines = [f"| run | samples from | {head} | last stage more detailed |",
-             "|---|---|" + "---|---|" * len(res) + "---|"]
+    lines = [
+        f"| run | samples from | {head} | last stage more detailed |",
+        "|---|---|" + "---|---|" * len(res) + "---|",
+    ]
     for name, run in runs.items():
         cells, s = [], {int(k): v for k, v in run["summary"].items()}
         for r in res:
             if r in s:
-                cells += [f"{s[r]['mean']:.3g} ± {s[r]['sd']:.2g} ({s[r]['points']})",
-                          "—" if s[r]["end"] is None else f"{s[r]['end']:.3g}"]
+                cells += [
+                    f"{s[r]['mean']:.3g} ± {s[r]['sd']:.2g} ({s[r]['points']})",
+                    "—" if s[r]["end"] is None else f"{s[r]['end']:.3g}",
+                ]
             else:
                 cells += ["—", "—"]
         verdict = "—"
         if len(res) > 1 and res[-1] in s and res[-2] in s:
             verdict = "yes" if s[res[-1]]["mean"] <= s[res[-2]]["mean"] else "no"
         lines.append(f"| {name} | {run['samples_from']} | {' | '.join(cells)} | {verdict} |")
-    cal = ["| real crops (calibration) | FD-photos |", "|---|---|"] + \
-        [f"| {k} | {v:.3g} |" for k, v in calibration.items()]
-    return ("\n".join(lines) + "\n\n" + "\n".join(cal) + "\n\n" +
-            f"Feature network: {protocol['feature_network']} (test accuracy "
-            f"{protocol['feature_network_accuracy']:.3f}, weights sha256 "
-            f"{protocol['weights_sha256']}); {N_SAMPLES} samples against {N_REAL} crops.\n")
+    cal = ["| real crops (calibration) | FD-photos |", "|---|---|"] + [
+        f"| {k} | {v:.3g} |" for k, v in calibration.items()
+    ]
+    return (
+        "\n".join(lines)
+        + "\n\n"
+        + "\n".join(cal)
+        + "\n\n"
+        + f"Feature network: {protocol['feature_network']} (test accuracy "
+        f"{protocol['feature_network_accuracy']:.3f}, weights sha256 "
+        f"{protocol['weights_sha256']}); {N_SAMPLES} samples against {N_REAL} crops.\n"
+    )
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=Path)
-    ap.add_argument("--features", type=Path, required=True,
-                    help="the classifier of 'genzoo features train photos --option "
-                         "labelled=true' at the runs' data size")
-    ap.add_argument("--stages", type=int, default=2,
-                    help="how many of the last stages to measure (default: 2)")
-    ap.add_argument("--live", action="store_true",
-                    help="samples from the generator itself even where a run keeps an average")
-    ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" /
-                                          "progressive_detail.json"))
+    ap.add_argument(
+        "--features",
+        type=Path,
+        required=True,
+        help="the classifier of 'genzoo features train photos --option "
+        "labelled=true' at the runs' data size",
+    )
+    ap.add_argument(
+        "--stages", type=int, default=2, help="how many of the last stages to measure (default: 2)"
+    )
+    ap.add_argument(
+        "--live",
+        action="store_true",
+        help="samples from the generator itself even where a run keeps an average",
+    )
+    ap.add_argument(
+        "--json", default=str(ROOT / "benchmarks" / "results" / "progressive_detail.json")
+    )
     ap.add_argument("--markdown", default=str(ROOT / "docs" / "results.md"))
     args = ap.parse_args(argv)
     from genzoo import assemble
@@ -181,16 +214,20 @@ def main(argv=None) -> int:
             averaged = bool(r.train.generator_ema) and not args.live
             points = run_points(run, detail.fd, average=not args.live, stages=args.stages)
             runs[run.name] = {
-                "samples_from": f"average {r.train.generator_ema:g}" if averaged
-                else "generator", "points": points,
-                "summary": {str(k): v for k, v in summary(points).items()}}
+                "samples_from": f"average {r.train.generator_ema:g}" if averaged else "generator",
+                "points": points,
+                "summary": {str(k): v for k, v in summary(points).items()},
+            }
         calibration = detail.calibration(data)
     except GenzooError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"runs": runs, "calibration": calibration,
-                                           "protocol": detail.protocol}, indent=1))
+    Path(args.json).write_text(
+        json.dumps(
+            {"runs": runs, "calibration": calibration, "protocol": detail.protocol}, indent=1
+        )
+    )
     table = render(runs, calibration, detail.protocol)
     print(table)
     write_section(Path(args.markdown), MARK, "Progressive growing: detail by FD-photos", table)

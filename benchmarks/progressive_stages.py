@@ -45,9 +45,13 @@ def stages(run: Path, grid_samples: int, remeasure: bool = False) -> list[dict]:
         if "stage/sharpness_point" in m:
             points[m["step"]] = m["stage/sharpness_point"]  # a resumed run's last wins
         if "stage/resolution" in m:
-            rows.append({"step": m["step"], "samples": grid_samples,
-                         **{k.split("/", 1)[1]: v for k, v in m.items()
-                            if k.startswith("stage/")}})
+            rows.append(
+                {
+                    "step": m["step"],
+                    "samples": grid_samples,
+                    **{k.split("/", 1)[1]: v for k, v in m.items() if k.startswith("stage/")},
+                }
+            )
     again = Remeasured(run) if remeasure else None
     for before, row in zip([0] + [r["step"] for r in rows], rows):
         if again and row["samples"] < 64:
@@ -63,9 +67,11 @@ def spread(values: list[float]) -> dict:
     if not values:
         return {"sharpness_mean": None, "sharpness_sd": None, "sharpness_points": 0}
     t = torch.tensor(values, dtype=torch.float64)
-    return {"sharpness_mean": float(t.mean()),
-            "sharpness_sd": float(t.std()) if len(t) > 1 else 0.0,
-            "sharpness_points": len(values)}
+    return {
+        "sharpness_mean": float(t.mean()),
+        "sharpness_sd": float(t.std()) if len(t) > 1 else 0.0,
+        "sharpness_points": len(values),
+    }
 
 
 class Remeasured:
@@ -134,12 +140,16 @@ def verdicts(name: str, stages: list[dict]) -> list[str]:
     over = ""
     if last.get("sharpness_points", 0) > 1 and before.get("sharpness_points", 0) > 1:
         met = "met" if last["sharpness_mean"] >= before["sharpness_mean"] else "NOT met"
-        over = (f"; over the stable phases {last['sharpness_mean']:.3g} vs "
-                f"{before['sharpness_mean']:.3g}: {met}")
-    return [f"- {name}: sharpness {last['resolution']}x{last['resolution']} "
-            f"{last['sharpness']:.3g} vs {before['resolution']}x{before['resolution']} "
-            f"{before['sharpness']:.3g}: {sharp}{over}; largest energy scale {ratio:.3g}x the "
-            f"first stage's: {scale}."]
+        over = (
+            f"; over the stable phases {last['sharpness_mean']:.3g} vs "
+            f"{before['sharpness_mean']:.3g}: {met}"
+        )
+    return [
+        f"- {name}: sharpness {last['resolution']}x{last['resolution']} "
+        f"{last['sharpness']:.3g} vs {before['resolution']}x{before['resolution']} "
+        f"{before['sharpness']:.3g}: {sharp}{over}; largest energy scale {ratio:.3g}x the "
+        f"first stage's: {scale}."
+    ]
 
 
 def _maybe(v) -> str:
@@ -153,20 +163,24 @@ def _over_stage(s: dict) -> str:
 
 
 def render(runs: dict[str, dict]) -> str:
-    lines = ["| run | options | resolution | step | test MSE | f data | f samples | f noise | "
-             "x first | sharpness (samples) | sharpness over the stable phase | norm gap | "
-             "train s (wall) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| run | options | resolution | step | test MSE | f data | f samples | f noise | "
+        "x first | sharpness (samples) | sharpness over the stable phase | norm gap | "
+        "train s (wall) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     notes = []
     for name, r in runs.items():
         first = energy_scale(r["stages"][0]) if r["stages"] else 1.0
         for s in r["stages"]:
-            lines.append(f"| {name} | {r['options']} | {s['resolution']}x{s['resolution']} | "
-                         f"{s['step']} | {s['recon_mse']:.4f} | {s['f_data']:.3g} | "
-                         f"{s['f_samples']:.3g} | {s['f_noise']:.3g} | "
-                         f"{energy_scale(s) / first:.3g} | {s['sharpness']:.3g} ({s['samples']}) | "
-                         f"{_over_stage(s)} | {_maybe(s.get('norm_gap'))} | "
-                         f"{r['seconds'] if r['seconds'] is not None else '—'} |")
+            lines.append(
+                f"| {name} | {r['options']} | {s['resolution']}x{s['resolution']} | "
+                f"{s['step']} | {s['recon_mse']:.4f} | {s['f_data']:.3g} | "
+                f"{s['f_samples']:.3g} | {s['f_noise']:.3g} | "
+                f"{energy_scale(s) / first:.3g} | {s['sharpness']:.3g} ({s['samples']}) | "
+                f"{_over_stage(s)} | {_maybe(s.get('norm_gap'))} | "
+                f"{r['seconds'] if r['seconds'] is not None else '—'} |"
+            )
         notes += verdicts(name, r["stages"])
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
 
@@ -174,25 +188,34 @@ def render(runs: dict[str, dict]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=Path)
-    ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" /
-                                          "progressive_stages.json"))
+    ap.add_argument(
+        "--json", default=str(ROOT / "benchmarks" / "results" / "progressive_stages.json")
+    )
     ap.add_argument("--markdown", default=str(ROOT / "docs" / "results.md"))
-    ap.add_argument("--remeasure", action="store_true",
-                    help="measure again from the checkpoints a run kept what it did not "
-                         "record: 64 samples at stage ends, sharpness over stable phases")
-    ap.add_argument("--add", action="store_true",
-                    help="add the runs to those already in --json (same name: replaced) "
-                         "instead of starting a new table")
+    ap.add_argument(
+        "--remeasure",
+        action="store_true",
+        help="measure again from the checkpoints a run kept what it did not "
+        "record: 64 samples at stage ends, sharpness over stable phases",
+    )
+    ap.add_argument(
+        "--add",
+        action="store_true",
+        help="add the runs to those already in --json (same name: replaced) "
+        "instead of starting a new table",
+    )
     args = ap.parse_args(argv)
     from genzoo import recipe as recipe_mod
     from genzoo.store.rundir import RECIPE
 
-    runs = json.loads(Path(args.json).read_text()) if args.add and Path(args.json).is_file() \
-        else {}
+    runs = json.loads(Path(args.json).read_text()) if args.add and Path(args.json).is_file() else {}
     for run in args.runs:
         r = recipe_mod.load(run / RECIPE)
-        opts = {k: v for k, v in r.model.options.items()
-                if k in ("equalized_lr", "generator_norm", "stage_steps", "fade_steps")}
+        opts = {
+            k: v
+            for k, v in r.model.options.items()
+            if k in ("equalized_lr", "generator_norm", "stage_steps", "fade_steps")
+        }
         if r.model.running_stats != "all":
             opts["running_stats"] = r.model.running_stats
         if r.model.sample_norm != "running":
@@ -208,14 +231,17 @@ def main(argv=None) -> int:
             opts["channels_last"] = True
         if r.train.generator_ema:
             opts["generator_ema"] = r.train.generator_ema
-        opts["lr (alpha/phi/theta)"] = "/".join(f"{getattr(r.train, p).lr:g}"
-                                                for p in ("alpha", "phi", "theta"))
+        opts["lr (alpha/phi/theta)"] = "/".join(
+            f"{getattr(r.train, p).lr:g}" for p in ("alpha", "phi", "theta")
+        )
         lines = (run / "metrics.jsonl").read_text().splitlines()
         elapsed = [json.loads(x).get("time/elapsed_s") for x in lines]
         elapsed = [e for e in elapsed if e is not None]
-        runs[run.name] = {"options": ", ".join(f"{k}={v}" for k, v in opts.items()),
-                          "stages": stages(run, r.log.n_samples, args.remeasure),
-                          "seconds": round(elapsed[-1]) if elapsed else None}
+        runs[run.name] = {
+            "options": ", ".join(f"{k}={v}" for k, v in opts.items()),
+            "stages": stages(run, r.log.n_samples, args.remeasure),
+            "seconds": round(elapsed[-1]) if elapsed else None,
+        }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(runs, indent=1))
     table = render(runs)

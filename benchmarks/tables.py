@@ -21,21 +21,39 @@ def add_common_options(ap: argparse.ArgumentParser, name: str) -> None:
     ap.add_argument("--out-dir", default=str(ROOT / "runs" / name))
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / f"{name}.json"))
     ap.add_argument("--markdown", default=str(ROOT / "docs" / "results.md"))
-    ap.add_argument("--set", dest="overrides", action="append", default=[],
-                    help="extra recipe overrides for every run")
+    ap.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="extra recipe overrides for every run",
+    )
 
 
 def common_overrides(args: argparse.Namespace) -> list[str]:
     """The recipe overrides of every run: steps, width, seed, device, data root, ``--set``."""
-    out = [f"train.steps={args.steps}", f"model.width={args.width}", f"seed={args.seed}",
-           f'device="{args.device}"', "log.progress=false", *args.overrides]
+    out = [
+        f"train.steps={args.steps}",
+        f"model.width={args.width}",
+        f"seed={args.seed}",
+        f'device="{args.device}"',
+        "log.progress=false",
+        *args.overrides,
+    ]
     if args.data_root:
         out.append(f'data.root="{args.data_root}"')
     return out
 
 
-def publish(args: argparse.Namespace, settings: dict, rows: list[dict], table: str, mark: str,
-            title: str, rows_key: str = "rows") -> None:
+def publish(
+    args: argparse.Namespace,
+    settings: dict,
+    rows: list[dict],
+    table: str,
+    mark: str,
+    title: str,
+    rows_key: str = "rows",
+) -> None:
     """Write the runs' settings and rows to ``--json``, print the table and put it in its
     section of ``--markdown``."""
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -68,14 +86,21 @@ def compare(a, b, lower_is_better: bool = True) -> str:
     (ma, sa, na), (mb, sb, nb) = a, b
     better = ma < mb if lower_is_better else ma > mb
     beyond = abs(ma - mb) > sa + sb and na > 1 and nb > 1
-    return ("reproduced" if better else "NOT reproduced") + \
-        (" (beyond the spread)" if beyond else " (within the spread)" if na > 1 and nb > 1
-         else " (one seed)")
+    return ("reproduced" if better else "NOT reproduced") + (
+        " (beyond the spread)"
+        if beyond
+        else " (within the spread)"
+        if na > 1 and nb > 1
+        else " (one seed)"
+    )
 
 
 def mean_std(values: list[float]) -> tuple[float, float, int]:
     """``(mean, std, n)`` of a metric over seeds (std 0 for one seed)."""
     import statistics
 
-    return (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0,
-            len(values))
+    return (
+        statistics.fmean(values),
+        statistics.stdev(values) if len(values) > 1 else 0.0,
+        len(values),
+    )

@@ -15,16 +15,33 @@ thread policy: :mod:`genzoo.threads`) before torch is imported.
 
 import importlib
 
-__all__ = ["Encoder", "Energy", "Generator", "GenzooError", "Model", "Posterior", "Run",
-           "hookimpl", "load", "train"]
+__all__ = [
+    "Encoder",
+    "Energy",
+    "Generator",
+    "GenzooError",
+    "Model",
+    "Posterior",
+    "Run",
+    "hookimpl",
+    "load",
+    "train",
+]
 
 __version__ = "0.1.0"
 
-_HOME = {"GenzooError": "genzoo.errors", "hookimpl": "genzoo.hookspecs",
-         "Encoder": "genzoo.interfaces", "Energy": "genzoo.interfaces",
-         "Generator": "genzoo.interfaces", "Posterior": "genzoo.interfaces",
-         "Model": "genzoo.api", "load": "genzoo.api", "Run": "genzoo.training.run",
-         "train": "genzoo.training.run"}
+_HOME = {
+    "GenzooError": "genzoo.errors",
+    "hookimpl": "genzoo.hookspecs",
+    "Encoder": "genzoo.interfaces",
+    "Energy": "genzoo.interfaces",
+    "Generator": "genzoo.interfaces",
+    "Posterior": "genzoo.interfaces",
+    "Model": "genzoo.api",
+    "load": "genzoo.api",
+    "Run": "genzoo.training.run",
+    "train": "genzoo.training.run",
+}
 
 
 def __getattr__(name: str):

@@ -34,8 +34,14 @@ class Model:
     non-finite value is one :class:`GenzooError` line.
     """
 
-    def __init__(self, recipe: Recipe, models: Models, sample_shape: tuple[int, ...], step: int,
-                 device: torch.device):
+    def __init__(
+        self,
+        recipe: Recipe,
+        models: Models,
+        sample_shape: tuple[int, ...],
+        step: int,
+        device: torch.device,
+    ):
         self.recipe, self.models, self.step = recipe, models, step
         self.sample_shape, self.device = tuple(sample_shape), torch.device(device)
         #: how the generator's batch norm draws: "running" statistics or each batch's own
@@ -50,9 +56,11 @@ class Model:
         return tuple(self.models.generator.latent_shape)
 
     def __repr__(self) -> str:
-        return (f"Model({self.recipe.name}: {self.recipe.model.arch}, objective "
-                f"{self.recipe.objective}, step {self.step}, samples {self.sample_shape}, "
-                f"latents {self.latent_shape}, on {self.device})")
+        return (
+            f"Model({self.recipe.name}: {self.recipe.model.arch}, objective "
+            f"{self.recipe.objective}, step {self.step}, samples {self.sample_shape}, "
+            f"latents {self.latent_shape}, on {self.device})"
+        )
 
     # --- checks -----------------------------------------------------------------------------
     def _batch(self, t, shape: tuple[int, ...], what: str, bounded: bool) -> torch.Tensor:
@@ -61,16 +69,19 @@ class Model:
         if tuple(t.shape) == shape:
             t = t.unsqueeze(0)
         if t.dim() != len(shape) + 1 or tuple(t.shape[1:]) != shape:
-            raise GenzooError(f"{what} must have shape (B, {', '.join(map(str, shape))}), got "
-                              f"{tuple(t.shape)}")
+            raise GenzooError(
+                f"{what} must have shape (B, {', '.join(map(str, shape))}), got {tuple(t.shape)}"
+            )
         if not t.is_floating_point():
             raise GenzooError(f"{what} must be floating point in [-1, 1], got {t.dtype}")
         if not bool(torch.isfinite(t).all()):
             raise GenzooError(f"{what} holds NaN or infinite values")
         if bounded and (float(t.min()) < -1 - 1e-6 or float(t.max()) > 1 + 1e-6):
-            raise GenzooError(f"{what} must lie in [-1, 1] (the data's range), got values in "
-                              f"[{float(t.min()):.3g}, {float(t.max()):.3g}]; scale images "
-                              f"with x * 2 - 1 from [0, 1]")
+            raise GenzooError(
+                f"{what} must lie in [-1, 1] (the data's range), got values in "
+                f"[{float(t.min()):.3g}, {float(t.max()):.3g}]; scale images "
+                f"with x * 2 - 1 from [0, 1]"
+            )
         return t.float()
 
     def check_images(self, x) -> torch.Tensor:
@@ -83,8 +94,10 @@ class Model:
     def sample_batch(self) -> int:
         """The batch samples are drawn in: the training batch for batch statistics."""
         if self.norm not in sampling.NORMS:
-            raise GenzooError(f"sample normalisation must be one of {', '.join(sampling.NORMS)}, "
-                              f"got '{self.norm}'")
+            raise GenzooError(
+                f"sample normalisation must be one of {', '.join(sampling.NORMS)}, "
+                f"got '{self.norm}'"
+            )
         return self.recipe.train.batch_size if self.norm == "batch" else 256
 
     # --- the three networks -----------------------------------------------------------------
@@ -98,8 +111,9 @@ class Model:
     def decode(self, z) -> torch.Tensor:
         """``g(z)``: latents to samples (the generator's batch norm in ``self.norm`` mode)."""
         z = self.check_latents(z)
-        return sampling.generate(self.models.generator, z, self.norm, self.sample_batch,
-                                 self.device)
+        return sampling.generate(
+            self.models.generator, z, self.norm, self.sample_batch, self.device
+        )
 
     def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
         """``n`` samples ``g(z)``, ``z ~ N(0, I)``."""
@@ -111,7 +125,7 @@ class Model:
         means, log_stds = [], []
         with torch.no_grad():
             for i in range(0, len(x), 256):
-                q = self.models.encoder(x[i:i + 256].to(self.device))
+                q = self.models.encoder(x[i : i + 256].to(self.device))
                 means.append(q.mean.cpu())
                 log_stds.append(q.log_std.cpu())
         return Posterior(torch.cat(means), torch.cat(log_stds))
@@ -120,15 +134,20 @@ class Model:
         """``g(mean of q(z|x))``: what ``genzoo eval``'s test MSE compares with ``x``."""
         x = self.check_images(x)
         g, e = self.models.generator, self.models.encoder
-        return sampling.generate(g, x, self.norm, self.sample_batch, self.device,
-                                 fn=lambda b: g(e(b).mean))
+        return sampling.generate(
+            g, x, self.norm, self.sample_batch, self.device, fn=lambda b: g(e(b).mean)
+        )
 
     def energy(self, x) -> torch.Tensor:
         """``f(x)`` per example (density ``exp f``: higher is more data-like)."""
         x = self.check_images(x)
         with torch.no_grad():
-            return torch.cat([self.models.energy(x[i:i + 256].to(self.device)).cpu()
-                              for i in range(0, len(x), 256)])
+            return torch.cat(
+                [
+                    self.models.energy(x[i : i + 256].to(self.device)).cpu()
+                    for i in range(0, len(x), 256)
+                ]
+            )
 
     def interpolate(self, a, b, steps: int = 10) -> torch.Tensor:
         """Samples along ``(1 - t) a + t b`` for ``steps`` values of t in [0, 1], between two
@@ -140,20 +159,41 @@ class Model:
         z = (1 - t) * a.unsqueeze(1) + t * b.unsqueeze(1)
         return self.decode(z.reshape(-1, *self.latent_shape))
 
-    def langevin(self, x, steps: int = 20, step_size: float = 0.01, reference_sigma: float = 0.0,
-                 noise: bool = True, seed: int | None = None) -> torch.Tensor:
+    def langevin(
+        self,
+        x,
+        steps: int = 20,
+        step_size: float = 0.01,
+        reference_sigma: float = 0.0,
+        noise: bool = True,
+        seed: int | None = None,
+    ) -> torch.Tensor:
         """``x`` revised by ``steps`` Langevin steps on the energy model (the sampler CoopNets
         and ABP train with; ``genzoo.langevin``), kept in [-1, 1]."""
         from genzoo.langevin import langevin
 
         x = self.check_images(x)
-        if not isinstance(steps, int) or steps < 0 or not step_size > 0 or \
-                not math.isfinite(step_size) or not reference_sigma >= 0:
-            raise GenzooError("langevin needs steps >= 0, a finite step_size > 0 and "
-                              "reference_sigma >= 0")
+        if (
+            not isinstance(steps, int)
+            or steps < 0
+            or not step_size > 0
+            or not math.isfinite(step_size)
+            or not reference_sigma >= 0
+        ):
+            raise GenzooError(
+                "langevin needs steps >= 0, a finite step_size > 0 and reference_sigma >= 0"
+            )
         g = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
-        out = langevin(self.models.energy, x.to(self.device), steps, step_size, noise=noise,
-                       reference_sigma=reference_sigma, bounds=(-1.0, 1.0), generator=g)
+        out = langevin(
+            self.models.energy,
+            x.to(self.device),
+            steps,
+            step_size,
+            noise=noise,
+            reference_sigma=reference_sigma,
+            bounds=(-1.0, 1.0),
+            generator=g,
+        )
         return out.cpu()
 
     def save(self, folder: str | Path, run_dir: str | Path | None = None) -> Path:
@@ -175,12 +215,15 @@ def load(path, device: str | torch.device = "cpu", checkpoint: int | None = None
     dev = resolve_device(str(device)) if not isinstance(device, torch.device) else device
     if is_model_folder(path):
         if checkpoint is not None:
-            raise GenzooError(f"'{path}' is an exported model with one set of weights; drop "
-                              f"checkpoint")
+            raise GenzooError(
+                f"'{path}' is an exported model with one set of weights; drop checkpoint"
+            )
         recipe, models, sample_shape, step = read_model_folder(path)
         return Model(recipe, models, sample_shape, step, dev)
     if not path.is_dir():
-        raise GenzooError(f"'{path}' is not a genzoo run directory nor an exported model "
-                          f"folder; pass the folder 'genzoo run' or 'genzoo export' wrote")
+        raise GenzooError(
+            f"'{path}' is not a genzoo run directory nor an exported model "
+            f"folder; pass the folder 'genzoo run' or 'genzoo export' wrote"
+        )
     recipe, models, ckpt = load_trained(path, dev, checkpoint=checkpoint)
     return Model(recipe, models, tuple(ckpt.meta["sample_shape"]), ckpt.step, dev)

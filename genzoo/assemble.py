@@ -19,8 +19,9 @@ from genzoo.recipe import Recipe
 from genzoo.schema import check_options
 
 
-def plugin_options(where: str, fn, options: dict, base_dir: Path | None,
-                   positional: tuple[str, ...] = ()) -> dict:
+def plugin_options(
+    where: str, fn, options: dict, base_dir: Path | None, positional: tuple[str, ...] = ()
+) -> dict:
     """Check recipe ``options`` against the signature of a plugin's ``fn`` (its options
     schema: genzoo.schema): unknown keys (with the nearest valid name), types and ranges from
     the annotations, and missing required keys."""
@@ -35,12 +36,15 @@ def build_data(recipe: Recipe, registry=None, complete: bool = False) -> DataSou
     opts = plugin_options("data", entry.obj, recipe.data.options, recipe.base_dir)
     source = entry.obj(**opts)
     if not isinstance(source, DataSource):
-        raise GenzooError(f"dataset '{recipe.data.name}' from '{entry.dist}' returned "
-                          f"{type(source).__name__}, not a genzoo.data.DataSource")
+        raise GenzooError(
+            f"dataset '{recipe.data.name}' from '{entry.dist}' returned "
+            f"{type(source).__name__}, not a genzoo.data.DataSource"
+        )
     if recipe.data.occlusion is not None and not complete:
         try:
-            train = OccludedDataset(source.train, recipe.data.occlusion, source.sample_shape,
-                                    recipe.seed)
+            train = OccludedDataset(
+                source.train, recipe.data.occlusion, source.sample_shape, recipe.seed
+            )
         except ValueError as exc:
             raise GenzooError(f"{exc}; fix [data.occlusion] in the recipe") from None
         source = dataclasses.replace(source, train=train)
@@ -52,8 +56,18 @@ def init_weights(module: nn.Module, std: float, bias: str = "zero") -> None:
     "default"``: PyTorch's own bias init kept, as the authors' code does); normalisation
     layers' scales N(1, std), shifts 0."""
     for m in module.modules():
-        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
-                          nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Linear)):
+        if isinstance(
+            m,
+            (
+                nn.Conv1d,
+                nn.Conv2d,
+                nn.Conv3d,
+                nn.ConvTranspose1d,
+                nn.ConvTranspose2d,
+                nn.ConvTranspose3d,
+                nn.Linear,
+            ),
+        ):
             nn.init.normal_(m.weight, 0.0, std)
             if m.bias is not None and bias == "zero":
                 nn.init.zeros_(m.bias)
@@ -67,24 +81,31 @@ def build_models(recipe: Recipe, sample_shape: tuple[int, ...], registry=None) -
     registry = registry or plugins.registry()
     entry = registry.get("architectures", recipe.model.arch)
     params = list(inspect.signature(entry.obj).parameters)
-    opts = plugin_options("model", entry.obj, recipe.model.options, recipe.base_dir,
-                          positional=tuple(params[:1]))
+    opts = plugin_options(
+        "model", entry.obj, recipe.model.options, recipe.base_dir, positional=tuple(params[:1])
+    )
     try:
         models = entry.obj(tuple(sample_shape), **opts)
     except ValueError as exc:  # architectures say why a data shape or option does not fit
         raise GenzooError(f"architecture '{recipe.model.arch}': {exc}") from None
     for attr, iface in (("generator", Generator), ("encoder", Encoder), ("energy", Energy)):
         if not isinstance(getattr(models, attr, None), iface):
-            raise GenzooError(f"architecture '{recipe.model.arch}' from '{entry.dist}' must "
-                              f"build a {iface.__name__} as '{attr}'")
+            raise GenzooError(
+                f"architecture '{recipe.model.arch}' from '{entry.dist}' must "
+                f"build a {iface.__name__} as '{attr}'"
+            )
     if models.growth is not None:
         for attr in ("generator", "encoder", "energy"):
             if not isinstance(getattr(models, attr), Growing):
-                raise GenzooError(f"architecture '{recipe.model.arch}' from '{entry.dist}' grows, "
-                                  f"so its {attr} must implement genzoo.interfaces.Growing")
+                raise GenzooError(
+                    f"architecture '{recipe.model.arch}' from '{entry.dist}' grows, "
+                    f"so its {attr} must implement genzoo.interfaces.Growing"
+                )
     elif recipe.model.s_resolution:
-        raise GenzooError(f"model.s_resolution scales s with the resolution of growing networks, "
-                          f"and architecture '{recipe.model.arch}' does not grow; drop the key")
+        raise GenzooError(
+            f"model.s_resolution scales s with the resolution of growing networks, "
+            f"and architecture '{recipe.model.arch}' does not grow; drop the key"
+        )
     for net in (models.generator, models.encoder, models.energy):
         init_weights(net, recipe.model.init_std, recipe.model.bias_init)
     models.encoder.posterior_head = recipe.model.posterior
@@ -119,6 +140,8 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise GenzooError(f"device '{name}' was asked for but no CUDA GPU is available; "
-                          f"set device = \"auto\" or \"cpu\"")
+        raise GenzooError(
+            f"device '{name}' was asked for but no CUDA GPU is available; "
+            f'set device = "auto" or "cpu"'
+        )
     return torch.device(name)

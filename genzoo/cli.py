@@ -27,17 +27,31 @@ def cli():
 
 @cli.command()
 @click.argument("recipe", type=click.Path(path_type=Path))
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a recipe value, e.g. --set train.steps=200 (repeatable).")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Run directory (default: runs/<recipe name>).")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a recipe value, e.g. --set train.steps=200 (repeatable).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Run directory (default: runs/<recipe name>).",
+)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--force", is_flag=True, help="Start over in a run directory that holds a run.")
 @click.option("--device", default=None, help="Override the recipe's device (auto|cpu|cuda).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--nproc", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Train on N processes of this machine with DistributedDataParallel "
-                   "(runs torchrun; across machines, launch torchrun yourself).")
+@click.option(
+    "--nproc",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Train on N processes of this machine with DistributedDataParallel "
+    "(runs torchrun; across machines, launch torchrun yourself).",
+)
 def run(recipe, overrides, out, resume, force, device, quiet, nproc):
     """Train the models a RECIPE (a TOML file) describes."""
     import os
@@ -58,8 +72,9 @@ def run(recipe, overrides, out, resume, force, device, quiet, nproc):
     working_on(run_dir)
     if nproc > 1:
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            raise GenzooError("--nproc under torchrun: torchrun already started the processes; "
-                              "drop --nproc")
+            raise GenzooError(
+                "--nproc under torchrun: torchrun already started the processes; drop --nproc"
+            )
         # bad input gets its one-line error here, before any process starts
         from genzoo.store import rundir
 
@@ -67,21 +82,24 @@ def run(recipe, overrides, out, resume, force, device, quiet, nproc):
         rundir.check(run_dir, r, resume, force)
         if assemble.one_process_only(r):
             raise GenzooError(ONE_PROCESS)
-        raise click.exceptions.Exit(_torchrun(nproc, recipe, overrides, run_dir, resume, force,
-                                              quiet))
+        raise click.exceptions.Exit(
+            _torchrun(nproc, recipe, overrides, run_dir, resume, force, quiet)
+        )
     console = Console(stderr=True)
     group = distributed.from_environment(assemble.resolve_device(r.device))
     try:
         trainer = Trainer(r, group=group)
-        last = trainer.fit(run_dir, resume=resume, force=force, progress=not quiet,
-                           console=console)
+        last = trainer.fit(run_dir, resume=resume, force=force, progress=not quiet, console=console)
     except BaseException:
         distributed.shutdown(wait=False)  # another process may never get to a barrier
         raise
     distributed.shutdown()
     if group.is_main:
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items()
-                          if k.endswith("/loss") or k.startswith("energy/"))
+        shown = ", ".join(
+            f"{k} {v:.4g}"
+            for k, v in last.items()
+            if k.endswith("/loss") or k.startswith("energy/")
+        )
         console.print(f"done at step {trainer.step_count}: {shown}")
         console.print(f"samples: {run_dir / 'samples'}   checkpoints: {run_dir / 'checkpoints'}")
 
@@ -91,12 +109,24 @@ def _torchrun(nproc, recipe, overrides, run_dir, resume, force, quiet) -> int:
     import re
     import subprocess
 
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc-per-node={nproc}", "-m", "genzoo", "run", str(recipe), "--out", str(run_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "genzoo",
+        "run",
+        str(recipe),
+        "--out",
+        str(run_dir),
+    ]
     for o in overrides:
         cmd += ["--set", o]
-    cmd += [flag for flag, on in (("--resume", resume), ("--force", force), ("--quiet", quiet))
-            if on]
+    cmd += [
+        flag for flag, on in (("--resume", resume), ("--force", force), ("--quiet", quiet)) if on
+    ]
     # the processes' own output passes through; torchrun's report of a failed process (a
     # Python traceback) and its log lines are dropped
     launcher_log = re.compile(r"^[IWE]\d{4} \d\d:\d\d:\d\d")  # torchrun's own log lines
@@ -104,8 +134,10 @@ def _torchrun(nproc, recipe, overrides, run_dir, resume, force, quiet) -> int:
 
     with subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, bufsize=1) as p:
         # SIGTERM/SIGINT to this launcher reach torchrun, which stops its workers
-        forward = {s: signal.signal(s, lambda signum, _: p.send_signal(signum))
-                   for s in (signal.SIGTERM, signal.SIGINT)}
+        forward = {
+            s: signal.signal(s, lambda signum, _: p.send_signal(signum))
+            for s in (signal.SIGTERM, signal.SIGINT)
+        }
         try:
             hiding, said = False, set()
             for line in p.stderr:
@@ -126,16 +158,28 @@ def _torchrun(nproc, recipe, overrides, run_dir, resume, force, quiet) -> int:
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--n", "n", default=64, show_default=True, type=click.IntRange(min=1))
-@click.option("--out", type=click.Path(path_type=Path), default=Path("samples.png"),
-              show_default=True)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("samples.png"), show_default=True
+)
 @click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--langevin-steps", default=0, show_default=True, type=click.IntRange(min=0),
-              help="Revise the samples by K Langevin steps on the trained energy model.")
-@click.option("--step-size", default=0.01, show_default=True, type=POSITIVE,
-              help="Langevin step size delta.")
-@click.option("--reference-sigma", default=0.0, show_default=True,
-              type=NONNEGATIVE, help="Reference Gaussian of the energy (0: none).")
+@click.option(
+    "--langevin-steps",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Revise the samples by K Langevin steps on the trained energy model.",
+)
+@click.option(
+    "--step-size", default=0.01, show_default=True, type=POSITIVE, help="Langevin step size delta."
+)
+@click.option(
+    "--reference-sigma",
+    default=0.0,
+    show_default=True,
+    type=NONNEGATIVE,
+    help="Reference Gaussian of the energy (0: none).",
+)
 @NORM
 def sample(run_dir, n, out, seed, device, langevin_steps, step_size, reference_sigma, norm):
     """Draw N samples from the generator of a trained RUN_DIR (or an exported model folder)
@@ -151,19 +195,29 @@ def sample(run_dir, n, out, seed, device, langevin_steps, step_size, reference_s
         x = model.langevin(x, langevin_steps, step_size, reference_sigma, seed=seed)
     written = save_samples(x, out.with_suffix(""))
     if not written:
-        raise GenzooError(f"the generator of '{run_dir}' makes samples of shape "
-                          f"{tuple(x.shape[1:])}, neither images (C, H, W) nor clips "
-                          f"(C, T, H, W); there is no picture to draw")
+        raise GenzooError(
+            f"the generator of '{run_dir}' makes samples of shape "
+            f"{tuple(x.shape[1:])}, neither images (C, H, W) nor clips "
+            f"(C, T, H, W); there is no picture to draw"
+        )
     out = ", ".join(str(p) for p in written)
     click.echo(f"{n} samples from step {model.step} -> {out}")
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True,
-              help="The model folder to write (new or empty).")
-@click.option("--checkpoint", type=click.IntRange(min=0), default=None,
-              help="The step of the checkpoint to export (default: the newest good one).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The model folder to write (new or empty).",
+)
+@click.option(
+    "--checkpoint",
+    type=click.IntRange(min=0),
+    default=None,
+    help="The step of the checkpoint to export (default: the newest good one).",
+)
 def export(run_dir, out, checkpoint):
     """Write a trained RUN_DIR as a portable model folder (weights, config, recipe, model card
     with a sample grid) that genzoo.load() and the Hugging Face Hub read."""
@@ -264,9 +318,8 @@ def _dispatch(argv) -> None:
         if not quiet_rank:
             log = write_error_log(exc)
             first = (str(exc).strip().splitlines() or [""])[0][:200]
-            click.echo(f"internal error: {type(exc).__name__}: {first}; full traceback in {log}",
-                       err=True)
+            click.echo(
+                f"internal error: {type(exc).__name__}: {first}; full traceback in {log}", err=True
+            )
         sys.exit(1)
     sys.exit(0)
-
-

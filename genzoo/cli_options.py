@@ -15,8 +15,7 @@ class Finite(click.ParamType):
 
     name = "number"
 
-    def __init__(self, low: float | None = None, open_low: bool = False,
-                 high: float | None = None):
+    def __init__(self, low: float | None = None, open_low: bool = False, high: float | None = None):
         self.low, self.open_low, self.high = low, open_low, high
 
     def convert(self, value, param, ctx):
@@ -38,9 +37,13 @@ class Finite(click.ParamType):
 POSITIVE, NONNEGATIVE = Finite(0, open_low=True), Finite(0)
 SEED = click.IntRange(0, 2**32 - 1)
 
-NORM = click.option("--norm", type=click.Choice(["running", "batch"]), default=None,
-                    help="The generator's batch norm: running statistics or each batch's own "
-                         "(default: the recipe's model.sample_norm).")
+NORM = click.option(
+    "--norm",
+    type=click.Choice(["running", "batch"]),
+    default=None,
+    help="The generator's batch norm: running statistics or each batch's own "
+    "(default: the recipe's model.sample_norm).",
+)
 
 
 #: the run directory the command works on, for its error.log (set by the commands)

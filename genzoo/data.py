@@ -37,12 +37,18 @@ class DataSource:
         the split's name."""
         split, name = self.held_out()
         g = torch.Generator().manual_seed(seed)
-        idx = torch.randperm(len(split), generator=g)[:n].tolist() if n < len(split) else \
-            list(range(len(split)))
+        idx = (
+            torch.randperm(len(split), generator=g)[:n].tolist()
+            if n < len(split)
+            else list(range(len(split)))
+        )
         items = [split[i] for i in idx]
         x = torch.stack([samples_of(it) for it in items])
-        labels = torch.tensor([int(it[1]) for it in items]) \
-            if isinstance(items[0], (tuple, list)) else None
+        labels = (
+            torch.tensor([int(it[1]) for it in items])
+            if isinstance(items[0], (tuple, list))
+            else None
+        )
         return x, labels, name
 
     @property
@@ -84,8 +90,14 @@ class ResumableBatchSampler(Sampler[list[int]]):
     An optional ``(rank, world_size)`` shards each batch across processes.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, start_step: int = 0,
-                 shard: tuple[int, int] = (0, 1)):
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        seed: int,
+        start_step: int = 0,
+        shard: tuple[int, int] = (0, 1),
+    ):
         if n < batch_size:
             raise ValueError(f"data set holds {n} samples, fewer than one batch of {batch_size}")
         self.n, self.batch_size, self.seed, self.start_step = n, batch_size, seed, start_step
@@ -102,8 +114,8 @@ class ResumableBatchSampler(Sampler[list[int]]):
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             perm = torch.randperm(self.n, generator=g)
             for j in range(k, self.steps_per_epoch):
-                batch = perm[j * self.batch_size:(j + 1) * self.batch_size]
-                yield batch[self.rank::self.world].tolist()
+                batch = perm[j * self.batch_size : (j + 1) * self.batch_size]
+                yield batch[self.rank :: self.world].tolist()
             step = (epoch + 1) * self.steps_per_epoch
 
     def __len__(self):  # infinite stream; len() is the per-epoch count for progress displays
@@ -133,20 +145,32 @@ class WithIndex(Dataset):
 
 def _collate(items):
     if "index" in getattr(items[0], "_fields", ()):  # Example, or occlusion.Incomplete
-        return type(items[0])(*(torch.stack(f) if torch.is_tensor(f[0]) else torch.tensor(f)
-                                for f in zip(*items)))
+        return type(items[0])(
+            *(torch.stack(f) if torch.is_tensor(f[0]) else torch.tensor(f) for f in zip(*items))
+        )
     return torch.stack([samples_of(it) for it in items])
 
 
-def batch_stream(dataset: Dataset, batch_size: int, seed: int, start_step: int = 0,
-                 num_workers: int = 0, shard: tuple[int, int] = (0, 1)):
+def batch_stream(
+    dataset: Dataset,
+    batch_size: int,
+    seed: int,
+    start_step: int = 0,
+    num_workers: int = 0,
+    shard: tuple[int, int] = (0, 1),
+):
     """An endless iterator of sample batches starting at ``start_step`` (see
     :class:`ResumableBatchSampler`): tensors, or ``Incomplete(x, mask, index)`` batches for an
     occluded training set, ``Example(x, index)`` batches for a :class:`WithIndex` one."""
     sampler = ResumableBatchSampler(len(dataset), batch_size, seed, start_step, shard)
-    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
-                        collate_fn=_collate, persistent_workers=num_workers > 0,
-                        # its own generator: making the iterator must not draw from the global
-                        # RNG, whose state a checkpoint restores
-                        generator=torch.Generator().manual_seed(seed))
+    loader = DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=num_workers,
+        collate_fn=_collate,
+        persistent_workers=num_workers > 0,
+        # its own generator: making the iterator must not draw from the global
+        # RNG, whose state a checkpoint restores
+        generator=torch.Generator().manual_seed(seed),
+    )
     return sampler, iter(loader)

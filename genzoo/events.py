@@ -38,4 +38,5 @@ class Events:
         def call(**kwargs):
             if self.active:
                 hook(run=self.run, **kwargs)
+
         return call

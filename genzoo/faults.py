@@ -30,8 +30,10 @@ def describe_fault(exc: BaseException) -> str:
     import torch
 
     if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
-        return ("out of memory; lower train.batch_size, model.width or the data's size, or "
-                "use a device with more memory")
+        return (
+            "out of memory; lower train.batch_size, model.width or the data's size, or "
+            "use a device with more memory"
+        )
     if isinstance(exc, RecursionError):
         return "input nested too deeply to read (a recipe or file of absurd depth); simplify it"
     if isinstance(exc, OSError):
@@ -50,8 +52,9 @@ def write_error_log(exc: BaseException) -> Path:
     for folder in (*RUN_DIRS[-1:], Path(tempfile.gettempdir())):
         try:
             if Path(folder).is_dir():
-                path = Path(folder) / ("error.log" if folder in RUN_DIRS else
-                                       f"genzoo-error-{os.getpid()}.log")
+                path = Path(folder) / (
+                    "error.log" if folder in RUN_DIRS else f"genzoo-error-{os.getpid()}.log"
+                )
                 path.write_text(text)
                 return path
         except OSError:

@@ -34,10 +34,11 @@ class GrowthSchedule:
     ``stage_steps``; the final resolution then stays until the run ends."""
 
     def __init__(self, start: int, final: int, stage_steps: int, fade_steps: int):
-        if start < 4 or final < start or not _power_of_two(start) or \
-                not _power_of_two(final):
-            raise ValueError(f"growing goes from a start resolution >= 4 to the data's size by "
-                             f"doubling, so both must be powers of two; got {start} -> {final}")
+        if start < 4 or final < start or not _power_of_two(start) or not _power_of_two(final):
+            raise ValueError(
+                f"growing goes from a start resolution >= 4 to the data's size by "
+                f"doubling, so both must be powers of two; got {start} -> {final}"
+            )
         if stage_steps <= 0 or fade_steps < 0:
             raise ValueError("stage_steps must be positive and fade_steps 0 or more")
         self.start, self.final = start, final

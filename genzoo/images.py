@@ -35,8 +35,9 @@ def save_grid(x: torch.Tensor, path: Path | str, nrow: int | None = None) -> Pat
     return path
 
 
-def save_clips_gif(x: torch.Tensor, path: Path | str, fps: float = 8.0,
-                   nrow: int | None = None) -> Path:
+def save_clips_gif(
+    x: torch.Tensor, path: Path | str, fps: float = 8.0, nrow: int | None = None
+) -> Path:
     """Clips in ``[-1, 1]`` (``B, C, T, H, W``) as one animated GIF: frame t shows every clip's
     frame t in a grid. Written atomically."""
     path = Path(path)
@@ -49,8 +50,14 @@ def save_clips_gif(x: torch.Tensor, path: Path | str, fps: float = 8.0,
         a = grid.mul(255).add(0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
         frames.append(Image.fromarray(a))
     tmp = path.with_name(path.name + ".tmp")
-    frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
-                   duration=max(20, round(1000 / fps)), loop=0)
+    frames[0].save(
+        tmp,
+        format="GIF",
+        save_all=True,
+        append_images=frames[1:],
+        duration=max(20, round(1000 / fps)),
+        loop=0,
+    )
     os.replace(tmp, path)
     return path
 
@@ -63,8 +70,9 @@ def frame_strip(x: torch.Tensor, n_frames: int = 6) -> torch.Tensor:
     return x[:, :, idx].transpose(1, 2).flatten(0, 1)
 
 
-def save_samples(x: torch.Tensor, stem: Path | str, real: torch.Tensor | None = None,
-                 n_frames: int = 6) -> list[Path]:
+def save_samples(
+    x: torch.Tensor, stem: Path | str, real: torch.Tensor | None = None, n_frames: int = 6
+) -> list[Path]:
     """Pictures of a batch of samples: ``stem.png`` for images; for clips ``stem.gif`` and
     ``stem_frames.png`` (rows of ``n_frames`` frames; the clips of ``real``, if given, above).
     Other data have no pictures (an empty list)."""
@@ -75,6 +83,7 @@ def save_samples(x: torch.Tensor, stem: Path | str, real: torch.Tensor | None = 
         return []
     rows = [frame_strip(real, n_frames)] if real is not None else []
     rows.append(frame_strip(x, n_frames))
-    strip = save_grid(torch.cat(rows), stem.with_name(stem.name + "_frames.png"),
-                      nrow=min(n_frames, x.shape[2]))
+    strip = save_grid(
+        torch.cat(rows), stem.with_name(stem.name + "_frames.png"), nrow=min(n_frames, x.shape[2])
+    )
     return [save_clips_gif(x, stem.with_name(stem.name + ".gif")), strip]

@@ -40,7 +40,7 @@ class Posterior:
         """``-log q(z|x)`` per example, summed over latent units, constant included."""
         const = 0.5 * math.log(2 * math.pi)
         if self.var_floor:
-            quad = (z - self.mean) ** 2 / (self.std ** 2 + self.var_floor)
+            quad = (z - self.mean) ** 2 / (self.std**2 + self.var_floor)
         else:
             quad = ((z - self.mean) / self.std) ** 2
         per_unit = self.log_std + 0.5 * quad + const
@@ -58,8 +58,12 @@ class Generator(nn.Module, ABC):
 
     latent_shape: tuple[int, ...]
 
-    def sample_latent(self, n: int, generator: torch.Generator | None = None,
-                      device: torch.device | str | None = None) -> torch.Tensor:
+    def sample_latent(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
         """Draw ``z ~ N(0, I)`` of shape ``(n, *latent_shape)``."""
         if device is None:
             device = next(self.parameters()).device
@@ -84,8 +88,11 @@ class Encoder(nn.Module, ABC):
         head comes with the authors' variance floor of 1e-6 in ``-log q``."""
         log_var = self.posterior_head == "log_var"
         log_std = 0.5 * second if log_var else second
-        return Posterior(mean, log_std.clamp(-10.0, 5.0) if self.posterior_clamp else log_std,
-                         var_floor=1e-6 if log_var else 0.0)
+        return Posterior(
+            mean,
+            log_std.clamp(-10.0, 5.0) if self.posterior_clamp else log_std,
+            var_floor=1e-6 if log_var else 0.0,
+        )
 
     @abstractmethod
     def forward(self, x: torch.Tensor) -> Posterior: ...

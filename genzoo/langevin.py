@@ -16,10 +16,16 @@ from collections.abc import Callable
 import torch
 
 
-def langevin(f: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor, steps: int,
-             step_size: float, noise: bool = True, reference_sigma: float = 0.0,
-             bounds: tuple[float, float] | None = None,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+def langevin(
+    f: Callable[[torch.Tensor], torch.Tensor],
+    x0: torch.Tensor,
+    steps: int,
+    step_size: float,
+    noise: bool = True,
+    reference_sigma: float = 0.0,
+    bounds: tuple[float, float] | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """``steps`` Langevin steps of size ``step_size`` (delta) from ``x0`` on ``log p = f`` (plus
     the reference Gaussian's ``-|x|^2 / (2 sigma^2)`` when ``reference_sigma > 0``). ``f``
     returns one value per example; ``noise = False`` gives gradient ascent; ``bounds`` clamps
@@ -32,13 +38,14 @@ def langevin(f: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor, steps:
         with torch.enable_grad():
             log_p = f(x).sum()
             if reference_sigma > 0:
-                log_p = log_p - x.pow(2).sum() / (2 * reference_sigma ** 2)
+                log_p = log_p - x.pow(2).sum() / (2 * reference_sigma**2)
             (grad,) = torch.autograd.grad(log_p, x)
         with torch.no_grad():
-            x = x + 0.5 * step_size ** 2 * grad
+            x = x + 0.5 * step_size**2 * grad
             if noise:
-                x = x + step_size * torch.randn(x.shape, generator=generator, device=x.device,
-                                                dtype=x.dtype)
+                x = x + step_size * torch.randn(
+                    x.shape, generator=generator, device=x.device, dtype=x.dtype
+                )
             if bounds is not None:
                 x = x.clamp(*bounds)
         x = x.detach()

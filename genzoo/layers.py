@@ -20,15 +20,23 @@ def posterior_from(encoder: Encoder, out, latent_channels: int) -> Posterior:
     return encoder.to_posterior(out[:, :latent_channels], out[:, latent_channels:])
 
 
-def conv_stack(spec: list[tuple], in_channels: int, transpose: bool, act: nn.Module,
-               last_act: nn.Module | None, dims: int = 2,
-               hidden_bias: bool = True) -> nn.Sequential:
+def conv_stack(
+    spec: list[tuple],
+    in_channels: int,
+    transpose: bool,
+    act: nn.Module,
+    last_act: nn.Module | None,
+    dims: int = 2,
+    hidden_bias: bool = True,
+) -> nn.Sequential:
     """Layers from rows ``(out_channels, kernel, stride, padding, batch_norm[, output_padding])``;
     ``act`` after every row but the last, ``last_act`` (if any) after the last. ``dims`` is 2
     for images, 3 for video (kernel, stride and padding may then be per-axis tuples). A layer
     has a bias unless batch norm follows it or (``hidden_bias = False``) it is not the last."""
-    conv = {2: (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d),
-            3: (nn.Conv3d, nn.ConvTranspose3d, nn.BatchNorm3d)}[dims]
+    conv = {
+        2: (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d),
+        3: (nn.Conv3d, nn.ConvTranspose3d, nn.BatchNorm3d),
+    }[dims]
     layers: list[nn.Module] = []
     c = in_channels
     for i, row in enumerate(spec):

@@ -17,16 +17,17 @@ from torch import nn
 def _kth_radius(x: torch.Tensor, k: int, batch: int = 1024) -> torch.Tensor:
     out = []
     for i in range(0, len(x), batch):
-        d = torch.cdist(x[i:i + batch], x)
+        d = torch.cdist(x[i : i + batch], x)
         out.append(d.kthvalue(k + 1, dim=1).values)  # +1: the point itself is at distance 0
     return torch.cat(out)
 
 
-def _covered(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
-             batch: int = 1024) -> torch.Tensor:
+def _covered(
+    points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, batch: int = 1024
+) -> torch.Tensor:
     out = []
     for i in range(0, len(points), batch):
-        d = torch.cdist(points[i:i + batch], centres)
+        d = torch.cdist(points[i : i + batch], centres)
         out.append((d <= radii.unsqueeze(0)).any(1))
     return torch.cat(out)
 
@@ -53,7 +54,7 @@ def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tupl
     inside = torch.zeros(len(real), dtype=torch.long)
     hits = 0
     for i in range(0, len(fake), 1024):
-        within = torch.cdist(fake[i:i + 1024], real) <= radii.unsqueeze(0)
+        within = torch.cdist(fake[i : i + 1024], real) <= radii.unsqueeze(0)
         hits += int(within.sum())
         inside += within.sum(0)
     return hits / (k * len(fake)), float((inside > 0).double().mean())
@@ -63,8 +64,9 @@ def high_frequency_energy(x: torch.Tensor) -> torch.Tensor:
     """Mean squared response of each image (B, C, H, W) to the discrete Laplacian: how much
     fine detail it holds. Blurred images score low; the ratio samples / data is a sharpness
     statistic (1 when samples are as detailed as the data)."""
-    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=x.dtype,
-                     device=x.device)
+    k = torch.tensor(
+        [[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=x.dtype, device=x.device
+    )
     c = x.shape[1]
     response = torch.nn.functional.conv2d(x, k.expand(c, 1, 3, 3), groups=c)
     return response.pow(2).flatten(1).mean(1)
@@ -83,8 +85,13 @@ class Extractor(nn.Module):
     metric objects fed the same batch share one pass. Runs ``net`` on ``device``, returns CPU
     tensors."""
 
-    def __init__(self, pair_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
-                 num_features: int, protocol: dict, device="cpu"):
+    def __init__(
+        self,
+        pair_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+        num_features: int,
+        protocol: dict,
+        device="cpu",
+    ):
         super().__init__()
         self.pair_fn, self.num_features, self.protocol = pair_fn, num_features, protocol
         self.device = torch.device(device)
@@ -112,9 +119,18 @@ class LogitsOf(nn.Module):
         return self.extractor.pair(x)[1]
 
 
-def sample_quality(extractor: Extractor, real: torch.Tensor, fake: torch.Tensor,
-                   batch: int = 256, k: int = 3, pr_max: int = 5000, kid_subset: int = 1000,
-                   kid_subsets: int = 100, seed: int = 0, progress=None) -> dict:
+def sample_quality(
+    extractor: Extractor,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    batch: int = 256,
+    k: int = 3,
+    pr_max: int = 5000,
+    kid_subset: int = 1000,
+    kid_subsets: int = 100,
+    seed: int = 0,
+    progress=None,
+) -> dict:
     """FD (FID with Inception features), KID and IS by torchmetrics, with k-NN precision /
     recall and density / coverage, of ``fake`` against ``real`` images in [-1, 1]."""
     from torchmetrics.image.fid import FrechetInceptionDistance
@@ -124,16 +140,20 @@ def sample_quality(extractor: Extractor, real: torch.Tensor, fake: torch.Tensor,
     n = min(len(real), len(fake))
     subset = min(kid_subset, n)
     fid = FrechetInceptionDistance(feature=extractor, normalize=False)
-    kid = KernelInceptionDistance(feature=extractor, subsets=kid_subsets, subset_size=subset,
-                                  normalize=False)
+    kid = KernelInceptionDistance(
+        feature=extractor, subsets=kid_subsets, subset_size=subset, normalize=False
+    )
     splits = 10 if len(fake) >= 1000 else 1
     inception_score = InceptionScore(feature=LogitsOf(extractor), splits=splits, normalize=False)
     feats = {True: [], False: []}
     for is_real, images in ((True, real), (False, fake)):
-        task = progress.add_task(f"features of {'data' if is_real else 'samples'}",
-                                 total=len(images)) if progress is not None else None
+        task = (
+            progress.add_task(f"features of {'data' if is_real else 'samples'}", total=len(images))
+            if progress is not None
+            else None
+        )
         for i in range(0, len(images), batch):
-            b = images[i:i + batch]
+            b = images[i : i + batch]
             feats[is_real].append(extractor.pair(b)[0])
             fid.update(b, real=is_real)
             kid.update(b, real=is_real)
@@ -148,13 +168,28 @@ def sample_quality(extractor: Extractor, real: torch.Tensor, fake: torch.Tensor,
         is_mean, is_std = inception_score.compute()
     p, r = precision_recall(fr[:pr_max], ff[:pr_max], k)
     d, c = density_coverage(fr[:pr_max], ff[:pr_max], k)
-    return {"fd": float(fid.compute()), "kid": float(kid_mean), "kid_std": float(kid_std),
-            "is": float(is_mean), "is_std": float(is_std), "precision": p, "recall": r,
-            "density": d, "coverage": c, "k": k,
-            "protocol": {**extractor.protocol, "n_real": len(real), "n_fake": len(fake),
-                         "kid_subset_size": subset, "kid_subsets": kid_subsets,
-                         "is_splits": splits, "pr_max": pr_max,
-                         "library": f"torchmetrics {_version('torchmetrics')}"}}
+    return {
+        "fd": float(fid.compute()),
+        "kid": float(kid_mean),
+        "kid_std": float(kid_std),
+        "is": float(is_mean),
+        "is_std": float(is_std),
+        "precision": p,
+        "recall": r,
+        "density": d,
+        "coverage": c,
+        "k": k,
+        "protocol": {
+            **extractor.protocol,
+            "n_real": len(real),
+            "n_fake": len(fake),
+            "kid_subset_size": subset,
+            "kid_subsets": kid_subsets,
+            "is_splits": splits,
+            "pr_max": pr_max,
+            "library": f"torchmetrics {_version('torchmetrics')}",
+        },
+    }
 
 
 def _version(dist: str) -> str:

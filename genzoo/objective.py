@@ -43,10 +43,19 @@ class Draws:
     (``"all"``) or the prior draws g(z) alone (``"prior"``: g(z^) leaves them as they are).
     """
 
-    def __init__(self, models: Models, x: torch.Tensor, z: torch.Tensor, s: float,
-                 rng: torch.Generator | None = None, noise: Callable | None = None,
-                 index: torch.Tensor | None = None, per_example: PerExample | None = None,
-                 theta_z_hat: str = "reuse", running_stats: str = "all"):
+    def __init__(
+        self,
+        models: Models,
+        x: torch.Tensor,
+        z: torch.Tensor,
+        s: float,
+        rng: torch.Generator | None = None,
+        noise: Callable | None = None,
+        index: torch.Tensor | None = None,
+        per_example: PerExample | None = None,
+        theta_z_hat: str = "reuse",
+        running_stats: str = "all",
+    ):
         self.models = models
         self.running_stats = running_stats
         self.fresh_z_hat = theta_z_hat == "fresh"
@@ -58,9 +67,11 @@ class Draws:
         self._rng = rng
         # noise(shape, device, dtype, generator): N(0, I) draws (a process's share of the
         # global batch's draw when training on several processes)
-        self._noise = noise or (lambda shape, device, dtype, generator:
-                                torch.randn(shape, generator=generator, device=device,
-                                            dtype=dtype))
+        self._noise = noise or (
+            lambda shape, device, dtype, generator: torch.randn(
+                shape, generator=generator, device=device, dtype=dtype
+            )
+        )
         self._cache: dict[str, tuple[frozenset[str], object]] = {}
         self._eps: torch.Tensor | None = None
         self._z_hat_drawn: torch.Tensor | None = None
@@ -75,8 +86,9 @@ class Draws:
     def rows(self, name: str) -> torch.Tensor:
         """This batch's rows of a per-example tensor (``Objective.per_example``)."""
         if self._per_example is None or self.index is None:
-            raise GenzooError(f"per-example tensor '{name}' asked for outside a trainer that "
-                              f"keeps them")
+            raise GenzooError(
+                f"per-example tensor '{name}' asked for outside a trainer that keeps them"
+            )
         return self._per_example.rows(name, self.index)
 
     def set_rows(self, name: str, values: torch.Tensor) -> None:
@@ -121,6 +133,7 @@ class Draws:
             if self._eps is None:
                 self._eps = self._noise(q.mean.shape, q.mean.device, q.mean.dtype, self._rng)
             return q.mean + q.std * self._eps
+
         return self.memo("z_hat", ("phi",), draw)
 
     # --- forward passes on them -------------------------------------------------------------
@@ -131,9 +144,11 @@ class Draws:
         reuses the phi-step's forward pass (the trainer keeps graphs until the last step);
         a fresh ``z^`` makes it depend on phi too."""
         deps = ("theta", "phi") if self.fresh_z_hat else ("theta",)
+
         def forward():
             with self.posterior_pass():
                 return self.models.generator(self.z_hat)
+
         return self.memo("x_recon", deps, forward)
 
     def posterior_pass(self):
@@ -156,8 +171,9 @@ class Draws:
     @property
     def posterior_dream(self) -> Posterior:
         """``q_phi(z|x~)`` on the dream data."""
-        return self.memo("posterior_dream", ("phi", "theta"),
-                          lambda: self.models.encoder(self.x_tilde))
+        return self.memo(
+            "posterior_dream", ("phi", "theta"), lambda: self.models.encoder(self.x_tilde)
+        )
 
     # --- quantities objectives share ---------------------------------------------------------
     def reconstruction_error(self) -> torch.Tensor:
@@ -234,8 +250,9 @@ class Composition(Objective):
     def __init__(self, parts: list[Part]):
         self.parts = parts
         # a player steps as rarely as the rarest part asks
-        self.every = {p: max([int(x.objective.every.get(p, 1)) for x in parts] or [1])
-                      for p in PLAYERS}
+        self.every = {
+            p: max([int(x.objective.every.get(p, 1)) for x in parts] or [1]) for p in PLAYERS
+        }
 
     def terms(self, player: str, d: Draws) -> Terms:
         out: Terms = {}
@@ -249,11 +266,15 @@ class Composition(Objective):
         for part in self.parts:
             for name, (player, module) in part.objective.networks(models).items():
                 if name in out:
-                    raise GenzooError(f"two objectives of the recipe add a network named "
-                                      f"'{name}' (the second is '{part.name}'); keep one of them")
+                    raise GenzooError(
+                        f"two objectives of the recipe add a network named "
+                        f"'{name}' (the second is '{part.name}'); keep one of them"
+                    )
                 if player not in PLAYERS or not isinstance(module, nn.Module):
-                    raise GenzooError(f"objective '{part.name}' adds '{name}' as {player!r}: "
-                                      f"a network must be an nn.Module of alpha, phi or theta")
+                    raise GenzooError(
+                        f"objective '{part.name}' adds '{name}' as {player!r}: "
+                        f"a network must be an nn.Module of alpha, phi or theta"
+                    )
                 out[name] = (player, module)
         return out
 
@@ -262,8 +283,10 @@ class Composition(Objective):
         for part in self.parts:
             for name, t in part.objective.per_example(n, models).items():
                 if name in out:
-                    raise GenzooError(f"two objectives of the recipe keep a per-example tensor "
-                                      f"'{name}' (the second is '{part.name}'); keep one of them")
+                    raise GenzooError(
+                        f"two objectives of the recipe keep a per-example tensor "
+                        f"'{name}' (the second is '{part.name}'); keep one of them"
+                    )
                 out[name] = t
         return out
 
@@ -281,8 +304,7 @@ class Composition(Objective):
     @property
     def keeps_examples(self) -> bool:
         """Whether a part keeps tensors per training example (overrides ``per_example``)."""
-        return any(type(p.objective).per_example is not Objective.per_example
-                   for p in self.parts)
+        return any(type(p.objective).per_example is not Objective.per_example for p in self.parts)
 
 
 def _check_options(what: str, fn: Callable, options: dict, where: str) -> dict:
@@ -303,18 +325,23 @@ def compose(spec, options: dict[str, dict], registry) -> Composition:
     items = spec if isinstance(spec, list) else [spec]
     parts: list[Part] = []
     for item in items:
-        name, weight = (item["name"], float(item.get("weight", 1.0))) if isinstance(item, dict) \
+        name, weight = (
+            (item["name"], float(item.get("weight", 1.0)))
+            if isinstance(item, dict)
             else (item, 1.0)
+        )
         entry = registry.get("objectives", name)
         if isinstance(entry.obj, (list, tuple)):
             inner = compose(list(entry.obj), options, registry)
             parts += [Part(p.name, p.objective, weight * p.weight) for p in inner.parts]
         else:
-            opts = _check_options(f"objective '{name}'", entry.obj, options.get(name, {}),
-                                  f"objectives.{name}")
+            opts = _check_options(
+                f"objective '{name}'", entry.obj, options.get(name, {}), f"objectives.{name}"
+            )
             try:
                 parts.append(Part(name, entry.obj(**opts), weight))
             except (ValueError, TypeError) as exc:  # objectives say why an option does not fit
-                raise GenzooError(f"objective '{name}': {exc}; fix [objectives.{name}] in the "
-                                  f"recipe") from None
+                raise GenzooError(
+                    f"objective '{name}': {exc}; fix [objectives.{name}] in the recipe"
+                ) from None
     return Composition(parts)

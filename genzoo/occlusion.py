@@ -36,14 +36,17 @@ class Occlusion:
     def check(self, sample_shape: tuple[int, ...]) -> None:
         """Raise ``ValueError`` saying what to fix when this occlusion does not fit."""
         if len(sample_shape) != 3:
-            raise ValueError(f"occlusion works on images (C, H, W), not samples of shape "
-                             f"{tuple(sample_shape)}")
+            raise ValueError(
+                f"occlusion works on images (C, H, W), not samples of shape {tuple(sample_shape)}"
+            )
         h, w = sample_shape[1:]
         if self.kind == "pixels" and not 0 < self.fraction < 1:
             raise ValueError(f"data.occlusion.fraction must lie in (0, 1), got {self.fraction}")
         if self.kind == "blocks" and (self.count < 1 or not 1 <= self.size <= min(h, w)):
-            raise ValueError(f"data.occlusion needs count >= 1 and 1 <= size <= {min(h, w)} "
-                             f"(the image is {h}x{w}), got count {self.count}, size {self.size}")
+            raise ValueError(
+                f"data.occlusion needs count >= 1 and 1 <= size <= {min(h, w)} "
+                f"(the image is {h}x{w}), got count {self.count}, size {self.size}"
+            )
 
     @property
     def name(self) -> str:
@@ -66,7 +69,7 @@ def mask_of(occ: Occlusion, height: int, width: int, seed: int, index: int) -> t
     for _ in range(occ.count):
         top = int(torch.randint(0, height - occ.size + 1, (1,), generator=g))
         left = int(torch.randint(0, width - occ.size + 1, (1,), generator=g))
-        mask[top:top + occ.size, left:left + occ.size] = False
+        mask[top : top + occ.size, left : left + occ.size] = False
     return mask.view(1, height, width)
 
 
@@ -100,8 +103,9 @@ class OccludedDataset(Dataset):
         return Incomplete(torch.where(m, x, torch.zeros((), dtype=x.dtype)), m, i)
 
 
-def recovery_error(true: torch.Tensor, recovered: torch.Tensor, mask: torch.Tensor,
-                   pixel_range: float = 2.0) -> float:
+def recovery_error(
+    true: torch.Tensor, recovered: torch.Tensor, mask: torch.Tensor, pixel_range: float = 2.0
+) -> float:
     """Table 3's error: the mean absolute difference between recovered and true values over the
     occluded pixels only, divided by the pixel range (2 for images in [-1, 1])."""
     hidden = ~mask.expand_as(true)

@@ -21,8 +21,10 @@ class PerExample:
 
     def add(self, name: str, initial: torch.Tensor, owner: str = "the trainer") -> None:
         if name in self.tensors:
-            raise GenzooError(f"{owner} keeps a per-example tensor '{name}' that another part of "
-                              f"the recipe keeps too; keep one of them")
+            raise GenzooError(
+                f"{owner} keeps a per-example tensor '{name}' that another part of "
+                f"the recipe keeps too; keep one of them"
+            )
         self.tensors[name] = initial
 
     def rows(self, name: str, index: torch.Tensor) -> torch.Tensor:
@@ -44,6 +46,8 @@ class PerExample:
         for name, t in self.tensors.items():
             saved = tensors.get(PREFIX + name)
             if saved is None or saved.shape != t.shape:
-                raise GenzooError(f"checkpoint '{where}' lacks the per-example tensor '{name}' "
-                                  f"of shape {tuple(t.shape)}; use the run's own recipe")
+                raise GenzooError(
+                    f"checkpoint '{where}' lacks the per-example tensor '{name}' "
+                    f"of shape {tuple(t.shape)}; use the run's own recipe"
+                )
             t.copy_(saved)

@@ -16,8 +16,12 @@ from genzoo import hookspecs
 from genzoo.errors import GenzooError, did_you_mean
 
 KINDS = ("architectures", "objectives", "datasets", "feature_networks")
-_SINGULAR = {"architectures": "architecture", "objectives": "objective", "datasets": "dataset",
-             "feature_networks": "feature network"}
+_SINGULAR = {
+    "architectures": "architecture",
+    "objectives": "objective",
+    "datasets": "dataset",
+    "feature_networks": "feature network",
+}
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ def first_sentence(doc: str) -> str:
     """The first sentence of a docstring's first paragraph, whole (line breaks joined)."""
     paragraph = " ".join(doc.strip().split("\n\n")[0].split())
     m = re.search(r"(?<![.]\w)[.!?](?=\s|$)", paragraph)
-    return paragraph[:m.end()] if m else paragraph
+    return paragraph[: m.end()] if m else paragraph
 
 
 @dataclass
@@ -53,20 +57,25 @@ class Registry:
 
     def add(self, kind: str, name: str, obj: Any, dist: str) -> None:
         if not isinstance(name, str) or not name:
-            raise GenzooError(f"plugin from '{dist}' registered a {_SINGULAR[kind]} with an "
-                              f"invalid name {name!r}; names are non-empty strings")
+            raise GenzooError(
+                f"plugin from '{dist}' registered a {_SINGULAR[kind]} with an "
+                f"invalid name {name!r}; names are non-empty strings"
+            )
         table = self.entries[kind]
         if name in table and table[name].obj is not obj:
             raise GenzooError(
                 f"{_SINGULAR[kind]} '{name}' is registered twice, by '{table[name].dist}' and by "
-                f"'{dist}'; uninstall one of them or rename the plugin's {_SINGULAR[kind]}")
+                f"'{dist}'; uninstall one of them or rename the plugin's {_SINGULAR[kind]}"
+            )
         table[name] = Entry(kind, name, obj, dist)
 
     def get(self, kind: str, name: str) -> Entry:
         table = self.entries[kind]
         if not isinstance(name, str) or name not in table:
-            raise GenzooError(f"unknown {_SINGULAR[kind]} '{name}'{did_you_mean(str(name), table)}; "
-                              f"'genzoo plugins' lists the installed ones")
+            raise GenzooError(
+                f"unknown {_SINGULAR[kind]} '{name}'{did_you_mean(str(name), table)}; "
+                f"'genzoo plugins' lists the installed ones"
+            )
         return table[name]
 
     def names(self, kind: str) -> list[str]:
@@ -108,8 +117,10 @@ def _load_entry_points(pm: pluggy.PluginManager, dists: dict[int, str]) -> None:
         try:
             plugin = ep.load()
         except Exception as exc:  # a broken third-party plugin must not take genzoo down
-            msg = (f"plugin '{ep.name}' from '{dist}' failed to load and is skipped: "
-                   f"{type(exc).__name__}: {exc}")
+            msg = (
+                f"plugin '{ep.name}' from '{dist}' failed to load and is skipped: "
+                f"{type(exc).__name__}: {exc}"
+            )
             warnings.warn(msg, stacklevel=2)
             continue
         pm.register(plugin, name=ep.name)
@@ -130,8 +141,9 @@ def build_registry(extra_plugins: tuple[tuple[object, str], ...] = ()) -> Regist
         caller = getattr(pm.hook, f"register_{kind}")
         for impl in reversed(caller.get_hookimpls()):
             dist = dists.get(id(impl.plugin), impl.plugin_name)
-            register: Callable[[str, Any], None] = (
-                lambda name, obj, _k=kind, _d=dist: registry.add(_k, name, obj, _d))
+            register: Callable[[str, Any], None] = lambda name, obj, _k=kind, _d=dist: registry.add(
+                _k, name, obj, _d
+            )
             impl.function(register=register)
     return registry
 

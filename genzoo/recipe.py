@@ -47,8 +47,17 @@ from genzoo.occlusion import Occlusion
 from genzoo.schema import AllowNonFinite
 from genzoo.schema import schema as table
 
-__all__ = ["AllowNonFinite", "DataTable", "LogTable", "ModelTable", "PlayerOptim", "Recipe",
-           "TrainTable", "from_dict", "load"]
+__all__ = [
+    "AllowNonFinite",
+    "DataTable",
+    "LogTable",
+    "ModelTable",
+    "PlayerOptim",
+    "Recipe",
+    "TrainTable",
+    "from_dict",
+    "load",
+]
 
 # ranges of the recipe's numbers; sizes have upper limits that keep a typo from asking for
 # more memory or time than any machine has
@@ -188,8 +197,9 @@ class Recipe:
 
 def hash_of(identity_dict: dict) -> str:
     """The 16-hex-digit hash of a recipe's :func:`identity`."""
-    return hashlib.sha256(json.dumps(identity_dict, sort_keys=True,
-                                     default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(
+        json.dumps(identity_dict, sort_keys=True, default=str).encode()
+    ).hexdigest()[:16]
 
 
 def identity(d: dict) -> dict:
@@ -197,8 +207,17 @@ def identity(d: dict) -> dict:
     d.pop("log", None)
     d.pop("device", None)
     d.pop("name", None)
-    for key in ("steps", "num_workers", "energy_bound", "on_divergence", "rollback_lr_factor",
-                "max_rollbacks", "channels_last", "compile", "threads"):
+    for key in (
+        "steps",
+        "num_workers",
+        "energy_bound",
+        "on_divergence",
+        "rollback_lr_factor",
+        "max_rollbacks",
+        "channels_last",
+        "compile",
+        "threads",
+    ):
         d.get("train", {}).pop(key, None)
     d.get("model", {}).pop("sample_norm", None)  # how samples are drawn, not what was trained
     # keys added after runs were first written count only when they leave their default, so
@@ -210,10 +229,16 @@ def identity(d: dict) -> dict:
     return d
 
 
-_LATER_KEYS = {"model": {"bias_init": "zero", "posterior": "log_std", "posterior_clamp": True,
-                         "s_resolution": 0, "running_stats": "all"},
-               "train": {"theta_z_hat": "reuse", "lr_decay_epoch0": False,
-                         "generator_ema": 0.0}}
+_LATER_KEYS = {
+    "model": {
+        "bias_init": "zero",
+        "posterior": "log_std",
+        "posterior_clamp": True,
+        "s_resolution": 0,
+        "running_stats": "all",
+    },
+    "train": {"theta_z_hat": "reuse", "lr_decay_epoch0": False, "generator_ema": 0.0},
+}
 
 
 def _plain(v):
@@ -237,8 +262,10 @@ def _split_options(raw: dict) -> dict:
         if isinstance(out.get(section), dict):
             own = {f.name for f in dataclasses.fields(cls)} - {"options"}
             t = out[section]
-            out[section] = {**{k: v for k, v in t.items() if k in own},
-                            "options": {k: v for k, v in t.items() if k not in own}}
+            out[section] = {
+                **{k: v for k, v in t.items() if k in own},
+                "options": {k: v for k, v in t.items() if k not in own},
+            }
     return out
 
 
@@ -257,13 +284,22 @@ def load(path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
 
 def _validate(r: Recipe) -> None:
     """What the schema's types and ranges cannot say."""
-    if not r.name or r.name in (".", "..") or "/" in r.name or "\\" in r.name or \
-            r.name != r.name.strip() or any(ord(c) < 32 for c in r.name):
-        raise GenzooError(f"recipe key 'name' must be a plain folder name (no '/', not empty, "
-                          f"not '.' or '..'): it names runs/<name>; got {r.name!r}")
+    if (
+        not r.name
+        or r.name in (".", "..")
+        or "/" in r.name
+        or "\\" in r.name
+        or r.name != r.name.strip()
+        or any(ord(c) < 32 for c in r.name)
+    ):
+        raise GenzooError(
+            f"recipe key 'name' must be a plain folder name (no '/', not empty, "
+            f"not '.' or '..'): it names runs/<name>; got {r.name!r}"
+        )
     if r.device != "auto" and r.device != "cpu" and not r.device.startswith("cuda"):
-        raise GenzooError(f"recipe key 'device' must be auto, cpu, cuda or cuda:N, "
-                          f"got '{r.device}'")
+        raise GenzooError(
+            f"recipe key 'device' must be auto, cpu, cuda or cuda:N, got '{r.device}'"
+        )
     spec = r.objective
     items = spec if isinstance(spec, list) else [spec]
     if not items:
@@ -271,12 +307,17 @@ def _validate(r: Recipe) -> None:
     for i, item in enumerate(items):
         if isinstance(item, str):
             continue
-        if isinstance(item, dict) and isinstance(item.get("name"), str) and \
-                set(item) <= {"name", "weight"} and \
-                isinstance(item.get("weight", 1.0), (int, float)) and \
-                not isinstance(item.get("weight", 1.0), bool) and \
-                math.isfinite(item.get("weight", 1.0)):
+        if (
+            isinstance(item, dict)
+            and isinstance(item.get("name"), str)
+            and set(item) <= {"name", "weight"}
+            and isinstance(item.get("weight", 1.0), (int, float))
+            and not isinstance(item.get("weight", 1.0), bool)
+            and math.isfinite(item.get("weight", 1.0))
+        ):
             continue
-        raise GenzooError(f"recipe key 'objective[{i}]' must be a name or a table "
-                          f"{{name = \"...\", weight = 1.0}} with a finite weight, got "
-                          f"{schema.shown(item)}")
+        raise GenzooError(
+            f"recipe key 'objective[{i}]' must be a name or a table "
+            f'{{name = "...", weight = 1.0}} with a finite weight, got '
+            f"{schema.shown(item)}"
+        )

@@ -36,8 +36,14 @@ def norm_mode(generator: nn.Module, norm: str):
                     v.copy_(kept[k])
 
 
-def generate(generator: nn.Module, z: torch.Tensor, norm: str = "running",
-             batch: int = 256, device=None, fn=None) -> torch.Tensor:
+def generate(
+    generator: nn.Module,
+    z: torch.Tensor,
+    norm: str = "running",
+    batch: int = 256,
+    device=None,
+    fn=None,
+) -> torch.Tensor:
     """``fn(z)`` (by default ``generator(z)``) in batches of ``batch`` without gradients, in
     ``norm``'s mode, gathered on the CPU. In ``"batch"`` mode ``batch`` is the size whose
     statistics each sample is normalised with (use the training batch size)."""
@@ -46,7 +52,7 @@ def generate(generator: nn.Module, z: torch.Tensor, norm: str = "running",
     out = []
     with torch.no_grad(), norm_mode(generator, norm):
         for i in range(0, len(z), batch):
-            out.append(fn(z[i:i + batch].to(device)).cpu())
+            out.append(fn(z[i : i + batch].to(device)).cpu())
     return torch.cat(out)
 
 
@@ -56,8 +62,10 @@ def running_stats_frozen(module: nn.Module):
     its own statistics but leave their running statistics (and batch count) as they were: how
     the generator's posterior pass g(z^) stays out of the statistics that sampling uses."""
     norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    kept = [(m.momentum, None if m.num_batches_tracked is None else
-             m.num_batches_tracked.clone()) for m in norms]
+    kept = [
+        (m.momentum, None if m.num_batches_tracked is None else m.num_batches_tracked.clone())
+        for m in norms
+    ]
     for m in norms:
         m.momentum = 0.0
     try:

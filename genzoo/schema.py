@@ -38,8 +38,14 @@ def schema(cls):
 
 
 # --- describing types and values ----------------------------------------------------------
-_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
-               Path: "a path string", dict: "a table"}
+_TYPE_NAMES = {
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    str: "a string",
+    Path: "a path string",
+    dict: "a table",
+}
 
 
 def describe(tp) -> str:
@@ -51,8 +57,9 @@ def describe(tp) -> str:
     origin = get_origin(tp)
     if origin is tuple:
         args = get_args(tp)
-        return "a list" if len(args) == 2 and args[1] is Ellipsis else \
-            f"a list of {len(args)} values"
+        return (
+            "a list" if len(args) == 2 and args[1] is Ellipsis else f"a list of {len(args)} values"
+        )
     if origin is list or tp is list:
         args = get_args(tp)
         return f"a list, each {describe(args[0])}" if args and args[0] is not Any else "a list"
@@ -69,8 +76,15 @@ def describe(tp) -> str:
 
 def shown(value) -> str:
     """``'string 'many''``: a value as an error message quotes it."""
-    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list",
-            tuple: "list", dict: "table"}.get(type(value), type(value).__name__)
+    kind = {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "list",
+        tuple: "list",
+        dict: "table",
+    }.get(type(value), type(value).__name__)
     text = repr(value) if not isinstance(value, tuple) else repr(list(value))
     return f"{kind} {text if len(text) < 40 else text[:37] + '...'}"
 
@@ -105,7 +119,7 @@ def _num(x) -> str:
     if isinstance(x, int) and x >= 10**6:
         for base in (2, 10):
             k = round(math.log(x, base))
-            if base ** k == x:
+            if base**k == x:
                 return f"{base}^{k}"
     return f"{x:g}" if isinstance(x, float) else str(x)
 
@@ -139,8 +153,11 @@ def _adapter(tp) -> TypeAdapter:
 
 def _json(raw, where: str) -> str:
     def refuse(value):
-        raise GenzooError(f"recipe key '{where}' holds {type(value).__name__} {value!r}; a "
-                          f"recipe value is a number, string, boolean, list or table")
+        raise GenzooError(
+            f"recipe key '{where}' holds {type(value).__name__} {value!r}; a "
+            f"recipe value is a number, string, boolean, list or table"
+        )
+
     try:
         return json.dumps(raw, default=refuse)
     except (ValueError, RecursionError):
@@ -186,8 +203,13 @@ def message(exc: ValidationError, tp, raw, where: str = "") -> str:
                 kind = "type"
                 break
             args = get_args(bare)
-            hint = args[0] if origin is list or (len(args) == 2 and args[1] is Ellipsis) \
-                else args[part] if part < len(args) else Any
+            hint = (
+                args[0]
+                if origin is list or (len(args) == 2 and args[1] is Ellipsis)
+                else args[part]
+                if part < len(args)
+                else Any
+            )
         elif origin is dict and not isinstance(part, int):
             args = get_args(bare)
             hint = args[1] if len(args) == 2 else Any
@@ -195,16 +217,26 @@ def message(exc: ValidationError, tp, raw, where: str = "") -> str:
             fields = _fields(bare)
             if part not in fields:
                 valid = [f for f in fields if f not in ("options", "path")]
-                return f"unknown recipe key '{_key(where, path + [part])}'" \
-                       f"{did_you_mean(str(part), valid)}"
+                return (
+                    f"unknown recipe key '{_key(where, path + [part])}'"
+                    f"{did_you_mean(str(part), valid)}"
+                )
             hint = fields[part]
         else:
             hint = Any
         path.append(part)
-        value = value[part] if isinstance(value, (dict, list, tuple)) and \
-            (isinstance(value, dict) and part in value or
-             isinstance(value, (list, tuple)) and isinstance(part, int) and
-             part < len(value)) else None
+        value = (
+            value[part]
+            if isinstance(value, (dict, list, tuple))
+            and (
+                isinstance(value, dict)
+                and part in value
+                or isinstance(value, (list, tuple))
+                and isinstance(part, int)
+                and part < len(value)
+            )
+            else None
+        )
     key = _key(where, path)
     if kind in ("unexpected_keyword_argument", "extra_forbidden"):
         return f"unknown recipe key '{key}'"
@@ -228,8 +260,9 @@ def _resolve_paths(value, tp, raw, where, base_dir):
         given = raw.get(name) if isinstance(raw, dict) else None
         if bare is Path and isinstance(sub, Path):
             if given == "":
-                raise GenzooError(f"recipe key '{_key(where, [name])}' must be a path string, "
-                                  f"got an empty string")
+                raise GenzooError(
+                    f"recipe key '{_key(where, [name])}' must be a path string, got an empty string"
+                )
             p = sub.expanduser()
             changes[name] = p if p.is_absolute() or base_dir is None else base_dir / p
         elif dataclasses.is_dataclass(sub) and isinstance(given, dict):
@@ -261,8 +294,9 @@ def options_schema(fn, positional: tuple[str, ...] = ()):
         for name, p in sig.parameters.items():
             if p.annotation is p.empty:
                 continue
-            one = types.SimpleNamespace(__annotations__={name: p.annotation},
-                                        __globals__=getattr(target, "__globals__", {}))
+            one = types.SimpleNamespace(
+                __annotations__={name: p.annotation}, __globals__=getattr(target, "__globals__", {})
+            )
             try:
                 hints.update(typing.get_type_hints(one, include_extras=True))
             except Exception:  # noqa: BLE001 - names only for this one
@@ -277,16 +311,29 @@ def options_schema(fn, positional: tuple[str, ...] = ()):
         if p.default is p.empty:
             fields.append((name, hint))
         elif isinstance(p.default, (list, dict, set)):
-            fields.append((name, hint, dataclasses.field(
-                default_factory=functools.partial(type(p.default), p.default))))
+            fields.append(
+                (
+                    name,
+                    hint,
+                    dataclasses.field(
+                        default_factory=functools.partial(type(p.default), p.default)
+                    ),
+                )
+            )
         else:
             fields.append((name, hint, dataclasses.field(default=p.default)))
     name = f"{getattr(fn, '__name__', 'plugin')}_options"
     return schema(dataclasses.make_dataclass(name, fields, kw_only=True, frozen=True))
 
 
-def check_options(fn, options: dict, where: str, base_dir: Path | None = None,
-                  positional: tuple[str, ...] = (), unknown: str | None = None) -> dict:
+def check_options(
+    fn,
+    options: dict,
+    where: str,
+    base_dir: Path | None = None,
+    positional: tuple[str, ...] = (),
+    unknown: str | None = None,
+) -> dict:
     """A plugin's recipe ``options`` checked against its signature: unknown names (with the
     nearest valid one; ``unknown`` words the message), types and ranges from the annotations,
     NaN and inf refused, required options present. Returns the given options converted."""

@@ -191,8 +191,9 @@ def measure(requested: int = 0) -> ThreadPlan:
     """The plan for this process from the machine as it is now."""
     if os.environ.get(POLICY, "auto").lower() == "torch":
         cpus = usable_cpus()
-        return ThreadPlan(requested or _explicit() or cpus, "default", cpus, 0, 1,
-                          f"{POLICY}=torch")
+        return ThreadPlan(
+            requested or _explicit() or cpus, "default", cpus, 0, 1, f"{POLICY}=torch"
+        )
     group = _group()
     busy = max(runnable_others(), registered_threads(group))
     return choose(usable_cpus(), busy, workers_here(), requested or _explicit())
@@ -223,8 +224,11 @@ def apply(requested: int = 0) -> ThreadPlan:
     asked = requested or _explicit()
     if asked:  # nothing to measure: the machine only told the wait policy, decided already
         base = _settled or _plan
-        plan = choose(base.cpus, base.busy, base.workers, asked) if base else \
-            choose(usable_cpus(), 0, workers_here(), asked)
+        plan = (
+            choose(base.cpus, base.busy, base.workers, asked)
+            if base
+            else choose(usable_cpus(), 0, workers_here(), asked)
+        )
     else:
         plan = _settled or measure()
     actual = os.environ.get("OMP_WAIT_POLICY", "").upper() or "default"

@@ -20,8 +20,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key = key.strip()
     parts = key.split(".")
     if not sep or not key or not all(p.strip() for p in parts):
-        raise GenzooError(f"--set expects KEY=VALUE with a dotted key (e.g. train.steps=200), "
-                          f"got '{text}'")
+        raise GenzooError(
+            f"--set expects KEY=VALUE with a dotted key (e.g. train.steps=200), got '{text}'"
+        )
     raw = raw.strip()
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
@@ -37,7 +38,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         for i, p in enumerate(parts[:-1]):
             nxt = node.setdefault(p, {})
             if not isinstance(nxt, dict):
-                raise GenzooError(f"--set {text}: '{'.'.join(parts[:i + 1])}' is not a table")
+                raise GenzooError(f"--set {text}: '{'.'.join(parts[: i + 1])}' is not a table")
             node = nxt
         node[parts[-1]] = value
     return raw
@@ -52,15 +53,18 @@ def read_toml(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise GenzooError(f"cannot read recipe '{path}' ({type(exc).__name__}); a recipe is a "
-                          f"UTF-8 TOML text file") from None
+        raise GenzooError(
+            f"cannot read recipe '{path}' ({type(exc).__name__}); a recipe is a "
+            f"UTF-8 TOML text file"
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise GenzooError(f"recipe '{path}' is not valid TOML: {exc}; fix the syntax") from None
     except RecursionError:
-        raise GenzooError(f"recipe '{path}' is nested too deeply to read; a recipe needs two "
-                          f"levels of tables") from None
+        raise GenzooError(
+            f"recipe '{path}' is nested too deeply to read; a recipe needs two levels of tables"
+        ) from None
 
 
 # --- writing ------------------------------------------------------------------------------

@@ -21,16 +21,33 @@ from pathlib import Path
 # earlier install on this machine may have left data: the user's real caches, Debian's data
 # sets and OpenCV's sample clips. Tests make every file they read.
 MACHINE_HOME = Path(os.environ.get("HOME") or Path.home())
-FORBIDDEN = tuple(dict.fromkeys(str(p) for p in (
-    MACHINE_HOME / ".cache", MACHINE_HOME / ".config", MACHINE_HOME / ".torch",
-    *(Path(os.environ[v]) for v in ("GENZOO_DATA", "GENZOO_CACHE", "XDG_CACHE_HOME",
-                                   "TORCH_HOME") if os.environ.get(v)),
-    Path("/usr/share") / "datasets", Path("/usr/share") / "doc" / "opencv-doc")))
+FORBIDDEN = tuple(
+    dict.fromkeys(
+        str(p)
+        for p in (
+            MACHINE_HOME / ".cache",
+            MACHINE_HOME / ".config",
+            MACHINE_HOME / ".torch",
+            *(
+                Path(os.environ[v])
+                for v in ("GENZOO_DATA", "GENZOO_CACHE", "XDG_CACHE_HOME", "TORCH_HOME")
+                if os.environ.get(v)
+            ),
+            Path("/usr/share") / "datasets",
+            Path("/usr/share") / "doc" / "opencv-doc",
+        )
+    )
+)
 SANDBOX = Path(tempfile.mkdtemp(prefix="genzoo-tests-"))
 _CACHE = Path("home") / ".cache"
-for _var, _sub in (("HOME", "home"), ("GENZOO_DATA", _CACHE / "genzoo" / "data"),
-                   ("GENZOO_CACHE", _CACHE / "genzoo"), ("XDG_CACHE_HOME", _CACHE),
-                   ("TORCH_HOME", _CACHE / "torch"), ("MPLCONFIGDIR", "home/.config/mpl")):
+for _var, _sub in (
+    ("HOME", "home"),
+    ("GENZOO_DATA", _CACHE / "genzoo" / "data"),
+    ("GENZOO_CACHE", _CACHE / "genzoo"),
+    ("XDG_CACHE_HOME", _CACHE),
+    ("TORCH_HOME", _CACHE / "torch"),
+    ("MPLCONFIGDIR", "home/.config/mpl"),
+):
     (SANDBOX / _sub).mkdir(parents=True, exist_ok=True)
     os.environ[_var] = str(SANDBOX / _sub)
 (SANDBOX / "tmp").mkdir()
@@ -51,8 +68,11 @@ def _forbidden(arg) -> str | None:
         arg = arg.decode(errors="replace")
     if not isinstance(arg, (str, os.PathLike)):
         return None
-    text = os.path.abspath(os.fspath(arg)) if isinstance(arg, os.PathLike) or \
-        os.sep in str(arg) else str(arg)
+    text = (
+        os.path.abspath(os.fspath(arg))
+        if isinstance(arg, os.PathLike) or os.sep in str(arg)
+        else str(arg)
+    )
     for root in FORBIDDEN:
         if text == root or text.startswith(root + os.sep):
             return text
@@ -88,8 +108,14 @@ class MLPGenerator(Generator):
         super().__init__()
         self.latent_shape = (d,)
         norm = [nn.BatchNorm1d(hidden)] if batch_norm else []
-        self.net = nn.Sequential(nn.Linear(d, hidden), *norm, nn.ReLU(),
-                                 nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, out))
+        self.net = nn.Sequential(
+            nn.Linear(d, hidden),
+            *norm,
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, out),
+        )
 
     def forward(self, z):
         return self.net(z)
@@ -99,9 +125,13 @@ class MLPEncoder(Encoder):
     def __init__(self, d, inp, hidden):
         super().__init__()
         self.latent_shape = (d,)
-        self.net = nn.Sequential(nn.Linear(inp, hidden), nn.LeakyReLU(0.2),
-                                 nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
-                                 nn.Linear(hidden, 2 * d))
+        self.net = nn.Sequential(
+            nn.Linear(inp, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 2 * d),
+        )
 
     def forward(self, x):
         out = self.net(x)
@@ -112,20 +142,28 @@ class MLPEncoder(Encoder):
 class MLPEnergy(Energy):
     def __init__(self, inp, hidden):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(inp, hidden), nn.LeakyReLU(0.2),
-                                 nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
-                                 nn.Linear(hidden, 1))
+        self.net = nn.Sequential(
+            nn.Linear(inp, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 1),
+        )
 
     def forward(self, x):
         return self.net(x).squeeze(1)
 
 
-def build_mlp(sample_shape: tuple[int, ...], latent_dim: int = 2, hidden: int = 64,
-              batch_norm: bool = False) -> Models:
+def build_mlp(
+    sample_shape: tuple[int, ...], latent_dim: int = 2, hidden: int = 64, batch_norm: bool = False
+) -> Models:
     """Small MLPs for vector data (``batch_norm``: one batch-norm layer in the generator)."""
     (n,) = sample_shape
-    return Models(MLPGenerator(latent_dim, n, hidden, batch_norm),
-                  MLPEncoder(latent_dim, n, hidden), MLPEnergy(n, hidden))
+    return Models(
+        MLPGenerator(latent_dim, n, hidden, batch_norm),
+        MLPEncoder(latent_dim, n, hidden),
+        MLPEnergy(n, hidden),
+    )
 
 
 RING_RADIUS = 0.8
@@ -179,11 +217,16 @@ def toy_plugin():
 
 
 def toy_recipe(**sections):
-    raw = {"name": "toy", "objective": "triangle", "seed": 0, "device": "cpu",
-           "model": {"arch": "mlp", "s": 0.1, "latent_dim": 2, "hidden": 32},
-           "data": {"name": "ring8", "n": 512},
-           "train": {"steps": 5, "batch_size": 64},
-           "log": {"every": 1, "progress": False}}
+    raw = {
+        "name": "toy",
+        "objective": "triangle",
+        "seed": 0,
+        "device": "cpu",
+        "model": {"arch": "mlp", "s": 0.1, "latent_dim": 2, "hidden": 32},
+        "data": {"name": "ring8", "n": 512},
+        "train": {"steps": 5, "batch_size": 64},
+        "log": {"every": 1, "progress": False},
+    }
     for k, v in sections.items():
         if isinstance(v, dict) and isinstance(raw.get(k), dict):
             raw[k] = {**raw[k], **v}
@@ -196,7 +239,8 @@ def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> Path:
     """Write an IDX file (the MNIST format) for tests."""
     codes = {np.dtype(np.uint8): 0x08}
     header = bytes([0, 0, codes[array.dtype], array.ndim]) + struct.pack(
-        f">{array.ndim}I", *array.shape)
+        f">{array.ndim}I", *array.shape
+    )
     data = header + array.tobytes()
     path = Path(str(path) + (".gz" if gz else ""))
     path.write_bytes(gzip.compress(data) if gz else data)
@@ -215,7 +259,7 @@ def make_fashion_like(root: Path, n_train: int = 256, n_test: int = 64, gz: bool
         for lab in labels:
             a = lab * np.pi / 10
             d = np.abs(-np.sin(a) * xx + np.cos(a) * yy)
-            imgs.append(np.clip(255 * np.exp(-d**2 / 8) + rng.normal(0, 10, (28, 28)), 0, 255))
+            imgs.append(np.clip(255 * np.exp(-(d**2) / 8) + rng.normal(0, 10, (28, 28)), 0, 255))
         write_idx(root / f"{split}-images-idx3-ubyte", np.array(imgs, dtype=np.uint8), gz)
         write_idx(root / f"{split}-labels-idx1-ubyte", labels, gz)
     return root
@@ -235,12 +279,19 @@ def write_clip(path, n=40, h=48, w=64):
     """A clip whose frame k is a gray level of 4k (left half) beside a red bar (right half)."""
     import imageio.v2 as imageio
 
-    with imageio.get_writer(path, format="ffmpeg", fps=10, codec="libx264", quality=10,
-                            macro_block_size=16, ffmpeg_log_level="error") as wr:
+    with imageio.get_writer(
+        path,
+        format="ffmpeg",
+        fps=10,
+        codec="libx264",
+        quality=10,
+        macro_block_size=16,
+        ffmpeg_log_level="error",
+    ) as wr:
         for k in range(n):
             f = np.zeros((h, w, 3), np.uint8)
             f[:, : w // 2] = 4 * k
-            f[:, w // 2:, 0] = 200
+            f[:, w // 2 :, 0] = 200
             wr.append_data(f)
     return path
 
@@ -249,9 +300,16 @@ def params_of(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.named_parameters()}
 
 
-def tiny_texture_toml(name: str, seed: int, image: str, n_crops: int, steps: int,
-                      sample_every: int = 500, checkpoint_every: int = 1,
-                      keep_checkpoints: int = 3) -> str:
+def tiny_texture_toml(
+    name: str,
+    seed: int,
+    image: str,
+    n_crops: int,
+    steps: int,
+    sample_every: int = 500,
+    checkpoint_every: int = 1,
+    keep_checkpoints: int = 3,
+) -> str:
     """A CPU-second texture recipe (TOML text) for CLI-level tests."""
     return f"""
 name = "{name}"
@@ -278,8 +336,9 @@ n_samples = 4
 """
 
 
-def make_cifar_like(root: Path, monkeypatch, n_train: int = 50, n_test: int = 20,
-                    classes: int = 10) -> Path:
+def make_cifar_like(
+    root: Path, monkeypatch, n_train: int = 50, n_test: int = 20, classes: int = 10
+) -> Path:
     """A tiny CIFAR-10 in its exact on-disk layout (``cifar-10-batches-py/``: five pickled
     training batches, a test batch, ``batches.meta``), images of colour blobs whose hue is the
     label. torchvision checks every file against the official MD5s, so the test's own sums are
@@ -310,8 +369,9 @@ def make_cifar_like(root: Path, monkeypatch, n_train: int = 50, n_test: int = 20
     meta = write("batches.meta", {"label_names": [f"class{i}" for i in range(classes)]})
     monkeypatch.setattr(CIFAR10, "train_list", train)
     monkeypatch.setattr(CIFAR10, "test_list", test)
-    monkeypatch.setattr(CIFAR10, "meta", {"filename": "batches.meta", "key": "label_names",
-                                          "md5": meta[1]})
+    monkeypatch.setattr(
+        CIFAR10, "meta", {"filename": "batches.meta", "key": "label_names", "md5": meta[1]}
+    )
     return root
 
 
@@ -330,7 +390,7 @@ def make_celeba(root: Path, monkeypatch, n: int = 30, size=(178, 218)) -> Path:
     rng = np.random.default_rng(0)
     for i, name in enumerate(names):
         a = np.full((size[1], size[0], 3), 20, np.uint8)
-        a[size[1] // 2 - 30:size[1] // 2 + 30, size[0] // 2 - 30:size[0] // 2 + 30] = 40 + 7 * i
+        a[size[1] // 2 - 30 : size[1] // 2 + 30, size[0] // 2 - 30 : size[0] // 2 + 30] = 40 + 7 * i
         a += rng.integers(0, 5, a.shape).astype(np.uint8)
         Image.fromarray(a).save(base / "img_align_celeba" / name, quality=95)
     parts = ["0"] * (n - 10) + ["1"] * 4 + ["2"] * 6  # train, valid, test
@@ -338,16 +398,18 @@ def make_celeba(root: Path, monkeypatch, n: int = 30, size=(178, 218)) -> Path:
         "list_eval_partition.txt": "".join(f"{m} {p}\n" for m, p in zip(names, parts)),
         "identity_CelebA.txt": "".join(f"{m} {i}\n" for i, m in enumerate(names)),
         "list_attr_celeba.txt": f"{n}\nSmiling Male\n" + "".join(f"{m} 1 -1\n" for m in names),
-        "list_bbox_celeba.txt": f"{n}\nimage_id x_1 y_1 width height\n" +
-                                "".join(f"{m} 0 0 10 10\n" for m in names),
-        "list_landmarks_align_celeba.txt": f"{n}\nlefteye_x lefteye_y\n" +
-                                           "".join(f"{m} 1 2\n" for m in names)}
+        "list_bbox_celeba.txt": f"{n}\nimage_id x_1 y_1 width height\n"
+        + "".join(f"{m} 0 0 10 10\n" for m in names),
+        "list_landmarks_align_celeba.txt": f"{n}\nlefteye_x lefteye_y\n"
+        + "".join(f"{m} 1 2\n" for m in names),
+    }
     table = []
     for file_id, _, filename in CelebA.file_list:
         if filename in files:
             (base / filename).write_text(files[filename])
-            table.append((file_id, hashlib.md5((base / filename).read_bytes()).hexdigest(),
-                          filename))
+            table.append(
+                (file_id, hashlib.md5((base / filename).read_bytes()).hexdigest(), filename)
+            )
         else:
             table.append((file_id, "0" * 32, filename))  # the zip: may be deleted
     monkeypatch.setattr(CelebA, "file_list", table)
@@ -374,8 +436,7 @@ def write_lmdb(path: Path, n: int, shape=(80, 100)) -> Path:
     with env.begin(write=True) as txn:
         for i in range(n):
             buf = io.BytesIO()
-            Image.fromarray(np.full((*shape, 3), (40 * i) % 256, np.uint8)).save(buf,
-                                                                              format="WEBP")
+            Image.fromarray(np.full((*shape, 3), (40 * i) % 256, np.uint8)).save(buf, format="WEBP")
             txn.put(f"{i:040x}".encode(), buf.getvalue())
     env.close()
     return path

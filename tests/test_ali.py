@@ -72,18 +72,22 @@ def test_terms_are_the_binary_cross_entropies_and_alice_adds_the_per_pixel_recon
     l_data = 0.7 * 1.0 + 0.3 * z_hat.squeeze(1)
     t = obj.terms("alpha", d)
     assert t["alice.jsd_joint.data"].item() == pytest.approx(
-        -torch.log(torch.sigmoid(l_data)).mean().item(), rel=1e-5)
+        -torch.log(torch.sigmoid(l_data)).mean().item(), rel=1e-5
+    )
     l_dream = 0.7 * d.x_tilde.detach().squeeze(1) + 0.3 * d.z.squeeze(1)
     assert t["alice.jsd_joint.dream"].item() == pytest.approx(
-        -torch.log(1 - torch.sigmoid(l_dream)).mean().item(), rel=1e-5)
+        -torch.log(1 - torch.sigmoid(l_dream)).mean().item(), rel=1e-5
+    )
     phi = obj.terms("phi", d)
     assert phi["alice.jsd_joint.data"].item() == pytest.approx(
-        F.softplus(l_data).mean().item(), rel=1e-5)
+        F.softplus(l_data).mean().item(), rel=1e-5
+    )
     recon = m.generator(z_hat).detach()
-    expected = 2.0 * ((1.0 - recon) ** 2 / (2 * d.s ** 2)).mean()  # D = 1 value per sample
+    expected = 2.0 * ((1.0 - recon) ** 2 / (2 * d.s**2)).mean()  # D = 1 value per sample
     assert phi["alice.cond_entropy"].item() == pytest.approx(expected.item(), rel=1e-5)
     assert obj.terms("theta", d)["alice.cond_entropy"].item() == pytest.approx(
-        expected.item(), rel=1e-5)
+        expected.item(), rel=1e-5
+    )
 
 
 def test_bad_options_are_clear_errors():
@@ -97,10 +101,12 @@ def test_two_objectives_adding_the_same_network_is_an_error(toy_plugin):
         Trainer(toy_recipe(objective=["ali", "alice"]))
 
 
-def test_the_added_network_is_trained_by_its_player_checkpointed_and_resumed(toy_plugin,
-                                                                               tmp_path):
-    r = toy_recipe(objective="alice", train={"steps": 4, "batch_size": 64},
-                   log={"every": 1, "progress": False, "checkpoint_every": 2})
+def test_the_added_network_is_trained_by_its_player_checkpointed_and_resumed(toy_plugin, tmp_path):
+    r = toy_recipe(
+        objective="alice",
+        train={"steps": 4, "batch_size": 64},
+        log={"every": 1, "progress": False, "checkpoint_every": 2},
+    )
     t = Trainer(r)
     joint = t.models.extras["ali_joint"][1]
     assert joint.x_branch is not t.models.encoder  # a copy of the layout, not the encoder
@@ -110,8 +116,13 @@ def test_the_added_network_is_trained_by_its_player_checkpointed_and_resumed(toy
     assert all(not torch.equal(before[k], after[k]) for k in before if k.endswith("weight"))
     assert all(torch.equal(energy[k], v) for k, v in params_of(t.models.energy).items())
     # an interrupted run resumed from step 2 ends with the same joint network and optimiser
-    t2 = Trainer(toy_recipe(objective="alice", train={"steps": 2, "batch_size": 64},
-                            log={"every": 1, "progress": False, "checkpoint_every": 2}))
+    t2 = Trainer(
+        toy_recipe(
+            objective="alice",
+            train={"steps": 2, "batch_size": 64},
+            log={"every": 1, "progress": False, "checkpoint_every": 2},
+        )
+    )
     t2.fit(tmp_path / "b")
     t3 = Trainer(r)
     t3.fit(tmp_path / "b", resume=True)

@@ -18,8 +18,16 @@ from genzoo.errors import GenzooError
 from genzoo.metrics import mse_unit_range
 from genzoo.store.loading import load_trained
 
-TINY = {"train.steps": 6, "train.batch_size": 8, "model.width": 0.0625, "data.size": 32,
-        "data.n_crops": 64, "log.checkpoint_every": 3, "log.sample_every": 3, 'device': "cpu"}
+TINY = {
+    "train.steps": 6,
+    "train.batch_size": 8,
+    "model.width": 0.0625,
+    "data.size": 32,
+    "data.n_crops": 64,
+    "log.checkpoint_every": 3,
+    "log.sample_every": 3,
+    "device": "cpu",
+}
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +67,9 @@ def test_interpolate_and_langevin(run):
     z = model.prior(2, seed=1)
     line = model.interpolate(z[:1], z[1:], steps=5)
     assert line.shape == (5, 1, 32, 32)
-    assert torch.equal(line[0], model.decode(z[:1])[0]) and torch.equal(line[-1],
-                                                                       model.decode(z[1:])[0])
+    assert torch.equal(line[0], model.decode(z[:1])[0]) and torch.equal(
+        line[-1], model.decode(z[1:])[0]
+    )
     x = model.sample(6, seed=0)
     up = model.langevin(x, steps=5, step_size=0.05, noise=False)  # gradient ascent on f
     assert float(model.energy(up).mean()) > float(model.energy(x).mean())
@@ -75,13 +84,16 @@ def test_a_recipe_object_with_dict_overrides_trains_too(tmp_path):
     assert out.metrics["step"] == 2 and out.load().step == 2
 
 
-@pytest.mark.parametrize("bad,message", [
-    (torch.zeros(2, 3, 32, 32), r"must have shape \(B, 1, 32, 32\)"),
-    (torch.full((2, 1, 32, 32), 3.0), r"must lie in \[-1, 1\]"),
-    (torch.full((1, 32, 32), float("nan")), "NaN"),
-    ([[0.0]], "must be a torch tensor"),
-    (torch.zeros(2, 1, 32, 32, dtype=torch.uint8), "floating point"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (torch.zeros(2, 3, 32, 32), r"must have shape \(B, 1, 32, 32\)"),
+        (torch.full((2, 1, 32, 32), 3.0), r"must lie in \[-1, 1\]"),
+        (torch.full((1, 32, 32), float("nan")), "NaN"),
+        ([[0.0]], "must be a torch tensor"),
+        (torch.zeros(2, 1, 32, 32, dtype=torch.uint8), "floating point"),
+    ],
+)
 def test_bad_inputs_are_one_clear_error(run, bad, message):
     model = genzoo.load(run)
     with pytest.raises(GenzooError, match=message):
@@ -108,8 +120,9 @@ def test_export_and_load_round_trip_bit_for_bit(run, tmp_path, capsys):
     a, b = genzoo.load(run), genzoo.load(folder)
     assert torch.equal(a.sample(7, seed=2), b.sample(7, seed=2))
     for net in ("generator", "encoder", "energy"):
-        for (k, v), (k2, v2) in zip(getattr(a.models, net).state_dict().items(),
-                                    getattr(b.models, net).state_dict().items()):
+        for (k, v), (k2, v2) in zip(
+            getattr(a.models, net).state_dict().items(), getattr(b.models, net).state_dict().items()
+        ):
             assert k == k2 and torch.equal(v, v2)
     code, _, err = cli(capsys, "sample", folder, "--n", 4, "--out", tmp_path / "s.png")
     assert code == 0 and (tmp_path / "s.png").is_file()  # the CLI reads model folders too
@@ -125,8 +138,11 @@ def test_export_refuses_a_foreign_folder_and_loads_refuse_newer_or_missing(run, 
     (folder / "config.json").write_text(json.dumps({**config, "format": 99}))
     with pytest.raises(GenzooError, match="newer genzoo"):
         genzoo.load(folder)
-    config["plugins"]["architecture"] = {"name": "hyper_nets", "distribution": "genzoo-hyper",
-                                         "version": "2.0"}
+    config["plugins"]["architecture"] = {
+        "name": "hyper_nets",
+        "distribution": "genzoo-hyper",
+        "version": "2.0",
+    }
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(GenzooError, match="pip install genzoo-hyper"):
         genzoo.load(folder)

@@ -8,8 +8,9 @@ from genzoo_texture.nets import build_texture
 
 
 def convs(module, kind):
-    return [(m.out_channels, m.kernel_size[0], m.stride[0]) for m in module.modules()
-            if type(m) is kind]
+    return [
+        (m.out_channels, m.kernel_size[0], m.stride[0]) for m in module.modules() if type(m) is kind
+    ]
 
 
 def has_bn(module):
@@ -18,15 +19,24 @@ def has_bn(module):
 
 # (size, channels): generator convT rows, encoder conv rows, energy conv rows, BN in enc/energy
 PAPER = {
-    (28, 1): ([(1024, 3, 1), (512, 4, 2), (256, 4, 2), (1, 4, 2)],
-              [(128, 4, 2), (256, 4, 2), (512, 4, 2), (200, 3, 1)],
-              [(128, 4, 2), (256, 4, 2), (512, 4, 2), (1, 3, 1)], False),
-    (32, 3): ([(512, 4, 1), (512, 4, 2), (256, 4, 2), (128, 4, 2), (3, 3, 1)],
-              [(64, 3, 1), (128, 4, 2), (256, 4, 2), (512, 4, 2), (200, 4, 1)],
-              [(64, 3, 1), (128, 4, 2), (256, 4, 2), (256, 4, 2), (1, 4, 1)], False),
-    (64, 3): ([(512, 4, 1), (512, 4, 2), (256, 4, 2), (128, 4, 2), (3, 4, 2)],
-              [(64, 4, 2), (128, 4, 2), (256, 4, 2), (512, 4, 2), (200, 4, 1)],
-              [(64, 4, 2), (128, 4, 2), (256, 4, 2), (256, 4, 2), (1, 4, 1)], True),
+    (28, 1): (
+        [(1024, 3, 1), (512, 4, 2), (256, 4, 2), (1, 4, 2)],
+        [(128, 4, 2), (256, 4, 2), (512, 4, 2), (200, 3, 1)],
+        [(128, 4, 2), (256, 4, 2), (512, 4, 2), (1, 3, 1)],
+        False,
+    ),
+    (32, 3): (
+        [(512, 4, 1), (512, 4, 2), (256, 4, 2), (128, 4, 2), (3, 3, 1)],
+        [(64, 3, 1), (128, 4, 2), (256, 4, 2), (512, 4, 2), (200, 4, 1)],
+        [(64, 3, 1), (128, 4, 2), (256, 4, 2), (256, 4, 2), (1, 4, 1)],
+        False,
+    ),
+    (64, 3): (
+        [(512, 4, 1), (512, 4, 2), (256, 4, 2), (128, 4, 2), (3, 4, 2)],
+        [(64, 4, 2), (128, 4, 2), (256, 4, 2), (512, 4, 2), (200, 4, 1)],
+        [(64, 4, 2), (128, 4, 2), (256, 4, 2), (256, 4, 2), (1, 4, 1)],
+        True,
+    ),
 }
 
 
@@ -58,10 +68,20 @@ def test_dcgan_width_and_bad_sizes():
 def test_texture_nets_follow_section_4_1_4():
     m = build_texture((3, 224, 224))
     assert m.generator.latent_shape == (5, 7, 7)
-    assert convs(m.generator, nn.ConvTranspose2d) == [(512, 4, 2), (512, 4, 2), (256, 4, 2),
-                                                      (128, 4, 2), (3, 4, 2)]
-    assert convs(m.encoder, nn.Conv2d) == [(128, 4, 2), (256, 4, 2), (512, 4, 2), (512, 4, 2),
-                                           (10, 4, 2)]
+    assert convs(m.generator, nn.ConvTranspose2d) == [
+        (512, 4, 2),
+        (512, 4, 2),
+        (256, 4, 2),
+        (128, 4, 2),
+        (3, 4, 2),
+    ]
+    assert convs(m.encoder, nn.Conv2d) == [
+        (128, 4, 2),
+        (256, 4, 2),
+        (512, 4, 2),
+        (512, 4, 2),
+        (10, 4, 2),
+    ]
     assert convs(m.energy, nn.Conv2d) == [(100, 7, 2), (70, 7, 2), (30, 5, 1)]
     small = build_texture((1, 64, 64), width=0.25)
     z = small.generator.sample_latent(3)

@@ -121,7 +121,9 @@ def test_sampling_with_batch_statistics_leaves_the_model_unchanged():
     g.eval()
     out_b = generate(g, z, "batch", batch=10)
     out_r = generate(g, z, "running", batch=7)
-    assert torch.allclose(out_b[:10], batch, atol=1e-6) and torch.allclose(out_r, running, atol=1e-6)
+    assert torch.allclose(out_b[:10], batch, atol=1e-6) and torch.allclose(
+        out_r, running, atol=1e-6
+    )
     assert not torch.allclose(out_b, out_r, atol=1e-3)
     for k, v in g.state_dict().items():
         assert torch.equal(v, before[k]), k

@@ -82,9 +82,9 @@ def weights_init(m):
 
 
 def diag_normal_NLL(z, z_mu, z_log_sigma):
-    nll = 0.5 * torch.sum(z_log_sigma.squeeze(), dim=1) + \
-        0.5 * torch.sum((torch.mul(z - z_mu, z - z_mu) / (1e-6 + torch.exp(z_log_sigma))).squeeze(),
-                        dim=1)
+    nll = 0.5 * torch.sum(z_log_sigma.squeeze(), dim=1) + 0.5 * torch.sum(
+        (torch.mul(z - z_mu, z - z_mu) / (1e-6 + torch.exp(z_log_sigma))).squeeze(), dim=1
+    )
     return nll.squeeze()
 
 
@@ -101,12 +101,21 @@ class Authors:
         self.netG, self.netE, self.netI = _netG(), _netE(), _netI()
         for net in (self.netG, self.netE, self.netI):
             net.apply(weights_init)
-        adam = lambda net, lr, wd: torch.optim.Adam(net.parameters(), lr=lr,  # noqa: E731
-                                                    betas=(0.5, 0.999), weight_decay=wd)
-        self.optE, self.optG, self.optI = (adam(self.netE, 1e-4, 0.0), adam(self.netG, 3e-4, 5e-4),
-                                           adam(self.netI, 3e-4, 0.0))
-        self.scheds = [torch.optim.lr_scheduler.ExponentialLR(o, 0.998)
-                       for o in (self.optE, self.optI, self.optG)]
+        adam = lambda net, lr, wd: torch.optim.Adam(
+            net.parameters(),
+            lr=lr,  # noqa: E731
+            betas=(0.5, 0.999),
+            weight_decay=wd,
+        )
+        self.optE, self.optG, self.optI = (
+            adam(self.netE, 1e-4, 0.0),
+            adam(self.netG, 3e-4, 5e-4),
+            adam(self.netI, 3e-4, 0.0),
+        )
+        self.scheds = [
+            torch.optim.lr_scheduler.ExponentialLR(o, 0.998)
+            for o in (self.optE, self.optI, self.optG)
+        ]
 
     def epoch_start(self):
         for s in self.scheds:
@@ -118,7 +127,9 @@ class Authors:
         mse_loss = nn.MSELoss(reduction="sum")
         netE.zero_grad()
         E_T = torch.mean(netE(inputV).squeeze())
-        noiseV = torch.empty(batch_size, NZ, 1, 1).normal_()  # their FloatTensor, in the default dtype
+        noiseV = torch.empty(
+            batch_size, NZ, 1, 1
+        ).normal_()  # their FloatTensor, in the default dtype
         samples = netG(noiseV)
         E_F = torch.mean(netE(samples.detach()).squeeze())
         errE = E_T - E_F
@@ -156,7 +167,8 @@ def genzoo_state(a: Authors) -> dict[str, dict[str, torch.Tensor]]:
     e = a.netE.state_dict()
     enc = [i[f"conv{k}.weight"] for k in range(1, 5)] + [
         torch.cat([i["conv51.weight"], i["conv52.weight"]]),
-        torch.cat([i["conv51.bias"], i["conv52.bias"]])]
+        torch.cat([i["conv51.bias"], i["conv52.bias"]]),
+    ]
     en = [e[f"conv{k}.weight"] for k in range(1, 5)] + [-e["conv5.weight"], -e["conv5.bias"]]
     return {"theta": g, "phi": enc, "alpha": en}
 
@@ -171,9 +183,10 @@ def load_into(trainer: Trainer, state) -> None:
 
 def authors_trainer(tmp_path, monkeypatch, batch: int, *overrides) -> Trainer:
     root = make_cifar_like(tmp_path / "cifar", monkeypatch, n_train=2 * batch, n_test=4)
-    r = recipe.load(ROOT / "recipes" / "dt_cifar10.toml",
-                    [f'data.root="{root}"', f"train.batch_size={batch}", 'device="cpu"',
-                     *overrides])
+    r = recipe.load(
+        ROOT / "recipes" / "dt_cifar10.toml",
+        [f'data.root="{root}"', f"train.batch_size={batch}", 'device="cpu"', *overrides],
+    )
     return Trainer(r)
 
 
@@ -216,8 +229,9 @@ def deviations(a: Authors, t: Trainer) -> dict[str, float]:
     out = {}
     for player, tensors in genzoo_state(a).items():
         mine = list(t.players[player].state_dict().values())
-        out[player] = max(float((m - o).abs().max()) for m, o in zip(mine, tensors)
-                          if o.is_floating_point())
+        out[player] = max(
+            float((m - o).abs().max()) for m, o in zip(mine, tensors) if o.is_floating_point()
+        )
     return out
 
 
@@ -230,22 +244,40 @@ def test_one_step_moves_every_parameter_as_the_authors_step(tmp_path, monkeypatc
     finally:
         torch.set_default_dtype(torch.float32)
     a, t = run_both(tmp_path, monkeypatch)
-    moved = {p: max(float((n - o).abs().max()) for n, o in zip(genzoo_state(a)[p], start[p])
-                    if o.is_floating_point()) for p in start}
+    moved = {
+        p: max(
+            float((n - o).abs().max())
+            for n, o in zip(genzoo_state(a)[p], start[p])
+            if o.is_floating_point()
+        )
+        for p in start
+    }
     dev = deviations(a, t)
     for player in ("alpha", "phi", "theta"):
         assert moved[player] > 1e-4, player  # the step did move them
         assert dev[player] < 1e-10, (player, dev[player], moved[player])  # float64 round-off
     # the learning rates are the authors' epoch-0 rates (0.998 applied already)
-    assert t.team.optimizers["theta"].param_groups[0]["lr"] == pytest.approx(3e-4 * 0.998, rel=1e-12)
+    assert t.team.optimizers["theta"].param_groups[0]["lr"] == pytest.approx(
+        3e-4 * 0.998, rel=1e-12
+    )
 
 
 @pytest.mark.filterwarnings("ignore:Detected call of")
-@pytest.mark.parametrize("override", [
-    'train.theta_z_hat="reuse"',
-    *(pytest.param(o, marks=pytest.mark.slow)  # the suite's time: one in the fast selection
-      for o in ('model.posterior="log_std"', "train.lr_decay_epoch0=false",
-                "train.alpha.weight_decay=5e-4", "train.phi.weight_decay=5e-4"))])
+@pytest.mark.parametrize(
+    "override",
+    [
+        'train.theta_z_hat="reuse"',
+        *(
+            pytest.param(o, marks=pytest.mark.slow)  # the suite's time: one in the fast selection
+            for o in (
+                'model.posterior="log_std"',
+                "train.lr_decay_epoch0=false",
+                "train.alpha.weight_decay=5e-4",
+                "train.phi.weight_decay=5e-4",
+            )
+        ),
+    ],
+)
 def test_each_departure_from_the_authors_changes_the_step(tmp_path, monkeypatch, override):
     """The oracle has teeth: switching one authors' option back to genzoo's earlier choice
     moves some player's parameters away from theirs by far more than round-off."""

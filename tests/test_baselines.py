@@ -52,8 +52,7 @@ def toy(a=0.5):
 
 
 def grads(loss, module):
-    g = torch.autograd.grad(loss, list(module.parameters()), allow_unused=True,
-                            retain_graph=True)
+    g = torch.autograd.grad(loss, list(module.parameters()), allow_unused=True, retain_graph=True)
     return [x if x is not None else torch.zeros(1) for x in g]
 
 
@@ -92,9 +91,18 @@ def test_gradient_penalty_pulls_the_critic_slope_to_one():
 
 
 def test_coopnet_revision_climbs_the_energy_and_is_drawn_once():
-    obj = compose("coopnet", {"coopnet": {"noise": False, "langevin_steps": 5,
-                                                  "step_size": 0.5, "reference_sigma": 0.0}},
-                          plugins.registry())
+    obj = compose(
+        "coopnet",
+        {
+            "coopnet": {
+                "noise": False,
+                "langevin_steps": 5,
+                "step_size": 0.5,
+                "reference_sigma": 0.0,
+            }
+        },
+        plugins.registry(),
+    )
     m, d = toy(a=1.0)
     before = d.x_tilde.detach()
     revised = obj.parts[0].objective.revised(d)
@@ -112,10 +120,15 @@ def test_coopnet_revision_climbs_the_energy_and_is_drawn_once():
 def test_langevin_samples_a_gaussian_energy():
     mu, sigma = 1.5, 0.5
     g = torch.Generator().manual_seed(0)
-    x = langevin(lambda x: -((x - mu) ** 2).sum(1) / (2 * sigma ** 2), torch.zeros(4000, 1),
-                 steps=1000, step_size=0.05, generator=g)
+    x = langevin(
+        lambda x: -((x - mu) ** 2).sum(1) / (2 * sigma**2),
+        torch.zeros(4000, 1),
+        steps=1000,
+        step_size=0.05,
+        generator=g,
+    )
     assert x.mean().item() == pytest.approx(mu, abs=0.03)
-    assert x.var().item() == pytest.approx(sigma ** 2, rel=0.08)
+    assert x.var().item() == pytest.approx(sigma**2, rel=0.08)
 
 
 def test_langevin_reference_gaussian_multiplies_in():
@@ -123,16 +136,23 @@ def test_langevin_reference_gaussian_multiplies_in():
     1/sigma^2 + 1/tau^2 and mean mu / sigma^2 / precision."""
     mu, sigma, tau = 2.0, 0.5, 0.5
     g = torch.Generator().manual_seed(1)
-    x = langevin(lambda x: -((x - mu) ** 2).sum(1) / (2 * sigma ** 2), torch.zeros(4000, 1),
-                 steps=1000, step_size=0.04, reference_sigma=tau, generator=g)
-    prec = 1 / sigma ** 2 + 1 / tau ** 2
-    assert x.mean().item() == pytest.approx(mu / sigma ** 2 / prec, abs=0.03)
+    x = langevin(
+        lambda x: -((x - mu) ** 2).sum(1) / (2 * sigma**2),
+        torch.zeros(4000, 1),
+        steps=1000,
+        step_size=0.04,
+        reference_sigma=tau,
+        generator=g,
+    )
+    prec = 1 / sigma**2 + 1 / tau**2
+    assert x.mean().item() == pytest.approx(mu / sigma**2 / prec, abs=0.03)
     assert x.var().item() == pytest.approx(1 / prec, rel=0.08)
 
 
 def test_langevin_without_noise_is_gradient_ascent_and_checks_arguments():
-    x = langevin(lambda x: -(x ** 2).sum(1), torch.full((3, 2), 4.0), steps=50, step_size=0.5,
-                 noise=False)
+    x = langevin(
+        lambda x: -(x**2).sum(1), torch.full((3, 2), 4.0), steps=50, step_size=0.5, noise=False
+    )
     assert x.abs().max() < 1e-3
     with pytest.raises(ValueError):
         langevin(lambda x: x.sum(1), torch.zeros(1, 1), steps=1, step_size=0.0)
@@ -157,19 +177,35 @@ def test_wgan_generator_steps_once_per_n_critic_iterations(toy_plugin):
     assert all(torch.equal(encoder[k], after[k]) for k in encoder)  # no inference model
 
 
-@pytest.mark.parametrize("recipe", ["gan_fashion", "wgan_fashion", "coop_fashion",
-                                    "ali_fashion", "alice_fashion"])
+@pytest.mark.parametrize(
+    "recipe", ["gan_fashion", "wgan_fashion", "coop_fashion", "ali_fashion", "alice_fashion"]
+)
 def test_baseline_recipe_end_to_end(recipe, tmp_path, capsys):
     root = make_fashion_like(tmp_path / "fm", n_train=64, n_test=16)
     out = tmp_path / "run"
-    code, _, err = cli(capsys, "run", ROOT / "recipes" / f"{recipe}.toml", "--out", out,
-                       "--quiet", "--device", "cpu", "--set", f'data.root="{root}"',
-                       "--set", "train.steps=4", "--set", "train.batch_size=8",
-                       "--set", "model.width=0.0625")
+    code, _, err = cli(
+        capsys,
+        "run",
+        ROOT / "recipes" / f"{recipe}.toml",
+        "--out",
+        out,
+        "--quiet",
+        "--device",
+        "cpu",
+        "--set",
+        f'data.root="{root}"',
+        "--set",
+        "train.steps=4",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "model.width=0.0625",
+    )
     assert code == 0, err
     assert (out / "samples" / "final.png").is_file()
-    code, _, err = cli(capsys, "sample", out, "--n", 4, "--out", tmp_path / "s.png",
-                       "--langevin-steps", 3)
+    code, _, err = cli(
+        capsys, "sample", out, "--n", 4, "--out", tmp_path / "s.png", "--langevin-steps", 3
+    )
     assert code == 0, err
     assert (tmp_path / "s.png").is_file()
 
@@ -186,12 +222,17 @@ def test_a_player_stepping_every_kth_iteration_is_logged_as_its_own_mean(toy_plu
 
     lines = {}
     for every in (1, 3):
-        r = toy_recipe(objective="wgan_gp", objectives={"wgan_gp": {"n_critic": 3}},
-                       train={"steps": 3, "batch_size": 64},
-                       log={"every": every, "progress": False})
+        r = toy_recipe(
+            objective="wgan_gp",
+            objectives={"wgan_gp": {"n_critic": 3}},
+            train={"steps": 3, "batch_size": 64},
+            log={"every": every, "progress": False},
+        )
         Trainer(r).fit(tmp_path / f"every{every}")
-        lines[every] = [json.loads(x) for x in
-                        (tmp_path / f"every{every}" / "metrics.jsonl").read_text().splitlines()]
+        lines[every] = [
+            json.loads(x)
+            for x in (tmp_path / f"every{every}" / "metrics.jsonl").read_text().splitlines()
+        ]
     assert "theta/loss" in lines[1][0] and "theta/loss" not in lines[1][1]
     assert lines[3][0]["theta/loss"] == pytest.approx(lines[1][0]["theta/loss"], rel=1e-6)
     alpha = sum(x["alpha/loss"] for x in lines[1]) / 3

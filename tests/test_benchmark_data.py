@@ -35,8 +35,17 @@ def md5(path: Path) -> str:
 
 def test_the_new_data_sets_are_registered():
     names = set(plugins.registry().names("datasets"))
-    assert {"cifar10", "cifar100", "svhn", "celeba64", "lsun", "imagenet32", "imagenet64",
-            "mnist", "fashion_mnist"} <= names
+    assert {
+        "cifar10",
+        "cifar100",
+        "svhn",
+        "celeba64",
+        "lsun",
+        "imagenet32",
+        "imagenet64",
+        "mnist",
+        "fashion_mnist",
+    } <= names
 
 
 def test_cifar10_reads_its_batches_with_labels(tmp_path, monkeypatch):
@@ -124,10 +133,25 @@ def test_recipe_run_with_download_needs_no_other_step(tmp_path, monkeypatch, ser
     www, url = server
     fashion_server(www, tmp_path, monkeypatch, url)
     monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "data"))
-    code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_fashion.toml", "--out",
-                       tmp_path / "run", "--set", "data.download=true", "--set", "train.steps=2",
-                       "--set", "train.batch_size=4", "--set", "model.width=0.0625",
-                       "--set", "log.progress=false", "--set", 'device="cpu"')
+    code, _, err = cli(
+        capsys,
+        "run",
+        ROOT / "recipes" / "dt_fashion.toml",
+        "--out",
+        tmp_path / "run",
+        "--set",
+        "data.download=true",
+        "--set",
+        "train.steps=2",
+        "--set",
+        "train.batch_size=4",
+        "--set",
+        "model.width=0.0625",
+        "--set",
+        "log.progress=false",
+        "--set",
+        'device="cpu"',
+    )
     assert code == 0, err
 
 
@@ -217,8 +241,11 @@ def _celeba_no_partition(tmp_path, monkeypatch, server):
 
 def _celeba_small_images(tmp_path, monkeypatch, server):
     root = make_celeba(tmp_path / "b", monkeypatch, size=(100, 120))
-    return "dt_celeba64", [f'data.root="{root}"', "data.n_train=4", "data.n_test=2"], \
-        "smaller than the 140x140 centre crop"
+    return (
+        "dt_celeba64",
+        [f'data.root="{root}"', "data.n_train=4", "data.n_test=2"],
+        "smaller than the 140x140 centre crop",
+    )
 
 
 def _imagenet_truncated(tmp_path, monkeypatch, server):
@@ -235,16 +262,36 @@ def _fashion_wrong_checksum(tmp_path, monkeypatch, server):
     return "dt_fashion", ["data.download=true"], "failed its checksum and was removed"
 
 
-@pytest.mark.parametrize("case", [_bad_cifar, _celeba_no_partition, _celeba_small_images,
-                                  _imagenet_truncated, _fashion_wrong_checksum],
-                         ids=lambda f: f.__name__.strip("_"))
-def test_bad_data_files_from_the_cli_are_one_line_exit_2(case, tmp_path, monkeypatch, server,
-                                                         capsys):
+@pytest.mark.parametrize(
+    "case",
+    [
+        _bad_cifar,
+        _celeba_no_partition,
+        _celeba_small_images,
+        _imagenet_truncated,
+        _fashion_wrong_checksum,
+    ],
+    ids=lambda f: f.__name__.strip("_"),
+)
+def test_bad_data_files_from_the_cli_are_one_line_exit_2(
+    case, tmp_path, monkeypatch, server, capsys
+):
     name, sets, expected = case(tmp_path, monkeypatch, server)
     args = [x for kv in sets for x in ("--set", kv)]
-    code, _, err = cli(capsys, "run", ROOT / "recipes" / f"{name}.toml", "--out",
-                       tmp_path / "run", *args, "--set", "train.batch_size=2",
-                       "--set", "model.width=0.0625", "--set", 'device="cpu"')
+    code, _, err = cli(
+        capsys,
+        "run",
+        ROOT / "recipes" / f"{name}.toml",
+        "--out",
+        tmp_path / "run",
+        *args,
+        "--set",
+        "train.batch_size=2",
+        "--set",
+        "model.width=0.0625",
+        "--set",
+        'device="cpu"',
+    )
     assert code == 2 and expected in err, err
     lines = [ln for ln in err.replace("\r", "\n").splitlines() if ln.strip() and "%|" not in ln]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err

@@ -11,8 +11,15 @@ from genzoo.store import checkpoint
 
 
 def save(tmp_path, step, net, opt, keep=2):
-    return checkpoint.save(tmp_path, step, {"alpha": net}, {"alpha": opt},
-                           {"rng.torch": torch.get_rng_state()}, {"recipe_hash": "h"}, keep)
+    return checkpoint.save(
+        tmp_path,
+        step,
+        {"alpha": net},
+        {"alpha": opt},
+        {"rng.torch": torch.get_rng_state()},
+        {"recipe_hash": "h"},
+        keep,
+    )
 
 
 def test_round_trip_and_keep_last_k(tmp_path):
@@ -22,8 +29,10 @@ def test_round_trip_and_keep_last_k(tmp_path):
     opt.step()
     for step in (1, 2, 3):
         save(tmp_path, step, net, opt)
-    assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == ["step_00000002.json",
-                                                                      "step_00000003.json"]
+    assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == [
+        "step_00000002.json",
+        "step_00000003.json",
+    ]
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
     ck = checkpoint.latest(tmp_path)
     assert ck.step == 3
@@ -61,6 +70,7 @@ def test_no_unsafe_loading_in_the_package():
     from pathlib import Path
 
     import genzoo
+
     roots = [Path(genzoo.__file__).parent, Path(genzoo.__file__).parents[1] / "plugins"]
     files = [f for root in roots for f in root.rglob("*.py")]
     assert len(files) > 10

@@ -42,16 +42,35 @@ distributed.shutdown()
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
-def launch(tmp: Path, nproc: int, steps: int = 5, bn: bool = False, resume: bool = False,
-           out: Path | None = None, objective: str = "triangle") -> Path:
+def launch(
+    tmp: Path,
+    nproc: int,
+    steps: int = 5,
+    bn: bool = False,
+    resume: bool = False,
+    out: Path | None = None,
+    objective: str = "triangle",
+) -> Path:
     out = out or tmp / f"n{nproc}_bn{bn}"
     out.mkdir(parents=True, exist_ok=True)
     script = tmp / "worker.py"
-    script.write_text(WORKER.format(tests=str(TESTS), steps=steps, bn=bn, out=str(out),
-                                    resume=resume, objective=objective))
-    cmd = [sys.executable, str(script)] if nproc == 1 else \
-        [sys.executable, "-m", "torch.distributed.run", "--standalone",
-         f"--nproc-per-node={nproc}", str(script)]
+    script.write_text(
+        WORKER.format(
+            tests=str(TESTS), steps=steps, bn=bn, out=str(out), resume=resume, objective=objective
+        )
+    )
+    cmd = (
+        [sys.executable, str(script)]
+        if nproc == 1
+        else [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc-per-node={nproc}",
+            str(script),
+        ]
+    )
     p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     return out
@@ -73,13 +92,16 @@ def test_two_processes_match_one_process_on_the_combined_batch(tmp_path):
     r0, r1 = (load_file(two / f"params_2_{r}.safetensors") for r in (0, 1))
     assert max_diff(r0, r1) == 0.0  # replicas stay identical
     assert max_diff(r0, one) < 1e-5
-    start = load_file(next((tmp_path / "n1_bnFalse" / "run" / "checkpoints").glob(
-        "step_00000002.safetensors")))
-    start = {k[len("model."):]: v for k, v in start.items() if k.startswith("model.")}
+    start = load_file(
+        next((tmp_path / "n1_bnFalse" / "run" / "checkpoints").glob("step_00000002.safetensors"))
+    )
+    start = {k[len("model.") :]: v for k, v in start.items() if k.startswith("model.")}
     assert max_diff(start, one) > 1e-4  # it did train
     # rank 0 alone wrote the run directory; its metrics are means over both processes
-    m1 = [json.loads(line) for line in (tmp_path / "n1_bnFalse" / "run" /
-                                         "metrics.jsonl").read_text().splitlines()]
+    m1 = [
+        json.loads(line)
+        for line in (tmp_path / "n1_bnFalse" / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
     m2 = [json.loads(line) for line in (two / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in m2] == [1, 2, 3, 4, 5]
     for a, b in zip(m1, m2):
@@ -117,34 +139,63 @@ def test_batch_norm_statistics_stay_per_process_but_replicas_agree(tmp_path):
 
 
 def test_distributed_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
-    full = load_file(launch(tmp_path, 2, steps=5, out=tmp_path / "full") /
-                     "params_2_0.safetensors")
+    full = load_file(launch(tmp_path, 2, steps=5, out=tmp_path / "full") / "params_2_0.safetensors")
     launch(tmp_path, 2, steps=3, out=tmp_path / "split")
-    resumed = load_file(launch(tmp_path, 2, steps=5, resume=True, out=tmp_path / "split") /
-                        "params_2_0.safetensors")
+    resumed = load_file(
+        launch(tmp_path, 2, steps=5, resume=True, out=tmp_path / "split") / "params_2_0.safetensors"
+    )
     assert max_diff(full, resumed) == 0.0
 
 
 @pytest.mark.slow  # 13 s; the resume and SIGTERM tests also launch torchrun
 def test_genzoo_run_nproc_trains_with_torchrun(tmp_path, capsys, monkeypatch):
     recipe = tmp_path / "r.toml"
-    recipe.write_text(tiny_texture_toml("ddp", seed=0, image="grass", n_crops=64, steps=2,
-                                        checkpoint_every=2))
+    recipe.write_text(
+        tiny_texture_toml("ddp", seed=0, image="grass", n_crops=64, steps=2, checkpoint_every=2)
+    )
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     code, _, err = cli(capsys, "run", recipe, "--nproc", 2, "--out", tmp_path / "run", "--quiet")
     assert code == 0, err
     assert (tmp_path / "run" / "checkpoints" / "step_00000002.safetensors").is_file()
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2
-    code, _, err = cli(capsys, "run", recipe, "--nproc", 2, "--out", tmp_path / "odd",
-                       "--set", "train.batch_size=5")
+    code, _, err = cli(
+        capsys,
+        "run",
+        recipe,
+        "--nproc",
+        2,
+        "--out",
+        tmp_path / "odd",
+        "--set",
+        "train.batch_size=5",
+    )
     assert code == 2 and "does not split evenly over 2 processes" in err
     # bad input is caught before any process starts; a failure inside the processes (here a
     # divergence at step 1) is one line, said once, with no launcher traceback
-    code, _, err = cli(capsys, "run", recipe, "--nproc", 2, "--out", tmp_path / "nope",
-                       "--set", 'data.path="missing.png"')
+    code, _, err = cli(
+        capsys,
+        "run",
+        recipe,
+        "--nproc",
+        2,
+        "--out",
+        tmp_path / "nope",
+        "--set",
+        'data.path="missing.png"',
+    )
     assert code == 2 and "missing.png' does not exist" in err and not (tmp_path / "nope").exists()
-    code, _, err = cli(capsys, "run", recipe, "--nproc", 2, "--out", tmp_path / "div", "--quiet",
-                       "--set", "train.energy_bound=1e-12")
+    code, _, err = cli(
+        capsys,
+        "run",
+        recipe,
+        "--nproc",
+        2,
+        "--out",
+        tmp_path / "div",
+        "--quiet",
+        "--set",
+        "train.energy_bound=1e-12",
+    )
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert code == 2 and len(errors) == 1 and "diverged at step 1" in errors[0], err
     assert "Traceback" not in err
@@ -154,8 +205,13 @@ def test_sync_batchnorm_on_cpu_is_a_clear_error(tmp_path):
     from genzoo.training import distributed
 
     with pytest.raises(Exception, match="needs GPUs"):
-        distributed.wrap(torch.nn.Linear(2, 2), distributed.Group(0, 2), torch.device("cpu"),
-                         sync_batchnorm=True, find_unused=False)
+        distributed.wrap(
+            torch.nn.Linear(2, 2),
+            distributed.Group(0, 2),
+            torch.device("cpu"),
+            sync_batchnorm=True,
+            find_unused=False,
+        )
 
 
 def test_noise_shards_the_global_draw():
@@ -170,7 +226,6 @@ def test_noise_shards_the_global_draw():
     assert torch.equal(parts[0], whole[0::2]) and torch.equal(parts[1], whole[1::2])
 
 
-
 def test_sigterm_to_the_nproc_launcher_stops_every_worker(tmp_path):
     """The launcher forwards SIGTERM to torchrun, which stops its workers: none is orphaned,
     and the workers checkpoint and exit as a stopped run does."""
@@ -178,13 +233,31 @@ def test_sigterm_to_the_nproc_launcher_stops_every_worker(tmp_path):
     import time
 
     recipe = tmp_path / "r.toml"
-    recipe.write_text(tiny_texture_toml("ddp_term", seed=0, image="grass", n_crops=64,
-                                        steps=100000, checkpoint_every=1000))
+    recipe.write_text(
+        tiny_texture_toml(
+            "ddp_term", seed=0, image="grass", n_crops=64, steps=100000, checkpoint_every=1000
+        )
+    )
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    p = subprocess.Popen([sys.executable, "-m", "genzoo", "run", str(recipe), "--nproc", "2",
-                          "--out", str(out), "--quiet"], env=env, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "genzoo",
+            "run",
+            str(recipe),
+            "--nproc",
+            "2",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not (out / "metrics.jsonl").exists():
         time.sleep(0.5)

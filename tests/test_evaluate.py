@@ -17,10 +17,25 @@ def tiny_run(tmp_path_factory):
     t = tmp_path_factory.mktemp("evalrun")
     root = make_fashion_like(t / "fm", n_train=256, n_test=64)
     with pytest.raises(SystemExit) as exc:
-        main(["run", str(ROOT / "recipes" / "dt_fashion.toml"), "--out", str(t / "run"),
-              "--quiet", "--set", f'data.root="{root}"', "--set", "train.steps=4",
-              "--set", "train.batch_size=16", "--set", "model.width=0.0625",
-              "--set", 'device="cpu"'])
+        main(
+            [
+                "run",
+                str(ROOT / "recipes" / "dt_fashion.toml"),
+                "--out",
+                str(t / "run"),
+                "--quiet",
+                "--set",
+                f'data.root="{root}"',
+                "--set",
+                "train.steps=4",
+                "--set",
+                "train.batch_size=16",
+                "--set",
+                "model.width=0.0625",
+                "--set",
+                'device="cpu"',
+            ]
+        )
     assert exc.value.code == 0
     return t, root
 
@@ -28,8 +43,9 @@ def tiny_run(tmp_path_factory):
 def test_eval_end_to_end_with_a_trained_feature_network(tiny_run, tmp_path, capsys, monkeypatch):
     t, root = tiny_run
     monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
-    code, out, err = cli(capsys, "features", "train", "fashion_mnist", "--option",
-                         f'root="{root}"', "--epochs", 15)
+    code, out, err = cli(
+        capsys, "features", "train", "fashion_mnist", "--option", f'root="{root}"', "--epochs", 15
+    )
     assert code == 0, err
     weights = tmp_path / "cache" / "features" / "fashion_mnist.safetensors"
     meta = json.loads(weights.with_suffix(".json").read_text())
@@ -64,8 +80,9 @@ def random_inception_weights(path):
     torch.load = lambda *a, **k: {}
     try:
         torch.manual_seed(0)
-        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
-                                          feature_extractor_weights_path=str(path))
+        net = FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path)
+        )
     finally:
         FeatureExtractorInceptionV3.load_state_dict, torch.load = real_load, real_torch_load
     torch.save({k: v.contiguous() for k, v in net.state_dict().items()}, path)
@@ -79,22 +96,25 @@ def inception_file(tmp_path_factory):
 
 
 @pytest.mark.filterwarnings("ignore:Metric `")
-def test_fid_kid_is_through_torchmetrics_with_random_inception_weights(tiny_run, tmp_path, capsys,
-                                                                     monkeypatch, inception_file):
+def test_fid_kid_is_through_torchmetrics_with_random_inception_weights(
+    tiny_run, tmp_path, capsys, monkeypatch, inception_file
+):
     t, _ = tiny_run
     monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "empty"))
-    code, _, err = cli(capsys, "eval", t / "run", "--n", 12, "--inception-weights",
-                       inception_file)
+    code, _, err = cli(capsys, "eval", t / "run", "--n", 12, "--inception-weights", inception_file)
     assert code == 0, err
     inc = json.loads((t / "run" / "eval.json").read_text())["inception"]
     assert inc["name"] == "FID" and inc["fd"] >= 0 and 1 <= inc["is"] <= 1008
     p = inc["protocol"]
-    assert p["n_real"] == p["n_fake"] == 12 and p["weights_sha256"] == hashlib.sha256(
-        inception_file.read_bytes()).hexdigest()[:16]
+    assert (
+        p["n_real"] == p["n_fake"] == 12
+        and p["weights_sha256"] == hashlib.sha256(inception_file.read_bytes()).hexdigest()[:16]
+    )
     assert p["split"] == "test" and p["sample_norm"] == "running" and "299" in p["resize"]
     assert "FID (Fréchet" in err and "KID" in err
-    code, _, err = cli(capsys, "eval", t / "run", "--n", 4, "--inception-weights",
-                       tmp_path / "nope.pth")
+    code, _, err = cli(
+        capsys, "eval", t / "run", "--n", 4, "--inception-weights", tmp_path / "nope.pth"
+    )
     assert code == 2 and "not found" in err and "Traceback" not in err
     bad = tmp_path / "bad.pth"
     torch.save({"fc.weight": torch.zeros(2, 2)}, bad)
@@ -102,8 +122,9 @@ def test_fid_kid_is_through_torchmetrics_with_random_inception_weights(tiny_run,
     assert code == 2 and "not the FID Inception-v3 state dict" in err
 
 
-def test_inception_weights_download_checked_and_cached(tmp_path, monkeypatch, inception_file,
-                                                      server):
+def test_inception_weights_download_checked_and_cached(
+    tmp_path, monkeypatch, inception_file, server
+):
     from genzoo_features import inception as inc
 
     www, url = server
@@ -129,7 +150,8 @@ def test_reconstruct_and_interpolate_grids(tiny_run, tmp_path, capsys):
     code, _, err = cli(capsys, "reconstruct", t / "run", "--n", 16, "--out", tmp_path / "r.png")
     assert code == 0, err
     assert Image.open(tmp_path / "r.png").size == (8 * 30 + 2, 4 * 30 + 2)  # 8 wide, 2x2 rows
-    code, _, err = cli(capsys, "interpolate", t / "run", "--rows", 3, "--steps", 5, "--out",
-                       tmp_path / "i.png")
+    code, _, err = cli(
+        capsys, "interpolate", t / "run", "--rows", 3, "--steps", 5, "--out", tmp_path / "i.png"
+    )
     assert code == 0, err
     assert Image.open(tmp_path / "i.png").size == (5 * 30 + 2, 3 * 30 + 2)

@@ -19,8 +19,9 @@ from genzoo.training import Trainer
 from genzoo.training import step as step_mod
 from genzoo.training.step import DivergenceError
 
-TINY = tiny_texture_toml("events", seed=0, image="brick", n_crops=32, steps=4, sample_every=2,
-                         checkpoint_every=2)
+TINY = tiny_texture_toml(
+    "events", seed=0, image="brick", n_crops=32, steps=4, sample_every=2, checkpoint_every=2
+)
 
 
 class Recorder:
@@ -67,10 +68,13 @@ def recorder():
 
 
 def test_an_in_process_sink_sees_every_event_in_order(recorder, tmp_path, monkeypatch):
-    r = recipe_mod.from_dict({**tomllib.loads(TINY),
-                              "train": {"steps": 6, "batch_size": 4,
-                                        "on_divergence": "rollback"},
-                              "log": {**tomllib.loads(TINY)["log"], "progress": False}})
+    r = recipe_mod.from_dict(
+        {
+            **tomllib.loads(TINY),
+            "train": {"steps": 6, "batch_size": 4, "on_divergence": "rollback"},
+            "log": {**tomllib.loads(TINY)["log"], "progress": False},
+        }
+    )
     t = Trainer(r)
     real_check = step_mod.check_divergence
     fired = []
@@ -94,11 +98,28 @@ def test_an_in_process_sink_sees_every_event_in_order(recorder, tmp_path, monkey
 
 
 def test_growing_networks_report_each_stage_end(recorder, tmp_path, capsys):
-    code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_progressive.toml", "--out",
-                       tmp_path / "run", "--quiet", "--set", "train.steps=5",
-                       "--set", "model.stage_steps=1", "--set", "model.fade_steps=1",
-                       "--set", "model.width=0.02", "--set", "train.batch_size=2",
-                       "--set", "data.n_crops=16", "--device", "cpu")
+    code, _, err = cli(
+        capsys,
+        "run",
+        ROOT / "recipes" / "dt_progressive.toml",
+        "--out",
+        tmp_path / "run",
+        "--quiet",
+        "--set",
+        "train.steps=5",
+        "--set",
+        "model.stage_steps=1",
+        "--set",
+        "model.fade_steps=1",
+        "--set",
+        "model.width=0.02",
+        "--set",
+        "train.batch_size=2",
+        "--set",
+        "data.n_crops=16",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     ends = [e[2] for e in recorder.seen if e[0] == "stage_end"]
     assert ends[:3] == ["4x4", "8x8", "16x16"]
@@ -118,11 +139,21 @@ def test_tensorboard_holds_every_scalar_of_metrics_jsonl(tmp_path, capsys):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     (tmp_path / "r.toml").write_text(TINY)
-    code, _, err = cli(capsys, "run", tmp_path / "r.toml", "--out", tmp_path / "run", "--quiet",
-                       "--set", "log.tensorboard=true")
+    code, _, err = cli(
+        capsys,
+        "run",
+        tmp_path / "r.toml",
+        "--out",
+        tmp_path / "run",
+        "--quiet",
+        "--set",
+        "log.tensorboard=true",
+    )
     assert code == 0, err
-    acc = EventAccumulator(str(tmp_path / "run" / "tensorboard"),
-                           size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+    acc = EventAccumulator(
+        str(tmp_path / "run" / "tensorboard"),
+        size_guidance={"scalars": 0, "images": 0, "tensors": 0},
+    )
     acc.Reload()
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert len(lines) == 4
@@ -149,12 +180,20 @@ def test_tensorboard_missing_is_one_line(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_tb)
     (tmp_path / "r.toml").write_text(TINY)
-    code, _, err = cli(capsys, "run", tmp_path / "r.toml", "--out", tmp_path / "run", "--quiet",
-                       "--set", "log.tensorboard=true")
+    code, _, err = cli(
+        capsys,
+        "run",
+        tmp_path / "r.toml",
+        "--out",
+        tmp_path / "run",
+        "--quiet",
+        "--set",
+        "log.tensorboard=true",
+    )
     assert code == 2 and "pip install 'genzoo[tensorboard]'" in err
 
 
-SINK = '''
+SINK = """
 import json, os
 from genzoo import hookimpl
 
@@ -176,7 +215,7 @@ def on_stage_end(run, step, resolution): _out("stage_end", step=step, resolution
 def on_divergence(run, step, reason, rolled_back_to): _out("divergence", step=step)
 @hookimpl
 def on_fit_end(run, step, metrics): _out("fit_end", step=step)
-'''
+"""
 
 
 def test_a_third_party_sink_registered_by_entry_point_receives_every_event(tmp_path):
@@ -185,34 +224,87 @@ def test_a_third_party_sink_registered_by_entry_point_receives_every_event(tmp_p
     (tmp_path / "r.toml").write_text(TINY)
     log = tmp_path / "events.jsonl"
     env = {**os.environ, "PYTHONPATH": str(site), "SINK_LOG": str(log)}
-    p = subprocess.run([sys.executable, "-m", "genzoo", "run", str(tmp_path / "r.toml"),
-                        "--out", str(tmp_path / "run"), "--quiet"], env=env,
-                       capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genzoo",
+            "run",
+            str(tmp_path / "r.toml"),
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     events = [json.loads(x) for x in log.read_text().splitlines()]
     assert events[0] == {"event": "fit_start", "step": 0}
     assert events[-1] == {"event": "fit_end", "step": 4}
     assert [e["step"] for e in events if e["event"] == "log"] == [1, 2, 3, 4]
-    assert [e["name"] for e in events if e["event"] == "samples"] == ["data", "step_00000002",
-                                                                     "final"]
+    assert [e["name"] for e in events if e["event"] == "samples"] == [
+        "data",
+        "step_00000002",
+        "final",
+    ]
     assert [e["step"] for e in events if e["event"] == "checkpoint"] == [2, 4]
     # a growing network's stage ends, and a divergence that stops the run, reach it too
     log.unlink()
-    p = subprocess.run([sys.executable, "-m", "genzoo", "run",
-                        str(ROOT / "recipes" / "dt_progressive.toml"), "--out",
-                        str(tmp_path / "grow"), "--quiet", "--device", "cpu",
-                        "--set", "train.steps=3", "--set", "model.stage_steps=1",
-                        "--set", "model.fade_steps=1", "--set", "model.width=0.02",
-                        "--set", "train.batch_size=2", "--set", "data.n_crops=16"],
-                       env=env, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genzoo",
+            "run",
+            str(ROOT / "recipes" / "dt_progressive.toml"),
+            "--out",
+            str(tmp_path / "grow"),
+            "--quiet",
+            "--device",
+            "cpu",
+            "--set",
+            "train.steps=3",
+            "--set",
+            "model.stage_steps=1",
+            "--set",
+            "model.fade_steps=1",
+            "--set",
+            "model.width=0.02",
+            "--set",
+            "train.batch_size=2",
+            "--set",
+            "data.n_crops=16",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     events = [json.loads(x) for x in log.read_text().splitlines()]
     assert [e["resolution"] for e in events if e["event"] == "stage_end"] == ["4x4", "8x8"]
     log.unlink()
-    p = subprocess.run([sys.executable, "-m", "genzoo", "run", str(tmp_path / "r.toml"),
-                        "--out", str(tmp_path / "div"), "--quiet",
-                        "--set", "train.energy_bound=1e-12"], env=env, capture_output=True,
-                       text=True, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genzoo",
+            "run",
+            str(tmp_path / "r.toml"),
+            "--out",
+            str(tmp_path / "div"),
+            "--quiet",
+            "--set",
+            "train.energy_bound=1e-12",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 2
     events = [json.loads(x) for x in log.read_text().splitlines()]
     assert {"event": "divergence", "step": 1} in events

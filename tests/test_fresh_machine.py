@@ -20,16 +20,28 @@ from genzoo_video.clips import video_clips
 
 def test_home_data_and_caches_are_fresh_folders_of_the_suite(tmp_path):
     assert tmp_path.is_relative_to(conftest.SANDBOX)
-    for var in ("HOME", "GENZOO_DATA", "GENZOO_CACHE", "XDG_CACHE_HOME", "TORCH_HOME",
-                "MPLCONFIGDIR", "TMPDIR"):
+    for var in (
+        "HOME",
+        "GENZOO_DATA",
+        "GENZOO_CACHE",
+        "XDG_CACHE_HOME",
+        "TORCH_HOME",
+        "MPLCONFIGDIR",
+        "TMPDIR",
+    ):
         assert Path(os.environ[var]).is_relative_to(conftest.SANDBOX), var
     assert data_home().is_relative_to(conftest.SANDBOX)
     assert cache_dir().is_relative_to(conftest.SANDBOX)
     assert Path.home() != conftest.MACHINE_HOME
 
 
-@pytest.mark.parametrize("parts", [("datasets", "fashion-mnist", "train-images-idx3-ubyte"),
-                                   ("doc", "opencv-doc", "examples", "data", "tree.avi")])
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ("datasets", "fashion-mnist", "train-images-idx3-ubyte"),
+        ("doc", "opencv-doc", "examples", "data", "tree.avi"),
+    ],
+)
 def test_opening_machine_data_is_refused_and_recorded(parts):
     path = str(Path("/usr/share").joinpath(*parts))
     with pytest.raises(PermissionError, match="may not read machine state"):
@@ -47,12 +59,30 @@ def test_a_poisoned_clip_in_the_users_cache_is_never_read(tmp_path):
     cached.write_bytes(b"poison: not a video" * 64)
     with pytest.raises(GenzooError, match="not a readable video"):
         video_clips(path=cached)  # reading it would fail the run
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GENZOO_DATA", "GENZOO_CACHE", "XDG_CACHE_HOME", "TORCH_HOME")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GENZOO_DATA", "GENZOO_CACHE", "XDG_CACHE_HOME", "TORCH_HOME")
+    }
     env["HOME"] = str(home)
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                          "tests/test_recipes_run.py", "-k", "dt_dyntex"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_recipes_run.py",
+            "-k",
+            "dt_dyntex",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "1 passed" in out.stdout
     assert cached.read_bytes().startswith(b"poison")

@@ -32,8 +32,11 @@ def test_the_average_follows_its_recursion():
     assert ema.updates == 30
     assert torch.allclose(ema.module.weight, expected, atol=1e-6)
     # the warm-up: early updates forget the start fast, later ones use the decay itself
-    assert warmed_decay(0.9, 0) == pytest.approx(0.1) and warmed_decay(0.9, 1) == \
-        pytest.approx(2 / 11) and warmed_decay(0.9, 100) == 0.9
+    assert (
+        warmed_decay(0.9, 0) == pytest.approx(0.1)
+        and warmed_decay(0.9, 1) == pytest.approx(2 / 11)
+        and warmed_decay(0.9, 100) == 0.9
+    )
     # the live network is not touched, and the average takes no gradients
     assert torch.equal(net.weight, weights[-1])
     assert not any(p.requires_grad for p in ema.module.parameters())
@@ -70,8 +73,9 @@ def test_batch_norm_statistics_are_the_averaged_weights_own():
     with torch.no_grad():
         h = [ema.module.fc(z) for z in draws]
     assert torch.allclose(ema.module.bn.running_mean, torch.cat(h).mean(0), atol=1e-5)
-    assert torch.allclose(ema.module.bn.running_var,
-                          torch.stack([b.var(0) for b in h]).mean(0), atol=1e-5)
+    assert torch.allclose(
+        ema.module.bn.running_var, torch.stack([b.var(0) for b in h]).mean(0), atol=1e-5
+    )
     assert not torch.allclose(ema.module.bn.running_mean, live.bn.running_mean)
     # the next update takes the live buffers again; the refresh left the weights alone
     w = ema.module.fc.weight.clone()
@@ -80,25 +84,45 @@ def test_batch_norm_statistics_are_the_averaged_weights_own():
 
 
 def _run(capsys, out, *extra):
-    code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_progressive.toml", "--out", out,
-                       "--quiet", "--set", "model.stage_steps=1", "--set", "model.fade_steps=1",
-                       "--set", "model.width=0.02", "--set", "train.batch_size=2",
-                       "--set", "data.n_crops=32", "--set", "log.checkpoint_every=1",
-                       "--set", "log.keep_checkpoints=20", "--device", "cpu", *extra)
+    code, _, err = cli(
+        capsys,
+        "run",
+        ROOT / "recipes" / "dt_progressive.toml",
+        "--out",
+        out,
+        "--quiet",
+        "--set",
+        "model.stage_steps=1",
+        "--set",
+        "model.fade_steps=1",
+        "--set",
+        "model.width=0.02",
+        "--set",
+        "train.batch_size=2",
+        "--set",
+        "data.n_crops=32",
+        "--set",
+        "log.checkpoint_every=1",
+        "--set",
+        "log.keep_checkpoints=20",
+        "--device",
+        "cpu",
+        *extra,
+    )
     assert code == 0, err
     return [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
 
 
 def _trained(lines):
-    return [{k: v for k, v in ln.items() if not k.startswith(("stage/", "time/"))}
-            for ln in lines]
+    return [{k: v for k, v in ln.items() if not k.startswith(("stage/", "time/"))} for ln in lines]
 
 
 def test_a_run_samples_from_the_average_and_trains_as_without_it(tmp_path, capsys):
     ema = ("--set", "train.generator_ema=0.5")
     with_ema = _run(capsys, tmp_path / "ema", "--set", "train.steps=7", *ema)
-    without = _run(capsys, tmp_path / "live", "--set", "train.steps=7",
-                   "--set", "train.generator_ema=0")
+    without = _run(
+        capsys, tmp_path / "live", "--set", "train.steps=7", "--set", "train.generator_ema=0"
+    )
     # the average only watches: every loss of every logged step is the same
     assert _trained(with_ema) == _trained(without)
     stages = [ln for ln in with_ema if "stage/resolution" in ln]
@@ -149,8 +173,15 @@ def test_a_run_samples_from_the_average_and_trains_as_without_it(tmp_path, capsy
 
 def test_a_decay_out_of_range_is_one_line(tmp_path, capsys):
     for bad in ("1.0", "-0.1", "nan"):
-        code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_progressive.toml", "--out",
-                           tmp_path / "bad", "--set", f"train.generator_ema={bad}")
+        code, _, err = cli(
+            capsys,
+            "run",
+            ROOT / "recipes" / "dt_progressive.toml",
+            "--out",
+            tmp_path / "bad",
+            "--set",
+            f"train.generator_ema={bad}",
+        )
         assert code == 2 and "generator_ema" in err and "Traceback" not in err, err
         assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "bad").exists()
@@ -159,12 +190,26 @@ def test_a_decay_out_of_range_is_one_line(tmp_path, capsys):
 def test_progressive_detail_benchmark(tmp_path, capsys):
     """benchmarks/progressive_detail.py: FD-photos of a run's stable-phase points, from a
     classifier trained on labelled crops; an image set's FD to itself is 0."""
-    code, out, err = cli(capsys, "features", "train", "photos", "--option", "labelled=true",
-                         "--option", "n_crops=270", "--option", "size=32", "--option",
-                         "resize=40", "--epochs", "1", "--out", tmp_path / "f.safetensors")
+    code, out, err = cli(
+        capsys,
+        "features",
+        "train",
+        "photos",
+        "--option",
+        "labelled=true",
+        "--option",
+        "n_crops=270",
+        "--option",
+        "size=32",
+        "--option",
+        "resize=40",
+        "--epochs",
+        "1",
+        "--out",
+        tmp_path / "f.safetensors",
+    )
     assert code == 0, err
-    _run(capsys, tmp_path / "ema", "--set", "train.steps=7", "--set",
-         "train.generator_ema=0.5")
+    _run(capsys, tmp_path / "ema", "--set", "train.steps=7", "--set", "train.generator_ema=0.5")
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import progressive_detail
@@ -172,9 +217,20 @@ def test_progressive_detail_benchmark(tmp_path, capsys):
         sys.path.remove(str(ROOT / "benchmarks"))
     md = tmp_path / "results.md"
     md.write_text("# Results\n")
-    assert progressive_detail.main([str(tmp_path / "ema"), "--features",
-                                    str(tmp_path / "f.safetensors"), "--json",
-                                    str(tmp_path / "d.json"), "--markdown", str(md)]) == 0
+    assert (
+        progressive_detail.main(
+            [
+                str(tmp_path / "ema"),
+                "--features",
+                str(tmp_path / "f.safetensors"),
+                "--json",
+                str(tmp_path / "d.json"),
+                "--markdown",
+                str(md),
+            ]
+        )
+        == 0
+    )
     got = json.loads((tmp_path / "d.json").read_text())
     points = got["runs"]["ema"]["points"]
     assert [(p["step"], p["resolution"]) for p in points] == [(5, 16), (7, 32)]
@@ -187,6 +243,7 @@ def test_progressive_detail_benchmark(tmp_path, capsys):
     detail = progressive_detail.Detail(tmp_path / "f.safetensors", data)
     same, other = detail.fd(detail.real), detail.fd(-detail.real)
     assert abs(same) < 1e-3 and other > 100 * abs(same)
-    code = progressive_detail.main([str(tmp_path / "ema"), "--features",
-                                    str(tmp_path / "missing.safetensors")])
+    code = progressive_detail.main(
+        [str(tmp_path / "ema"), "--features", str(tmp_path / "missing.safetensors")]
+    )
     assert code == 2 and "not found" in capsys.readouterr().err

@@ -51,7 +51,8 @@ def test_several_blocks_are_squares_of_the_size_that_may_overlap():
         hidden.append(int(m.sum()))
         # every hidden pixel lies in a fully hidden 4x4 square
         sq = torch.nn.functional.max_pool2d(
-            (torch.nn.functional.avg_pool2d(m[None].float(), 4, stride=1) == 1).float(), 1)
+            (torch.nn.functional.avg_pool2d(m[None].float(), 4, stride=1) == 1).float(), 1
+        )
         covered = torch.nn.functional.conv_transpose2d(sq, torch.ones(1, 1, 4, 4))[0] > 0
         assert torch.equal(covered, m)
     assert max(hidden) <= 160 and min(hidden) >= 16
@@ -105,11 +106,13 @@ def poisoned_plugin(tmp_path):
     class P:
         @hookimpl
         def register_datasets(self, register):
-            def poisoned(value: Annotated[float, AllowNonFinite] = 0.0,
-                         kind: str = "pixels") -> DataSource:
+            def poisoned(
+                value: Annotated[float, AllowNonFinite] = 0.0, kind: str = "pixels"
+            ) -> DataSource:
                 src = fashion_mnist(root)
                 occ = Occlusion(kind, fraction=0.5, count=2, size=9)
                 return DataSource(Poisoned(src.train, occ, 0, value), src.sample_shape, src.test)
+
             register("poisoned", poisoned)
 
     p = P()
@@ -120,12 +123,19 @@ def poisoned_plugin(tmp_path):
 
 def occluded_recipe(data, objective="triangle", steps=3, **train):
     occ = {"kind": data.get("kind", "pixels"), "fraction": 0.5, "count": 2, "size": 9}
-    return from_dict({"name": "occ", "objective": objective, "seed": 0, "device": "cpu",
-                      "model": {"arch": "dcgan", "width": 0.0625, "latent_dim": 8},
-                      "data": {**data, "occlusion": occ},
-                      "objectives": {"abp": {"langevin_steps": 3, "step_size": 0.1}},
-                      "train": {"steps": steps, "batch_size": 8, **train},
-                      "log": {"every": 1, "progress": False, "checkpoint_every": 2}})
+    return from_dict(
+        {
+            "name": "occ",
+            "objective": objective,
+            "seed": 0,
+            "device": "cpu",
+            "model": {"arch": "dcgan", "width": 0.0625, "latent_dim": 8},
+            "data": {**data, "occlusion": occ},
+            "objectives": {"abp": {"langevin_steps": 3, "step_size": 0.1}},
+            "train": {"steps": steps, "batch_size": 8, **train},
+            "log": {"every": 1, "progress": False, "checkpoint_every": 2},
+        }
+    )
 
 
 @pytest.mark.parametrize("objective", ["triangle", "vae", "abp"])
@@ -136,11 +146,23 @@ def test_hidden_values_nan_or_huge_change_nothing(poisoned_plugin, objective, ki
         r = occluded_recipe({"name": "poisoned", "value": value, "kind": kind}, objective)
         t = Trainer(r)
         for _ in range(3):
-            x, mask, index = next(iter(torch.utils.data.DataLoader(
-                t.data.train, batch_size=8, collate_fn=__import__("genzoo.data").data._collate)))
+            x, mask, index = next(
+                iter(
+                    torch.utils.data.DataLoader(
+                        t.data.train,
+                        batch_size=8,
+                        collate_fn=__import__("genzoo.data").data._collate,
+                    )
+                )
+            )
             t.step(x, mask, index)
-        params.append({k: v for n, m in t.players.items() for k, v in
-                       ((f"{n}.{k}", v) for k, v in params_of(m).items())})
+        params.append(
+            {
+                k: v
+                for n, m in t.players.items()
+                for k, v in ((f"{n}.{k}", v) for k, v in params_of(m).items())
+            }
+        )
         assert all(torch.isfinite(v).all() for v in params[-1].values())
         assert torch.isfinite(t.per_example.tensors["fill"]).all()
     for other in params[1:]:
@@ -151,8 +173,13 @@ def test_hidden_values_nan_or_huge_change_nothing(poisoned_plugin, objective, ki
 def test_hidden_pixels_start_at_zero_and_are_refilled_with_the_reconstruction(poisoned_plugin):
     r = occluded_recipe({"name": "poisoned", "value": 5.0})
     t = Trainer(r)
-    x, mask, index = next(iter(torch.utils.data.DataLoader(
-        t.data.train, batch_size=8, collate_fn=__import__("genzoo.data").data._collate)))
+    x, mask, index = next(
+        iter(
+            torch.utils.data.DataLoader(
+                t.data.train, batch_size=8, collate_fn=__import__("genzoo.data").data._collate
+            )
+        )
+    )
     assert torch.equal(x[~mask], torch.zeros(int((~mask).sum())))  # zero-filled
     seen = {}
     real_terms = t.objective.terms
@@ -160,6 +187,7 @@ def test_hidden_pixels_start_at_zero_and_are_refilled_with_the_reconstruction(po
     def spy(player, d):
         seen.setdefault(player, d.x.clone())
         return real_terms(player, d)
+
     t.objective.terms = spy
     t.step(x, mask, index)
     assert torch.equal(seen["alpha"], x)  # first visit: hidden pixels are 0
@@ -214,9 +242,10 @@ def test_abp_langevin_lowers_the_posterior_energy_on_a_toy_generator():
     s = 0.5
 
     def energy(z):  # -log p(z|x) up to a constant
-        return ((x - g(z)) ** 2).sum(1) / (2 * s ** 2) + (z ** 2).sum(1) / 2
+        return ((x - g(z)) ** 2).sum(1) / (2 * s**2) + (z**2).sum(1) / 2
 
     from genzoo.per_example import PerExample
+
     state = PerExample()
     state.add("abp.z", torch.randn(16, 2) * 2)
     models = type("M", (), {"generator": g})()
@@ -237,28 +266,56 @@ def test_abp_langevin_lowers_the_posterior_energy_on_a_toy_generator():
     d = Draws(models, x, None, s, index=index, per_example=state)
     term = abp.theta(d)["kl_data_p.recon"]
     z = state.tensors["abp.z"]
-    assert term.item() == pytest.approx((((x - g(z)) ** 2).sum(1) / (2 * s ** 2)).mean().item(),
-                                        rel=1e-5)
+    assert term.item() == pytest.approx(
+        (((x - g(z)) ** 2).sum(1) / (2 * s**2)).mean().item(), rel=1e-5
+    )
 
 
 def test_abp_trains_on_complete_data_too(tmp_path, capsys):
     root = make_fashion_like(tmp_path / "fm", n_train=32, n_test=8)
     out = tmp_path / "run"
-    code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_occluded_fashion.toml", "--out", out,
-                       "--quiet", "--set", f'data.root="{root}"', "--set", 'objective="abp"',
-                       "--set", "data.occlusion.kind=\"pixels\"", "--set", "train.steps=3",
-                       "--set", "train.batch_size=8", "--set", "model.width=0.0625",
-                       "--set", "objectives.abp.langevin_steps=2")
+    code, _, err = cli(
+        capsys,
+        "run",
+        ROOT / "recipes" / "dt_occluded_fashion.toml",
+        "--out",
+        out,
+        "--quiet",
+        "--set",
+        f'data.root="{root}"',
+        "--set",
+        'objective="abp"',
+        "--set",
+        'data.occlusion.kind="pixels"',
+        "--set",
+        "train.steps=3",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "model.width=0.0625",
+        "--set",
+        "objectives.abp.langevin_steps=2",
+    )
     assert code == 0, err
-    t = Trainer(load(ROOT / "recipes" / "dt_occluded_fashion.toml",
-                     [f'data.root="{root}"', 'objective="abp"', "model.width=0.0625"]))
+    t = Trainer(
+        load(
+            ROOT / "recipes" / "dt_occluded_fashion.toml",
+            [f'data.root="{root}"', 'objective="abp"', "model.width=0.0625"],
+        )
+    )
     assert set(t.per_example.tensors) == {"fill", "abp.z"}
-    raw = from_dict({"name": "c", "objective": "abp", "device": "cpu",
-                     "model": {"arch": "dcgan", "width": 0.0625, "latent_dim": 8},
-                     "data": {"name": "fashion_mnist", "root": str(root)},
-                     "objectives": {"abp": {"langevin_steps": 2}},
-                     "train": {"steps": 2, "batch_size": 8},
-                     "log": {"progress": False}})
+    raw = from_dict(
+        {
+            "name": "c",
+            "objective": "abp",
+            "device": "cpu",
+            "model": {"arch": "dcgan", "width": 0.0625, "latent_dim": 8},
+            "data": {"name": "fashion_mnist", "root": str(root)},
+            "objectives": {"abp": {"langevin_steps": 2}},
+            "train": {"steps": 2, "batch_size": 8},
+            "log": {"progress": False},
+        }
+    )
     t = Trainer(raw)
     before = t.per_example.tensors["abp.z"].clone()
     t.fit(tmp_path / "complete")
@@ -281,9 +338,18 @@ def test_occlusion_recipe_round_trip_and_identity():
 
 def test_bad_occlusion_is_one_line_and_exit_2(tmp_path, capsys):
     root = make_fashion_like(tmp_path / "fm", n_train=16, n_test=8)
-    code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_occluded_fashion.toml", "--out",
-                       tmp_path / "r", "--quiet", "--set", f'data.root="{root}"',
-                       "--set", "data.occlusion.size=40")
+    code, _, err = cli(
+        capsys,
+        "run",
+        ROOT / "recipes" / "dt_occluded_fashion.toml",
+        "--out",
+        tmp_path / "r",
+        "--quiet",
+        "--set",
+        f'data.root="{root}"',
+        "--set",
+        "data.occlusion.size=40",
+    )
     assert code == 2
     assert "size <= 28" in err and "fix [data.occlusion]" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
@@ -292,9 +358,22 @@ def test_bad_occlusion_is_one_line_and_exit_2(tmp_path, capsys):
 def test_eval_reports_the_recovery_error_and_writes_the_picture(tmp_path, capsys):
     root = make_fashion_like(tmp_path / "fm", n_train=32, n_test=8)
     out = tmp_path / "run"
-    code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_occluded_fashion.toml", "--out", out,
-                       "--quiet", "--set", f'data.root="{root}"', "--set", "train.steps=4",
-                       "--set", "train.batch_size=8", "--set", "model.width=0.0625")
+    code, _, err = cli(
+        capsys,
+        "run",
+        ROOT / "recipes" / "dt_occluded_fashion.toml",
+        "--out",
+        out,
+        "--quiet",
+        "--set",
+        f'data.root="{root}"',
+        "--set",
+        "train.steps=4",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "model.width=0.0625",
+    )
     assert code == 0, err
     code, _, err = cli(capsys, "eval", out, "--n", 8)
     assert code == 0, err
@@ -306,6 +385,7 @@ def test_eval_reports_the_recovery_error_and_writes_the_picture(tmp_path, capsys
     # the same number from the definition: the checkpoint's fill against the clean images
     from genzoo.store import checkpoint
     from genzoo_datasets.idx import fashion_mnist
+
     ckpt = checkpoint.latest(out / "checkpoints")
     fill = ckpt.tensors["per_example.fill"]
     clean = fashion_mnist(root).train

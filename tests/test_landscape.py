@@ -30,8 +30,9 @@ def starts_around(centres, n=20, radius=0.6, seed=0):
     for c in centres:
         ang = torch.rand(n, generator=g, dtype=torch.float64) * 2 * math.pi
         r = radius * torch.rand(n, generator=g, dtype=torch.float64)
-        out.append(torch.tensor(c, dtype=torch.float64) + torch.stack([r * ang.cos(),
-                                                                        r * ang.sin()], 1))
+        out.append(
+            torch.tensor(c, dtype=torch.float64) + torch.stack([r * ang.cos(), r * ang.sin()], 1)
+        )
     return torch.cat(out)
 
 
@@ -40,28 +41,41 @@ FAR = [[-1.5, 0.0], [1.5, 0.0], [0.0, 2.5]]
 
 def test_descent_finds_every_minimum():
     f = Bumps(FAR, heights=[1.0, 1.0, 1.5])
-    x, e, steps = descend(f, starts_around(FAR), eta=0.05, max_steps=2000, grad_tol=1e-6,
-                          energy_tol=0, bounds=None)
+    x, e, steps = descend(
+        f, starts_around(FAR), eta=0.05, max_steps=2000, grad_tol=1e-6, energy_tol=0, bounds=None
+    )
     rep = merge_minima(x, e, tol=1e-3)
     found = x[rep.unique()]
     assert len(found) == 3
     for c in FAR:  # the bumps barely overlap: minima sit on the centres
         assert torch.cdist(found, torch.tensor([c], dtype=torch.float64)).min() < 1e-3
     assert (steps > 0).all()
-    assert torch.allclose(torch.sort(e[rep.unique()]).values,
-                          torch.tensor([-1.5, -1.0, -1.0], dtype=torch.float64), atol=1e-4)
+    assert torch.allclose(
+        torch.sort(e[rep.unique()]).values,
+        torch.tensor([-1.5, -1.0, -1.0], dtype=torch.float64),
+        atol=1e-4,
+    )
 
 
 def test_barrier_equals_the_known_saddle():
     d, s = 0.6, 0.5
     f = Bumps([[-d, 0.0], [d, 0.0]], sigma=s)
-    x, e, _ = descend(f, torch.tensor([[-0.9, 0.1], [0.8, -0.2]], dtype=torch.float64),
-                      eta=0.05, max_steps=5000, grad_tol=1e-9, energy_tol=0, bounds=None)
+    x, e, _ = descend(
+        f,
+        torch.tensor([[-0.9, 0.1], [0.8, -0.2]], dtype=torch.float64),
+        eta=0.05,
+        max_steps=5000,
+        grad_tol=1e-9,
+        energy_tol=0,
+        bounds=None,
+    )
 
     # the minima, independently: zero of d/dx f(x, 0) for x > 0, by bisection
     def df(t):
-        return -(t - d) * math.exp(-(t - d) ** 2 / (2 * s * s)) - (t + d) * math.exp(
-            -(t + d) ** 2 / (2 * s * s))
+        return -(t - d) * math.exp(-((t - d) ** 2) / (2 * s * s)) - (t + d) * math.exp(
+            -((t + d) ** 2) / (2 * s * s)
+        )
+
     lo, hi = 0.05, 1.5
     for _ in range(100):
         mid = (lo + hi) / 2
@@ -75,21 +89,33 @@ def test_barrier_equals_the_known_saddle():
 def test_clustering_merges_in_the_known_order():
     centres = [[-0.6, 0.0], [0.6, 0.0], [3.0, 0.0]]
     f = Bumps(centres)
-    land = map_landscape(f, starts_around(centres, radius=0.3), eta=0.05, max_steps=3000,
-                         grad_tol=1e-6, energy_tol=0, neighbours=2, grid=65, bounds=None,
-                         threshold=-0.5)
+    land = map_landscape(
+        f,
+        starts_around(centres, radius=0.3),
+        eta=0.05,
+        max_steps=3000,
+        grad_tol=1e-6,
+        energy_tol=0,
+        neighbours=2,
+        grid=65,
+        bounds=None,
+        threshold=-0.5,
+    )
     assert len(land.minima) == 3
     levels = [m[0] for m in land.tree.merges]
     assert levels == sorted(levels) and len(levels) == 2
     first = set(land.tree.links[0])
     xs = land.minima[:, 0]
     assert {int(xs[i] > 0) for i in first} == {0, 1} and all(abs(xs[i]) < 1 for i in first)
+
     # known barriers: the highest energy on the x-axis between the minima, on a fine grid
     def energy(t):
         return -sum(math.exp(-((t - c[0]) ** 2) / (2 * 0.25)) for c in centres)
+
     mins = sorted(float(v) for v in xs)
-    between = [max(energy(a + (b - a) * k / 20000) for k in range(20001))
-               for a, b in zip(mins, mins[1:])]
+    between = [
+        max(energy(a + (b - a) * k / 20000) for k in range(20001)) for a, b in zip(mins, mins[1:])
+    ]
     assert abs(levels[0] - between[0]) < 1e-3 and abs(levels[1] - between[1]) < 1e-3
     assert levels[0] < -0.9 < levels[1]  # the close pair's saddle first, then the wide gap
     assert land.n_basins == 2  # cut at -0.5: the close pair shares a basin
@@ -153,14 +179,41 @@ def test_landscape_command_end_to_end_on_a_tiny_run(tmp_path, capsys):
     root = make_fashion_like(tmp_path / "fm", n_train=64, n_test=40)
     run = tmp_path / "run"
     with pytest.raises(SystemExit) as exc:
-        main(["run", str(ROOT / "recipes" / "dt_landscape_fashion.toml"), "--out", str(run),
-              "--quiet", "--set", f'data.root="{root}"', "--set", "train.steps=3",
-              "--set", "train.batch_size=8", "--set", "model.width=0.0625",
-              "--set", 'device="cpu"'])
+        main(
+            [
+                "run",
+                str(ROOT / "recipes" / "dt_landscape_fashion.toml"),
+                "--out",
+                str(run),
+                "--quiet",
+                "--set",
+                f'data.root="{root}"',
+                "--set",
+                "train.steps=3",
+                "--set",
+                "train.batch_size=8",
+                "--set",
+                "model.width=0.0625",
+                "--set",
+                'device="cpu"',
+            ]
+        )
     assert exc.value.code == 0
     with pytest.raises(SystemExit) as exc:
-        main(["landscape", str(run), "--n", "30", "--max-steps", "20", "--basins", "5",
-              "--min-size", "1"])
+        main(
+            [
+                "landscape",
+                str(run),
+                "--n",
+                "30",
+                "--max-steps",
+                "20",
+                "--basins",
+                "5",
+                "--min-size",
+                "1",
+            ]
+        )
     assert exc.value.code == 0, capsys.readouterr().err
     report = json.loads((run / "landscape" / "landscape.json").read_text())
     assert report["n_starts"] == 30 and 1 <= report["n_minima"] <= 30
@@ -175,7 +228,19 @@ def test_landscape_command_end_to_end_on_a_tiny_run(tmp_path, capsys):
     png = run / "landscape" / "disconnectivity.png"
     assert png.stat().st_size > 5000
     with pytest.raises(SystemExit) as exc:
-        main(["landscape", str(run), "--n", "30", "--start", "samples", "--max-steps", "5",
-              "--out", str(tmp_path / "from_samples")])
+        main(
+            [
+                "landscape",
+                str(run),
+                "--n",
+                "30",
+                "--start",
+                "samples",
+                "--max-steps",
+                "5",
+                "--out",
+                str(tmp_path / "from_samples"),
+            ]
+        )
     assert exc.value.code == 0
     assert json.loads((tmp_path / "from_samples" / "landscape.json").read_text())["purity"] is None

@@ -63,8 +63,9 @@ def test_no_import_cycle():
         assert chain is None, " -> ".join(chain)
 
 
-@pytest.mark.parametrize("reader", ["genzoo.api", *sorted(m for m in MODULES
-                                                         if m.startswith("genzoo.analysis"))])
+@pytest.mark.parametrize(
+    "reader", ["genzoo.api", *sorted(m for m in MODULES if m.startswith("genzoo.analysis"))]
+)
 def test_reading_a_run_never_goes_through_training(reader):
     chain = reaches(reader, lambda n: n.startswith("genzoo.training"))
     assert chain is None, " -> ".join(chain)

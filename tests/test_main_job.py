@@ -12,8 +12,17 @@ from genzoo.cli import main
 @pytest.mark.slow
 def test_default_texture_recipe_trains_to_the_end(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["run", str(ROOT / "recipes" / "dt_texture.toml"), "--out", str(tmp_path / "run"),
-              "--quiet", "--device", "cpu"])
+        main(
+            [
+                "run",
+                str(ROOT / "recipes" / "dt_texture.toml"),
+                "--out",
+                str(tmp_path / "run"),
+                "--quiet",
+                "--device",
+                "cpu",
+            ]
+        )
     assert exc.value.code == 0, capsys.readouterr().err
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert all(math.isfinite(v) for line in lines for v in line.values())

@@ -28,11 +28,13 @@ def test_fd_through_torchmetrics_matches_the_closed_form():
     q = sample_quality(identity(), x, y, batch=4096, kid_subset=500, kid_subsets=20)
     assert abs(q["fd"] - 11) < 0.2
     assert q["kid"] > 1  # the polynomial-kernel MMD of two different Gaussians
-    same = sample_quality(identity(), x[:10000], x[10000:], batch=4096, kid_subset=500,
-                          kid_subsets=20)
+    same = sample_quality(
+        identity(), x[:10000], x[10000:], batch=4096, kid_subset=500, kid_subsets=20
+    )
     assert same["fd"] < 0.01 and abs(same["kid"]) < 0.05
     assert same["protocol"]["n_real"] == 10000 and same["protocol"]["library"].startswith(
-        "torchmetrics")
+        "torchmetrics"
+    )
 
 
 @pytest.mark.filterwarnings("ignore:Metric `")

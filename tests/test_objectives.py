@@ -61,9 +61,11 @@ class LinEnergy(Energy):
 
 def linear_models(seed=0, D=5, d=2):
     g = torch.Generator().manual_seed(seed)
-    return Models(LinGen(torch.randn(D, d, generator=g)),
-                  LinEnc(torch.randn(d, D, generator=g), 0.3 * torch.randn(d, generator=g)),
-                  LinEnergy(torch.randn(D, generator=g)))
+    return Models(
+        LinGen(torch.randn(D, d, generator=g)),
+        LinEnc(torch.randn(d, D, generator=g), 0.3 * torch.randn(d, generator=g)),
+        LinEnergy(torch.randn(D, generator=g)),
+    )
 
 
 def objective(spec, options=None):
@@ -84,15 +86,17 @@ def test_vae_equals_hand_computed_negative_elbo():
     z_hat = mu + sigma * eps
     x_hat = z_hat @ m.generator.W.detach().T
     D = x.shape[1]
-    log_px = (-((x - x_hat) ** 2).sum(1) / (2 * s**2) - D * math.log(s)
-              - D / 2 * math.log(2 * math.pi))
+    log_px = (
+        -((x - x_hat) ** 2).sum(1) / (2 * s**2) - D * math.log(s) - D / 2 * math.log(2 * math.pi)
+    )
     kl = 0.5 * (mu**2 + sigma**2 - 1 - 2 * sigma.log()).sum(1)
     neg_elbo = (-log_px + kl).mean()
     const = D * math.log(s) + D / 2 * math.log(2 * math.pi)
     assert torch.allclose(phi_loss.detach(), neg_elbo - const, atol=1e-5)
     theta_loss = sum(vae.terms("theta", d).values())
-    assert torch.allclose(theta_loss.detach(), (((x - x_hat) ** 2).sum(1) / (2 * s**2)).mean(),
-                          atol=1e-5)
+    assert torch.allclose(
+        theta_loss.detach(), (((x - x_hat) ** 2).sum(1) / (2 * s**2)).mean(), atol=1e-5
+    )
     assert vae.terms("alpha", d) == {}
 
 
@@ -119,8 +123,11 @@ def test_acd_energy_l2_gradient_matches_the_math():
     (grad,) = torch.autograd.grad(sum(terms.values()), [m.energy.w])
     x_tilde = z @ m.generator.W.detach().T
     w = m.energy.w.detach()
-    expected = x_tilde.mean(0) - x.mean(0) + 2 * 0.3 * (
-        ((x @ w)[:, None] * x).mean(0) + ((x_tilde @ w)[:, None] * x_tilde).mean(0))
+    expected = (
+        x_tilde.mean(0)
+        - x.mean(0)
+        + 2 * 0.3 * (((x @ w)[:, None] * x).mean(0) + ((x_tilde @ w)[:, None] * x_tilde).mean(0))
+    )
     assert torch.allclose(grad, expected, atol=1e-5)
     assert "acd.energy_l2" not in objective("acd").terms("alpha", Draws(m, x, z, s=1.0))
 
@@ -194,12 +201,16 @@ def test_each_step_moves_only_its_own_player(toy_plugin, spec):
             out = _orig(*a, **k)
             snapshots.append((_p, {p: params_of(m) for p, m in tr.players.items()}))
             return out
+
         opt.step = step
     tr.step(torch.randn(64, 2))
     stepped = [name for name, _ in snapshots[1:]]
-    expected = {"triangle": ["alpha", "phi", "theta", "theta"], "vae": ["phi", "theta", "theta"],
-                "acd": ["alpha", "phi", "theta", "theta"],
-                "wake_sleep": ["phi", "theta", "theta"]}[spec]
+    expected = {
+        "triangle": ["alpha", "phi", "theta", "theta"],
+        "vae": ["phi", "theta", "theta"],
+        "acd": ["alpha", "phi", "theta", "theta"],
+        "wake_sleep": ["phi", "theta", "theta"],
+    }[spec]
     assert stepped == expected
     for (_, before), (player, after) in zip(snapshots, snapshots[1:]):
         for p in after:
@@ -276,6 +287,7 @@ def test_same_seed_same_run_and_another_seed_another(toy_plugin, tmp_path):
         tr = Trainer(toy_recipe(seed=seed), device="cpu")
         tr.fit(tmp_path / out)
         return {p: params_of(m) for p, m in tr.players.items()}
+
     a, b, c = train(1, "a"), train(1, "b"), train(2, "c")
     assert all(torch.equal(a[p][k], b[p][k]) for p in a for k in a[p])
     assert not all(torch.equal(a[p][k], c[p][k]) for p in a for k in a[p])
@@ -291,15 +303,26 @@ def test_trainer_step_equals_the_triangle_written_out(tmp_path):
 
     from genzoo.recipe import from_dict
 
-    spec = importlib.util.spec_from_file_location("throughput",
-                                                  ROOT / "benchmarks" / "throughput.py")
+    spec = importlib.util.spec_from_file_location(
+        "throughput", ROOT / "benchmarks" / "throughput.py"
+    )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     root = make_fashion_like(tmp_path / "fm", n_train=48, n_test=8)
-    t = Trainer(from_dict({"name": "eq", "objective": "triangle", "seed": 0, "device": "cpu",
-                           "model": {"arch": "dcgan", "width": 0.125, "latent_dim": 8},
-                           "data": {"name": "fashion_mnist", "root": str(root)},
-                           "train": {"batch_size": 16}, "log": {"progress": False}}))
+    t = Trainer(
+        from_dict(
+            {
+                "name": "eq",
+                "objective": "triangle",
+                "seed": 0,
+                "device": "cpu",
+                "model": {"arch": "dcgan", "width": 0.125, "latent_dim": 8},
+                "data": {"name": "fashion_mnist", "root": str(root)},
+                "train": {"batch_size": 16},
+                "log": {"progress": False},
+            }
+        )
+    )
     plain = bench.PlainLoop(t, reuse=False)
     for k in range(3):
         x = torch.stack([t.data.train[i][0] for i in range(16 * k, 16 * k + 16)])
@@ -307,7 +330,10 @@ def test_trainer_step_equals_the_triangle_written_out(tmp_path):
         t.step(x)
         torch.manual_seed(k)
         plain.step(x)
-    for mine, theirs in ((t.models.generator, plain.g), (t.models.encoder, plain.q),
-                         (t.models.energy, plain.f)):
+    for mine, theirs in (
+        (t.models.generator, plain.g),
+        (t.models.encoder, plain.q),
+        (t.models.energy, plain.f),
+    ):
         for (name, a), b in zip(mine.named_parameters(), theirs.parameters()):
             assert torch.allclose(a, b, rtol=1e-5, atol=1e-7), name

@@ -38,26 +38,38 @@ def site(tmp_path, monkeypatch):
 
 
 def tiny_texture_recipe(arch, tmp_path, **model):
-    return recipe.from_dict({
-        "objective": "triangle", "device": "cpu",
-        "model": {"arch": arch, **model},
-        "data": {"name": "texture_image", "size": 32, "n_crops": 64},
-        "train": {"steps": 3, "batch_size": 8},
-        "log": {"every": 1, "progress": False, "n_samples": 4}})
+    return recipe.from_dict(
+        {
+            "objective": "triangle",
+            "device": "cpu",
+            "model": {"arch": arch, **model},
+            "data": {"name": "texture_image", "size": 32, "n_crops": 64},
+            "train": {"steps": 3, "batch_size": 8},
+            "log": {"every": 1, "progress": False, "n_samples": 4},
+        }
+    )
 
 
 def test_builtin_plugins_come_from_the_genzoo_distribution():
     reg = plugins.build_registry()
-    for kind, name in [("objectives", "triangle"), ("objectives", "vae"), ("objectives", "acd"),
-                       ("objectives", "wake_sleep"), ("architectures", "dcgan"),
-                       ("architectures", "texture"), ("datasets", "texture_image"),
-                       ("datasets", "fashion_mnist"), ("datasets", "image_folder")]:
+    for kind, name in [
+        ("objectives", "triangle"),
+        ("objectives", "vae"),
+        ("objectives", "acd"),
+        ("objectives", "wake_sleep"),
+        ("architectures", "dcgan"),
+        ("architectures", "texture"),
+        ("datasets", "texture_image"),
+        ("datasets", "fashion_mnist"),
+        ("datasets", "image_folder"),
+    ]:
         assert reg.get(kind, name).dist == "genzoo"
 
 
 def test_third_party_distribution_registers_an_architecture_a_recipe_uses(site, tmp_path):
-    fake_distribution(site, "acme-nets", "acme_nets", EXAMPLE.joinpath("genzoo_example.py")
-                      .read_text(), "acme")
+    fake_distribution(
+        site, "acme-nets", "acme_nets", EXAMPLE.joinpath("genzoo_example.py").read_text(), "acme"
+    )
     reg = plugins.registry()
     assert reg.get("architectures", "example_fc").dist == "acme-nets"
     assert reg.get("objectives", "example_energy_only").dist == "acme-nets"
@@ -67,8 +79,10 @@ def test_third_party_distribution_registers_an_architecture_a_recipe_uses(site, 
 
 
 def test_two_distributions_registering_one_name_is_a_clear_conflict(site):
-    src = ("from genzoo import hookimpl\n@hookimpl\ndef register_architectures(register):\n"
-           "    register('dcgan', lambda shape: None)\n")
+    src = (
+        "from genzoo import hookimpl\n@hookimpl\ndef register_architectures(register):\n"
+        "    register('dcgan', lambda shape: None)\n"
+    )
     fake_distribution(site, "copycat", "copycat_nets", src, "copycat")
     with pytest.raises(GenzooError) as exc:
         plugins.registry()
@@ -78,22 +92,38 @@ def test_two_distributions_registering_one_name_is_a_clear_conflict(site):
 
 
 def test_a_plugin_that_fails_to_import_is_named_and_skipped(site):
-    fake_distribution(site, "broken-plugin", "broken_mod", "raise ImportError('no numpy 9')\n",
-                      "broken")
+    fake_distribution(
+        site, "broken-plugin", "broken_mod", "raise ImportError('no numpy 9')\n", "broken"
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         reg = plugins.registry()
-    assert any("plugin 'broken' from 'broken-plugin' failed to load" in str(w.message)
-               for w in caught)
+    assert any(
+        "plugin 'broken' from 'broken-plugin' failed to load" in str(w.message) for w in caught
+    )
     assert "triangle" in reg.names("objectives")
 
 
 def test_the_documented_example_package_installs_with_pip_and_registers(tmp_path, monkeypatch):
     target, src = tmp_path / "target", tmp_path / "src"
     shutil.copytree(EXAMPLE, src)  # builds in a copy: the docs folder stays clean
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--no-index", "--target", str(target), str(src)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+    )
     monkeypatch.syspath_prepend(str(target))
     plugins.reset()
     try:
@@ -105,24 +135,31 @@ def test_the_documented_example_package_installs_with_pip_and_registers(tmp_path
 
 def _cli(site, *args, env=None):
     import os
+
     env = {**os.environ, "PYTHONPATH": str(site), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "genzoo", *args], capture_output=True,
-                          text=True, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "genzoo", *args], capture_output=True, text=True, env=env
+    )
 
 
 def test_cli_names_a_broken_plugin_and_carries_on(tmp_path):
-    fake_distribution(tmp_path, "broken-plugin", "broken_mod", "raise RuntimeError('boom')\n",
-                      "broken")
+    fake_distribution(
+        tmp_path, "broken-plugin", "broken_mod", "raise RuntimeError('boom')\n", "broken"
+    )
     p = _cli(tmp_path, "plugins")
     assert p.returncode == 0
-    assert ("warning: plugin 'broken' from 'broken-plugin' failed to load and is skipped: "
-            "RuntimeError: boom") in p.stderr
+    assert (
+        "warning: plugin 'broken' from 'broken-plugin' failed to load and is skipped: "
+        "RuntimeError: boom"
+    ) in p.stderr
     assert "triangle" in p.stdout and "Traceback" not in p.stderr
 
 
 def test_cli_reports_a_name_conflict_in_one_line(tmp_path):
-    src = ("from genzoo import hookimpl\n@hookimpl\ndef register_objectives(register):\n"
-           "    register('vae', object)\n")
+    src = (
+        "from genzoo import hookimpl\n@hookimpl\ndef register_objectives(register):\n"
+        "    register('vae', object)\n"
+    )
     fake_distribution(tmp_path, "copycat", "copycat_obj", src, "copycat")
     p = _cli(tmp_path, "plugins")
     assert p.returncode == 2
@@ -133,10 +170,14 @@ def test_cli_reports_a_name_conflict_in_one_line(tmp_path):
 
 
 def test_summaries_are_whole_first_sentences():
-    doc = ("Growing nets for square images whose side is a power\n    of two (4 to 1024, "
-           "e.g. 64).\nMore of the same paragraph.\n\nAnother paragraph.")
-    assert plugins.first_sentence(doc) == \
-        "Growing nets for square images whose side is a power of two (4 to 1024, e.g. 64)."
+    doc = (
+        "Growing nets for square images whose side is a power\n    of two (4 to 1024, "
+        "e.g. 64).\nMore of the same paragraph.\n\nAnother paragraph."
+    )
+    assert (
+        plugins.first_sentence(doc)
+        == "Growing nets for square images whose side is a power of two (4 to 1024, e.g. 64)."
+    )
     assert plugins.first_sentence("No full stop") == "No full stop"
     reg = plugins.registry()
     for kind in plugins.KINDS:

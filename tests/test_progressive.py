@@ -27,7 +27,7 @@ def test_schedule_stages_and_fades():
     assert g.at(12) == Stage(1, 8, 0.5)
     assert g.at(14) == Stage(1, 8, 1.0) and g.at(23) == Stage(1, 8, 1.0)
     assert g.at(24) == Stage(2, 16, 0.0)
-    assert g.at(g.steps_to_final) == Stage(3, 32, 1.0) and g.at(10 ** 6).resolution == 32
+    assert g.at(g.steps_to_final) == Stage(3, 32, 1.0) and g.at(10**6).resolution == 32
     assert g.stage_ends() == [(10, 4), (24, 8), (38, 16), (52, 32)]
     # the final resolution trains on to the run's end, and its stage ends there
     assert g.stage_ends(70) == [(10, 4), (24, 8), (38, 16), (70, 32)]
@@ -36,8 +36,7 @@ def test_schedule_stages_and_fades():
     assert g.stable_points(k=2) == {5: 4, 10: 4, 19: 8, 24: 8, 33: 16, 38: 16, 47: 32, 52: 32}
     points = g.stable_points(70, k=3)
     assert [p for p, r in points.items() if r == 32] == [52, 61, 70]  # 28 stable steps at 32
-    assert all(g.at(p - 1).fade == 1.0 and g.at(p - 1).resolution == r
-               for p, r in points.items())
+    assert all(g.at(p - 1).fade == 1.0 and g.at(p - 1).resolution == r for p, r in points.items())
     # a later start keeps the network levels (level counts doublings from 4x4)
     assert GrowthSchedule(16, 64, 5, 5).at(0) == Stage(2, 16, 1.0)
     assert GrowthSchedule(8, 8, 5, 0).at(100) == Stage(1, 8, 1.0)
@@ -68,8 +67,9 @@ def test_real_data_is_averaged_down_and_faded_like_the_generator():
 
 
 def _models(size=32, width=0.03, latent=8, **options):
-    m = build_progressive((3, size, size), width=width, latent_dim=latent, stage_steps=5,
-                          fade_steps=5, **options)
+    m = build_progressive(
+        (3, size, size), width=width, latent_dim=latent, stage_steps=5, fade_steps=5, **options
+    )
     for net in m.players().values():
         net.eval()  # batch norm with running statistics: the same function at every call
     return m
@@ -154,14 +154,25 @@ def test_equalized_lr_can_be_given_to_some_networks_only(tmp_path, capsys):
         assert len(kinds) == 1, "a network's convolutions are all equalised or none"
         return kinds.pop()
 
-    for option, want in ((True, (True, True, True)), (False, (False, False, False)),
-                         (["encoder", "energy"], (False, True, True)), (["generator"],
-                                                                        (True, False, False))):
+    for option, want in (
+        (True, (True, True, True)),
+        (False, (False, False, False)),
+        (["encoder", "energy"], (False, True, True)),
+        (["generator"], (True, False, False)),
+    ):
         m = build_progressive((3, 16, 16), width=0.125, latent_dim=8, equalized_lr=option)
         assert (equalized(m.generator), equalized(m.encoder), equalized(m.energy)) == want
-    code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_progressive.toml", "--out",
-                       tmp_path / "bad", "--set", 'model.equalized_lr=["enrgy"]', "--device",
-                       "cpu")
+    code, _, err = cli(
+        capsys,
+        "run",
+        ROOT / "recipes" / "dt_progressive.toml",
+        "--out",
+        tmp_path / "bad",
+        "--set",
+        'model.equalized_lr=["enrgy"]',
+        "--device",
+        "cpu",
+    )
     assert code == 2 and "'generator', 'encoder', 'energy'" in err and "Traceback" not in err
     assert not (tmp_path / "bad").exists()
 
@@ -176,8 +187,8 @@ def test_pixel_norm_gives_each_pixel_unit_mean_square():
 def test_the_same_code_reaches_1024():
     m = build_progressive((3, 1024, 1024), width=1 / 64, latent_dim=16)
     assert [channels_at(r, 1.0) for r in (4, 32, 64, 1024)] == [512, 256, 128, 8]
-    assert m.growth.at(10 ** 9) == Stage(8, 1024, 1.0)
-    m.set_step(10 ** 9)
+    assert m.growth.at(10**9) == Stage(8, 1024, 1.0)
+    m.set_step(10**9)
     with torch.no_grad():
         x = m.generator(m.generator.sample_latent(1))
         assert x.shape == (1, 3, 1024, 1024)
@@ -192,14 +203,34 @@ def test_non_square_or_odd_sizes_are_refused():
 
 
 def _tiny(tmp_path, steps):
-    raw = {"name": "prog", "objective": "triangle", "seed": 0, "device": "cpu",
-           "model": {"arch": "progressive", "width": 0.02, "latent_dim": 8, "stage_steps": 2,
-                     "fade_steps": 2},
-           "data": {"name": "photos", "names": ["astronaut", "coffee"], "resize": 32,
-                    "size": 16, "n_crops": 64},
-           "train": {"steps": steps, "batch_size": 4},
-           "log": {"every": 1, "progress": False, "checkpoint_every": 3, "n_samples": 4,
-                   "interpolation": True}}
+    raw = {
+        "name": "prog",
+        "objective": "triangle",
+        "seed": 0,
+        "device": "cpu",
+        "model": {
+            "arch": "progressive",
+            "width": 0.02,
+            "latent_dim": 8,
+            "stage_steps": 2,
+            "fade_steps": 2,
+        },
+        "data": {
+            "name": "photos",
+            "names": ["astronaut", "coffee"],
+            "resize": 32,
+            "size": 16,
+            "n_crops": 64,
+        },
+        "train": {"steps": steps, "batch_size": 4},
+        "log": {
+            "every": 1,
+            "progress": False,
+            "checkpoint_every": 3,
+            "n_samples": 4,
+            "interpolation": True,
+        },
+    }
     return from_dict(raw)
 
 
@@ -209,8 +240,13 @@ def test_training_grows_each_step_and_resume_lands_on_the_same_stage(tmp_path):
     t.fit(tmp_path / "run")
     assert t.models.stage == Stage(2, 16, 1.0)
     names = {p.name for p in (tmp_path / "run" / "samples").iterdir()}
-    assert {"stage_4x4.png", "stage_8x8.png", "stage_16x16.png", "interpolation.png",
-            "final.png"} <= names
+    assert {
+        "stage_4x4.png",
+        "stage_8x8.png",
+        "stage_16x16.png",
+        "interpolation.png",
+        "final.png",
+    } <= names
     # a run stopped mid-fade and resumed ends with the same parameters
     r7 = _tiny(tmp_path, steps=7)
     Trainer(r7).fit(tmp_path / "split")
@@ -225,11 +261,28 @@ def test_training_grows_each_step_and_resume_lands_on_the_same_stage(tmp_path):
 
 def test_progressive_recipe_end_to_end(tmp_path, capsys):
     out = tmp_path / "run"
-    code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_progressive.toml", "--out", out,
-                       "--quiet", "--set", "train.steps=7", "--set", "model.stage_steps=1",
-                       "--set", "model.fade_steps=1", "--set", "model.width=0.02",
-                       "--set", "train.batch_size=2", "--set", "data.n_crops=32",
-                       "--device", "cpu")
+    code, _, err = cli(
+        capsys,
+        "run",
+        ROOT / "recipes" / "dt_progressive.toml",
+        "--out",
+        out,
+        "--quiet",
+        "--set",
+        "train.steps=7",
+        "--set",
+        "model.stage_steps=1",
+        "--set",
+        "model.fade_steps=1",
+        "--set",
+        "model.width=0.02",
+        "--set",
+        "train.batch_size=2",
+        "--set",
+        "data.n_crops=32",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     names = {p.name for p in (out / "samples").iterdir()}
     assert {f"stage_{r}x{r}.png" for r in (4, 8, 16, 32)} <= names
@@ -246,8 +299,9 @@ def test_progressive_recipe_end_to_end(tmp_path, capsys):
         assert ln["stage/samples"] == 64  # more than the grid's 16: a steadier sharpness
         assert ln["stage/sharpness_points"] == 1  # stable phases of one step: one point each
         assert ln["stage/sharpness_mean"] == ln["stage/sharpness"]
-    points = {ln["step"]: ln["stage/sharpness_point"] for ln in lines
-              if "stage/sharpness_point" in ln}
+    points = {
+        ln["step"]: ln["stage/sharpness_point"] for ln in lines if "stage/sharpness_point" in ln
+    }
     assert points == {ln["step"]: ln["stage/sharpness"] for ln in stages}
     # benchmarks/progressive_stages.py --remeasure: the run's last checkpoint gives its last
     # stage's measurements again
@@ -261,8 +315,17 @@ def test_progressive_recipe_end_to_end(tmp_path, capsys):
     for k in ("recon_mse", "f_data", "f_samples", "f_noise", "sharpness", "norm_gap"):
         assert again[k] == pytest.approx(stages[-1][f"stage/{k}"], rel=1e-4, abs=1e-7), k
     assert progressive_stages.Remeasured(out).stage(3) is None  # no checkpoint kept there
-    code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_progressive.toml", "--out",
-                       tmp_path / "bad", "--set", "data.size=48", "--device", "cpu")
+    code, _, err = cli(
+        capsys,
+        "run",
+        ROOT / "recipes" / "dt_progressive.toml",
+        "--out",
+        tmp_path / "bad",
+        "--set",
+        "data.size=48",
+        "--device",
+        "cpu",
+    )
     assert code == 2 and "powers of two" in err and "Traceback" not in err
 
 
@@ -273,8 +336,9 @@ def test_photos_dataset_errors():
         photos(names=["cofee"])
     with pytest.raises(GenzooError, match="resize"):
         photos(size=64, resize=32)
-    src = photos(names=["astronaut", "coffee"], resize=40, size=32, n_crops=10,
-                 test_photo="chelsea")
+    src = photos(
+        names=["astronaut", "coffee"], resize=40, size=32, n_crops=10, test_photo="chelsea"
+    )
     assert len(src.train) == 10 and src.sample_shape == (3, 32, 32)
     assert src.test[0].shape == (3, 32, 32)
 
@@ -282,14 +346,16 @@ def test_photos_dataset_errors():
 def test_photos_labelled_by_photograph():
     from genzoo_datasets.photos import photos
 
-    src = photos(names=["astronaut", "coffee", "rocket"], resize=40, size=32, n_crops=30,
-                 labelled=True)
+    src = photos(
+        names=["astronaut", "coffee", "rocket"], resize=40, size=32, n_crops=30, labelled=True
+    )
     labels = [src.train[i][1] for i in range(len(src.train))]
     assert labels == [0] * 10 + [1] * 10 + [2] * 10
     assert sorted({src.test[i][1] for i in range(len(src.test))}) == [0, 1, 2]
     x, y = src.train[12]
-    assert x.shape == (3, 32, 32) and torch.equal(x, photos(
-        names=["astronaut", "coffee", "rocket"], resize=40, size=32, n_crops=30).train[12])
+    assert x.shape == (3, 32, 32) and torch.equal(
+        x, photos(names=["astronaut", "coffee", "rocket"], resize=40, size=32, n_crops=30).train[12]
+    )
     # the test crops lie elsewhere in the same photographs
     assert not torch.equal(src.test[0][0], src.train[0][0])
     with pytest.raises(GenzooError, match="test_photo"):
@@ -303,7 +369,8 @@ def test_the_sharpness_statistic_falls_with_blur():
     x = torch.rand(4, 3, 32, 32, generator=g) * 2 - 1
     blurred = torch.nn.functional.avg_pool2d(x, 3, 1, 1)
     assert float(high_frequency_energy(blurred).mean()) < 0.2 * float(
-        high_frequency_energy(x).mean())
+        high_frequency_energy(x).mean()
+    )
     assert float(high_frequency_energy(torch.zeros(1, 1, 8, 8))) == 0.0
 
 
@@ -350,8 +417,9 @@ def test_running_stats_from_prior_draws_alone_change_no_parameter():
     for a, b in zip(t_all.models.generator.parameters(), t_prior.models.generator.parameters()):
         assert torch.equal(a, b)
     bn_all = [m for m in t_all.models.generator.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    bn_prior = [m for m in t_prior.models.generator.modules()
-                if isinstance(m, torch.nn.BatchNorm2d)]
+    bn_prior = [
+        m for m in t_prior.models.generator.modules() if isinstance(m, torch.nn.BatchNorm2d)
+    ]
     counts_all = [int(m.num_batches_tracked) for m in bn_all]
     assert counts_all[:2] == [6, 6]  # the 4x4 block: both passes in each of 3 iterations
     assert [int(m.num_batches_tracked) for m in bn_prior] == [c // 2 for c in counts_all]
@@ -359,6 +427,7 @@ def test_running_stats_from_prior_draws_alone_change_no_parameter():
     # any other pass on inferred codes (e.g. refilling incomplete images) goes through the
     # same context: with "prior" it leaves the statistics, with "all" it counts
     from genzoo.objective import Draws
+
     z = torch.randn(4, 8)
     for t, counted in ((t_prior, 0), (t_all, 1)):
         d = Draws(t.models, x, z, 1.0, running_stats=t.recipe.model.running_stats)

@@ -16,8 +16,14 @@ from genzoo.data import data_home
 from genzoo.training import Trainer
 
 RECIPES = sorted((ROOT / "recipes").glob("*.toml"))
-TINY = ["train.steps=2", "train.batch_size=4", "model.width=0.0625", "device=\"cpu\"",
-        "log.n_samples=4", "log.progress=false"]
+TINY = [
+    "train.steps=2",
+    "train.batch_size=4",
+    "model.width=0.0625",
+    'device="cpu"',
+    "log.n_samples=4",
+    "log.progress=false",
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +56,17 @@ def test_tiny_run(path, tmp_path, fashion_root, monkeypatch):
         for i in range(6):
             pixels = np.random.default_rng(i).integers(0, 255, (20, 24, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(tmp_path / "photos" / f"{i}.png")
-    extra = {"texture_image": ["data.size=32", "data.n_crops=16"],
-             "image_folder": [f"data.root=\"{tmp_path / 'photos'}\"", "data.size=16",
-                              "model.stage_steps=1", "model.fade_steps=1"],
-             "fashion_mnist": [f"data.root=\"{fashion_root}\""],
-             "celeba64": ["data.n_train=8", "data.n_test=2"]}.get(data, [])
+    extra = {
+        "texture_image": ["data.size=32", "data.n_crops=16"],
+        "image_folder": [
+            f'data.root="{tmp_path / "photos"}"',
+            "data.size=16",
+            "model.stage_steps=1",
+            "model.fade_steps=1",
+        ],
+        "fashion_mnist": [f'data.root="{fashion_root}"'],
+        "celeba64": ["data.n_train=8", "data.n_test=2"],
+    }.get(data, [])
     r = recipe.load(path, TINY + extra)
     tr = Trainer(r)
     last = tr.fit(tmp_path / "run")

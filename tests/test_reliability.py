@@ -21,10 +21,12 @@ from genzoo.training.step import DivergenceError
 BLOW_UP = {"steps": 40, "alpha": {"lr": 10.0, "grad_clip": 0.0}, "energy_bound": 1e3}
 
 
-def test_divergence_stops_naming_player_and_step_and_keeps_the_good_checkpoint(toy_plugin,
-                                                                               tmp_path):
-    r = toy_recipe(train={**BLOW_UP, "alpha": {"lr": 1.0, "grad_clip": 0.0}},
-                   log={"checkpoint_every": 2})
+def test_divergence_stops_naming_player_and_step_and_keeps_the_good_checkpoint(
+    toy_plugin, tmp_path
+):
+    r = toy_recipe(
+        train={**BLOW_UP, "alpha": {"lr": 1.0, "grad_clip": 0.0}}, log={"checkpoint_every": 2}
+    )
     with pytest.raises(DivergenceError) as exc:
         Trainer(r).fit(tmp_path / "run")
     msg = str(exc.value)
@@ -32,13 +34,15 @@ def test_divergence_stops_naming_player_and_step_and_keeps_the_good_checkpoint(t
     assert "train.alpha.lr" in msg and "\n" not in msg
     (good,) = checkpoint.list_checkpoints(tmp_path / "run" / "checkpoints")
     ck = checkpoint.read(good)
-    assert ck.step == 2 and all(torch.isfinite(t).all() for t in ck.tensors.values()
-                                if t.is_floating_point())
+    assert ck.step == 2 and all(
+        torch.isfinite(t).all() for t in ck.tensors.values() if t.is_floating_point()
+    )
 
 
 def test_non_finite_loss_is_caught(toy_plugin, tmp_path):
-    r = toy_recipe(train={"steps": 20, "theta": {"lr": 1e30, "grad_clip": 0.0},
-                          "energy_bound": 0.0})
+    r = toy_recipe(
+        train={"steps": 20, "theta": {"lr": 1e30, "grad_clip": 0.0}, "energy_bound": 0.0}
+    )
     with pytest.raises(DivergenceError, match=r"training diverged at step \d+: the \w+ ") as exc:
         Trainer(r).fit(tmp_path / "run")
     # the generator's step broke it, whichever loss read the bad values first
@@ -46,9 +50,15 @@ def test_non_finite_loss_is_caught(toy_plugin, tmp_path):
 
 
 def test_rollback_lowers_learning_rates_and_finishes(toy_plugin, tmp_path):
-    r = toy_recipe(train={**BLOW_UP, "on_divergence": "rollback", "max_rollbacks": 10,
-                          "rollback_lr_factor": 0.1},
-                   log={"checkpoint_every": 5})
+    r = toy_recipe(
+        train={
+            **BLOW_UP,
+            "on_divergence": "rollback",
+            "max_rollbacks": 10,
+            "rollback_lr_factor": 0.1,
+        },
+        log={"checkpoint_every": 5},
+    )
     tr = Trainer(r)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -59,15 +69,22 @@ def test_rollback_lowers_learning_rates_and_finishes(toy_plugin, tmp_path):
     sidecar = json.loads((tmp_path / "run" / "checkpoints" / "step_00000040.json").read_text())
     assert sidecar["lr_scale"] == pytest.approx(tr.team.lr_scale)
     assert abs(last["energy/f_data"]) < 1e3
-    steps = [json.loads(x)["step"] for x in
-             (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    steps = [
+        json.loads(x)["step"] for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert steps == list(range(1, 41))  # the rolled-back steps were logged again, once
 
 
 def test_rollback_gives_up_after_max_rollbacks(toy_plugin, tmp_path):
-    r = toy_recipe(train={**BLOW_UP, "alpha": {"lr": 1e4, "grad_clip": 0.0},
-                          "on_divergence": "rollback", "max_rollbacks": 2,
-                          "rollback_lr_factor": 0.9})
+    r = toy_recipe(
+        train={
+            **BLOW_UP,
+            "alpha": {"lr": 1e4, "grad_clip": 0.0},
+            "on_divergence": "rollback",
+            "max_rollbacks": 2,
+            "rollback_lr_factor": 0.9,
+        }
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(GenzooError, match="still after 2 rollbacks"):
@@ -77,8 +94,15 @@ def test_rollback_gives_up_after_max_rollbacks(toy_plugin, tmp_path):
 def test_a_resume_does_not_reset_the_count_of_rollbacks(toy_plugin, tmp_path):
     # lr 10 blows up again a few steps after every rollback; each rollback lands on a
     # checkpoint written after the previous one, which carries the count
-    r = toy_recipe(train={**BLOW_UP, "on_divergence": "rollback", "max_rollbacks": 2,
-                          "rollback_lr_factor": 0.9}, log={"checkpoint_every": 1})
+    r = toy_recipe(
+        train={
+            **BLOW_UP,
+            "on_divergence": "rollback",
+            "max_rollbacks": 2,
+            "rollback_lr_factor": 0.9,
+        },
+        log={"checkpoint_every": 1},
+    )
     with warnings.catch_warnings(record=True) as first:
         warnings.simplefilter("always")
         with pytest.raises(GenzooError, match="still after 2 rollbacks"):
@@ -90,12 +114,14 @@ def test_a_resume_does_not_reset_the_count_of_rollbacks(toy_plugin, tmp_path):
         warnings.simplefilter("always")
         with pytest.raises(GenzooError, match="rollbacks"):
             Trainer(r).fit(tmp_path / "run", resume=True)
-    assert sum("rolled back to step" in str(w.message) for w in again) <= \
-        2 - newest.meta["rollbacks"]
+    assert (
+        sum("rolled back to step" in str(w.message) for w in again) <= 2 - newest.meta["rollbacks"]
+    )
 
 
-TINY = tiny_texture_toml("killme", seed=11, image="gravel", n_crops=64, steps=40,
-                         sample_every=7, keep_checkpoints=2)
+TINY = tiny_texture_toml(
+    "killme", seed=11, image="gravel", n_crops=64, steps=40, sample_every=7, keep_checkpoints=2
+)
 
 
 def genzoo(*args):
@@ -107,8 +133,10 @@ def tensors(run, step):
 
 
 def metrics(run):
-    return [{k: v for k, v in json.loads(x).items() if not k.startswith("time/")}
-            for x in (run / "metrics.jsonl").read_text().splitlines()]
+    return [
+        {k: v for k, v in json.loads(x).items() if not k.startswith("time/")}
+        for x in (run / "metrics.jsonl").read_text().splitlines()
+    ]
 
 
 # Runs genzoo with a SIGKILL inside the n-th checkpoint file write of this process:
@@ -147,8 +175,10 @@ def test_sigkill_anywhere_then_resume_ends_exactly_like_an_uninterrupted_run(tmp
 
     # 1) inside checkpoint writes: each checkpoint is two writes (weights, then sidecar)
     for i, (mode, nth) in enumerate([("partial", 7), ("before", 4), ("partial", 6)]):
-        p = subprocess.run([sys.executable, "-c", KILL_IN_WRITE, mode, str(nth),
-                            *run_args(i == 0)], stderr=subprocess.DEVNULL)
+        p = subprocess.run(
+            [sys.executable, "-c", KILL_IN_WRITE, mode, str(nth), *run_args(i == 0)],
+            stderr=subprocess.DEVNULL,
+        )
         assert p.returncode == -signal.SIGKILL
         orphans = [w for w in ck.glob("step_*.safetensors") if not w.with_suffix(".json").exists()]
         assert list(ck.glob(".*.tmp")) or orphans, "the kill did not land inside a write"
@@ -160,8 +190,11 @@ def test_sigkill_anywhere_then_resume_ends_exactly_like_an_uninterrupted_run(tmp
         metrics_file = run / "metrics.jsonl"
         target = len(metrics_file.read_text().splitlines()) + rng.randint(1, 4)
         deadline = time.time() + 60
-        while p.poll() is None and time.time() < deadline and \
-                len(metrics_file.read_text().splitlines()) < target:
+        while (
+            p.poll() is None
+            and time.time() < deadline
+            and len(metrics_file.read_text().splitlines()) < target
+        ):
             time.sleep(0.001)
         time.sleep(rng.uniform(0, 0.02))
         p.send_signal(signal.SIGKILL)

@@ -15,8 +15,10 @@ from conftest import ROOT, cli, make_fashion_like, tiny_texture_toml, write_clip
 
 from genzoo.analysis.report import eval_rows, fmt
 
-BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")
-                if shutil.which(b)), None)
+BROWSER = next(
+    (shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)),
+    None,
+)
 HEADLESS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
 
 
@@ -55,11 +57,29 @@ def runs(tmp_path_factory):
     root = make_fashion_like(t / "fm", n_train=64, n_test=32)
     out = []
     for name in ("dt_fashion", "vae_fashion"):
-        code = _run(["run", ROOT / "recipes" / f"{name}.toml", "--out", t / name, "--quiet",
-                     "--set", "train.steps=6", "--set", "train.batch_size=8",
-                     "--set", "model.width=0.0625", "--set", "log.every=2",
-                     "--set", "log.sample_every=2", "--set", f'data.root="{root}"',
-                     "--device", "cpu"])
+        code = _run(
+            [
+                "run",
+                ROOT / "recipes" / f"{name}.toml",
+                "--out",
+                t / name,
+                "--quiet",
+                "--set",
+                "train.steps=6",
+                "--set",
+                "train.batch_size=8",
+                "--set",
+                "model.width=0.0625",
+                "--set",
+                "log.every=2",
+                "--set",
+                "log.sample_every=2",
+                "--set",
+                f'data.root="{root}"',
+                "--device",
+                "cpu",
+            ]
+        )
         assert code == 0
         assert _run(["eval", t / name, "--n", "32"]) == 0
         out.append(t / name)
@@ -89,20 +109,35 @@ def test_report_of_two_runs_holds_their_numbers_and_only_differing_keys(runs, tm
                 assert parser.cells[(i, key)] == fmt(value), key
         for key, value in eval_rows(json.loads((run / "eval.json").read_text())).items():
             assert parser.cells[(i, key)] == fmt(value), key
-    recipe_rows = re.findall(r"<tr><td>([^<]+)</td>", page.split('<table class="recipe">')[1]
-                             .split("</table>")[0])
+    recipe_rows = re.findall(
+        r"<tr><td>([^<]+)</td>", page.split('<table class="recipe">')[1].split("</table>")[0]
+    )
     assert recipe_rows == ["name", "objective"]  # the two recipes differ only there
 
 
-@pytest.mark.skipif(BROWSER is None, reason="no Chromium on this machine: .ci/run installs "
-                                            "Debian's chromium; apt-get install chromium")
+@pytest.mark.skipif(
+    BROWSER is None,
+    reason="no Chromium on this machine: .ci/run installs "
+    "Debian's chromium; apt-get install chromium",
+)
 def test_the_report_in_a_real_browser(runs, tmp_path, capsys):
     report = tmp_path / "r.html"
     assert cli(capsys, "report", *runs, "--out", report)[0] == 0
     url = report.resolve().as_uri()
-    p = subprocess.run([BROWSER, *HEADLESS, "--enable-logging=stderr", "--v=0",
-                        "--virtual-time-budget=15000", "--dump-dom", url],
-                       capture_output=True, text=True, timeout=180)
+    p = subprocess.run(
+        [
+            BROWSER,
+            *HEADLESS,
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     parser = Cells()
     parser.feed(p.stdout)
@@ -116,9 +151,12 @@ def test_the_report_in_a_real_browser(runs, tmp_path, capsys):
         assert parser.cells[(i, "phi/loss")] == fmt(last["phi/loss"])
     shot = ROOT / "test-artefacts" / "report.png"
     shot.parent.mkdir(exist_ok=True)
-    p = subprocess.run([BROWSER, *HEADLESS, "--window-size=1400,2400",
-                        f"--screenshot={shot}", url], capture_output=True, text=True,
-                       timeout=180)
+    p = subprocess.run(
+        [BROWSER, *HEADLESS, "--window-size=1400,2400", f"--screenshot={shot}", url],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert p.returncode == 0 and shot.stat().st_size > 10_000
 
 
@@ -129,18 +167,59 @@ def test_reports_of_texture_video_growing_and_occluded_runs(tmp_path, capsys):
     root = make_fashion_like(tmp_path / "fm", n_train=32, n_test=8)
     kinds = {
         "texture": (["run", tmp_path / "tex.toml"], ["final.png"]),
-        "video": (["run", ROOT / "recipes" / "dt_dyntex.toml", "--set",
-                   f'data.path="{tmp_path / "clip.mp4"}"', "--set", "data.size=16",
-                   "--set", "model.width=0.0625", "--set", "train.steps=2",
-                   "--set", "train.batch_size=2", "--set", "log.n_samples=2"],
-                  ["final.gif", "final_frames.png"]),
-        "growing": (["run", ROOT / "recipes" / "dt_progressive.toml", "--set", "train.steps=3",
-                     "--set", "model.stage_steps=1", "--set", "model.fade_steps=1",
-                     "--set", "model.width=0.02", "--set", "train.batch_size=2",
-                     "--set", "data.n_crops=16"], ["stage_4x4.png"]),
-        "occluded": (["run", ROOT / "recipes" / "dt_occluded_fashion.toml", "--set",
-                      f'data.root="{root}"', "--set", "train.steps=2", "--set",
-                      "train.batch_size=4", "--set", "model.width=0.0625"], ["recovery.png"]),
+        "video": (
+            [
+                "run",
+                ROOT / "recipes" / "dt_dyntex.toml",
+                "--set",
+                f'data.path="{tmp_path / "clip.mp4"}"',
+                "--set",
+                "data.size=16",
+                "--set",
+                "model.width=0.0625",
+                "--set",
+                "train.steps=2",
+                "--set",
+                "train.batch_size=2",
+                "--set",
+                "log.n_samples=2",
+            ],
+            ["final.gif", "final_frames.png"],
+        ),
+        "growing": (
+            [
+                "run",
+                ROOT / "recipes" / "dt_progressive.toml",
+                "--set",
+                "train.steps=3",
+                "--set",
+                "model.stage_steps=1",
+                "--set",
+                "model.fade_steps=1",
+                "--set",
+                "model.width=0.02",
+                "--set",
+                "train.batch_size=2",
+                "--set",
+                "data.n_crops=16",
+            ],
+            ["stage_4x4.png"],
+        ),
+        "occluded": (
+            [
+                "run",
+                ROOT / "recipes" / "dt_occluded_fashion.toml",
+                "--set",
+                f'data.root="{root}"',
+                "--set",
+                "train.steps=2",
+                "--set",
+                "train.batch_size=4",
+                "--set",
+                "model.width=0.0625",
+            ],
+            ["recovery.png"],
+        ),
     }
     for kind, (args, pictures) in kinds.items():
         run = tmp_path / kind
@@ -152,9 +231,12 @@ def test_reports_of_texture_video_growing_and_occluded_runs(tmp_path, capsys):
         assert code == 0, (kind, err)
         page = (run / "report.html").read_text()
         for picture in pictures:
-            caption = {"final.png": "final samples", "final.gif": "final samples (animated)",
-                       "final_frames.png": "final clips, frame by frame",
-                       "stage_4x4.png": "end of the 4x4 stage",
-                       "recovery.png": "recovery of occluded pixels"}[picture]
+            caption = {
+                "final.png": "final samples",
+                "final.gif": "final samples (animated)",
+                "final_frames.png": "final clips, frame by frame",
+                "stage_4x4.png": "end of the 4x4 stage",
+                "recovery.png": "recovery of occluded pixels",
+            }[picture]
             assert caption in page, (kind, picture)
         assert page.count("<img") >= 3

@@ -13,12 +13,18 @@ from genzoo.training import Trainer
 def test_triangle_covers_all_eight_modes_and_f_peaks_on_the_data(toy_plugin):
     steps = 2000
     lr = 1e-3
-    r = toy_recipe(model={"s": 0.1, "hidden": 64}, data={"n": 4096},
-                   objectives={"vae": {"prior_kl": "sum"}},
-                   train={"steps": steps, "batch_size": 128,
-                          "alpha": {"lr": lr, "weight_decay": 0.0},
-                          "phi": {"lr": 3 * lr, "weight_decay": 0.0},
-                          "theta": {"lr": 3 * lr, "weight_decay": 0.0}})
+    r = toy_recipe(
+        model={"s": 0.1, "hidden": 64},
+        data={"n": 4096},
+        objectives={"vae": {"prior_kl": "sum"}},
+        train={
+            "steps": steps,
+            "batch_size": 128,
+            "alpha": {"lr": lr, "weight_decay": 0.0},
+            "phi": {"lr": 3 * lr, "weight_decay": 0.0},
+            "theta": {"lr": 3 * lr, "weight_decay": 0.0},
+        },
+    )
     tr = Trainer(r, device="cpu")
     _, batches = batch_stream(tr.data.train, 128, seed=0)
     for _ in range(steps):

@@ -13,17 +13,27 @@ from genzoo.training import Trainer
 # fp32 options reorder float sums only; bf16 keeps 8 bits of mantissa (relative error ~ 4e-3
 # per op, compounding through a few layers; the energies, ~1e-3 at initialisation, are the
 # most sensitive)
-OPTIONS = [({"channels_last": True}, 1e-4), ({"threads": 1}, 1e-4),
-           ({"autocast": "bf16"}, 3e-2),
-           pytest.param({"compile": True}, 1e-4, marks=pytest.mark.slow)]  # ~45 s to compile
+OPTIONS = [
+    ({"channels_last": True}, 1e-4),
+    ({"threads": 1}, 1e-4),
+    ({"autocast": "bf16"}, 3e-2),
+    pytest.param({"compile": True}, 1e-4, marks=pytest.mark.slow),
+]  # ~45 s to compile
 
 
 def one_step(root, **train):
-    r = from_dict({"name": "speed", "objective": "triangle", "seed": 0, "device": "cpu",
-                   "model": {"arch": "dcgan", "width": 0.125, "latent_dim": 16},
-                   "data": {"name": "fashion_mnist", "root": str(root)},
-                   "train": {"steps": 1, "batch_size": 16, **train},
-                   "log": {"progress": False}})
+    r = from_dict(
+        {
+            "name": "speed",
+            "objective": "triangle",
+            "seed": 0,
+            "device": "cpu",
+            "model": {"arch": "dcgan", "width": 0.125, "latent_dim": 16},
+            "data": {"name": "fashion_mnist", "root": str(root)},
+            "train": {"steps": 1, "batch_size": 16, **train},
+            "log": {"progress": False},
+        }
+    )
     t = Trainer(r)
     x = torch.stack([t.data.train[i][0] for i in range(16)])
     torch.manual_seed(1)
@@ -38,8 +48,9 @@ def baseline(tmp_path_factory):
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("option,rel", OPTIONS,
-                         ids=["channels_last", "threads", "autocast", "compile"])
+@pytest.mark.parametrize(
+    "option,rel", OPTIONS, ids=["channels_last", "threads", "autocast", "compile"]
+)
 def test_speed_option_keeps_the_losses(baseline, option, rel):
     root, base = baseline
     if option.get("compile"):

@@ -20,18 +20,21 @@ from genzoo import threads
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("cpus, busy, workers, requested, want, wait", [
-    (2, 0, 1, 0, 2, "default"),   # an idle machine: one thread per core, spinning waits
-    (2, 1, 1, 0, 1, "PASSIVE"),   # one busy program: the free core
-    (2, 3, 1, 0, 1, "PASSIVE"),   # more busy than cores: never fewer than one thread
-    (8, 2, 1, 0, 6, "PASSIVE"),
-    (8, 0, 4, 0, 2, "PASSIVE"),   # one of four workers: its share
-    (8, 7, 4, 0, 1, "PASSIVE"),   # a share that the machine does not leave free
-    (2, 0, 4, 0, 1, "PASSIVE"),   # more workers than cores
-    (2, 0, 1, 2, 2, "default"),   # an explicit count on an idle machine
-    (2, 0, 1, 3, 3, "PASSIVE"),   # an explicit count beyond the cores oversubscribes itself
-    (2, 1, 1, 2, 2, "PASSIVE"),   # an explicit count is kept under contention
-])
+@pytest.mark.parametrize(
+    "cpus, busy, workers, requested, want, wait",
+    [
+        (2, 0, 1, 0, 2, "default"),  # an idle machine: one thread per core, spinning waits
+        (2, 1, 1, 0, 1, "PASSIVE"),  # one busy program: the free core
+        (2, 3, 1, 0, 1, "PASSIVE"),  # more busy than cores: never fewer than one thread
+        (8, 2, 1, 0, 6, "PASSIVE"),
+        (8, 0, 4, 0, 2, "PASSIVE"),  # one of four workers: its share
+        (8, 7, 4, 0, 1, "PASSIVE"),  # a share that the machine does not leave free
+        (2, 0, 4, 0, 1, "PASSIVE"),  # more workers than cores
+        (2, 0, 1, 2, 2, "default"),  # an explicit count on an idle machine
+        (2, 0, 1, 3, 3, "PASSIVE"),  # an explicit count beyond the cores oversubscribes itself
+        (2, 1, 1, 2, 2, "PASSIVE"),  # an explicit count is kept under contention
+    ],
+)
 def test_choose(cpus, busy, workers, requested, want, wait):
     plan = threads.choose(cpus, busy, workers, requested)
     assert (plan.threads, plan.wait_policy) == (want, wait)
@@ -40,18 +43,29 @@ def test_choose(cpus, busy, workers, requested, want, wait):
 
 def child(code: str, env: dict | None = None, **kw) -> str:
     """Run ``code`` in a fresh interpreter (torch not yet imported) and return its stdout."""
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GENZOO_THREAD_POLICY")}
-    out = subprocess.run([sys.executable, "-c", code], env={**base, **(env or {})},
-                         capture_output=True, text=True, timeout=120, **kw)
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GENZOO_THREAD_POLICY")
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
 
 def test_affinity_is_the_budget():
     """A process pinned to one CPU plans for one, whatever the machine has."""
-    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
-            "from genzoo import threads; p = threads.measure(); print(p.cpus, p.threads)")
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+        "from genzoo import threads; p = threads.measure(); print(p.cpus, p.threads)"
+    )
     assert child(code) == "1 1"
 
 
@@ -68,9 +82,15 @@ def test_runnable_others_sees_busy_programs():
 
 def test_registry_counts_live_processes_only():
     holder = subprocess.Popen(
-        [sys.executable, "-c", "from genzoo import threads; import sys, time\n"
-         "r = threads.Registration(3, ''); print('ready', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "from genzoo import threads; import sys, time\n"
+            "r = threads.Registration(3, ''); print('ready', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         entry = threads.registry_dir() / str(holder.pid)
@@ -86,9 +106,15 @@ def test_registry_counts_live_processes_only():
 
 def test_a_torchrun_group_leaves_its_own_workers_out():
     holder = subprocess.Popen(
-        [sys.executable, "-c", "from genzoo import threads; import time\n"
-         "r = threads.Registration(1, 'job7'); print('ready', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "from genzoo import threads; import time\n"
+            "r = threads.Registration(1, 'job7'); print('ready', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         assert threads.registered_threads("job7") == 0
@@ -106,38 +132,67 @@ def test_workers_from_the_launcher():
 
 
 def test_the_command_line_sets_the_wait_policy_before_torch_loads():
-    code = ("import os, sys; import genzoo.cli; from genzoo import threads\n"
-            "p = threads.decide_before_torch()\n"
-            "print('torch' in sys.modules, p.wait_policy, os.environ.get('OMP_WAIT_POLICY'))")
+    code = (
+        "import os, sys; import genzoo.cli; from genzoo import threads\n"
+        "p = threads.decide_before_torch()\n"
+        "print('torch' in sys.modules, p.wait_policy, os.environ.get('OMP_WAIT_POLICY'))"
+    )
     assert child(code, {"GENZOO_WORKERS": "2"}) == "False PASSIVE PASSIVE"
     # the user's own choice stays
-    assert child(code, {"GENZOO_WORKERS": "2", "OMP_WAIT_POLICY": "ACTIVE"}) == \
-        "False PASSIVE ACTIVE"
+    assert (
+        child(code, {"GENZOO_WORKERS": "2", "OMP_WAIT_POLICY": "ACTIVE"}) == "False PASSIVE ACTIVE"
+    )
 
 
 def test_policy_off_is_torchs_default():
-    code = ("from genzoo import threads; import torch; p = threads.apply()\n"
-            "print(p.threads, torch.get_num_threads(), p.reason)")
+    code = (
+        "from genzoo import threads; import torch; p = threads.apply()\n"
+        "print(p.threads, torch.get_num_threads(), p.reason)"
+    )
     cpus = len(os.sched_getaffinity(0))
-    assert child(code, {"GENZOO_THREAD_POLICY": "torch", "GENZOO_WORKERS": "2"}) == \
-        f"{cpus} {cpus} GENZOO_THREAD_POLICY=torch"
+    assert (
+        child(code, {"GENZOO_THREAD_POLICY": "torch", "GENZOO_WORKERS": "2"})
+        == f"{cpus} {cpus} GENZOO_THREAD_POLICY=torch"
+    )
 
 
 def test_explicit_counts_are_honoured():
-    code = ("from genzoo import threads; import torch; p = threads.apply(3)\n"
-            "print(p.threads, torch.get_num_threads(), p.reason)")
+    code = (
+        "from genzoo import threads; import torch; p = threads.apply(3)\n"
+        "print(p.threads, torch.get_num_threads(), p.reason)"
+    )
     assert child(code) == "3 3 asked for"
     code = "from genzoo import threads; import torch; p = threads.apply(); print(p.threads)"
     assert child(code, {"OMP_NUM_THREADS": "3"}) == "3"
 
 
 def run_texture(out: Path, env: dict, *extra: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GENZOO_THREAD_POLICY")}
-    cmd = [sys.executable, "-m", "genzoo", "run", str(ROOT / "recipes" / "dt_texture.toml"),
-           "--out", str(out), "--quiet", "--set", "model.width=0.0625", "--set", "data.size=32",
-           "--set", "data.n_crops=32", "--set", "train.batch_size=4",
-           "--set", "log.checkpoint_every=1", *extra]
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GENZOO_THREAD_POLICY")
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "genzoo",
+        "run",
+        str(ROOT / "recipes" / "dt_texture.toml"),
+        "--out",
+        str(out),
+        "--quiet",
+        "--set",
+        "model.width=0.0625",
+        "--set",
+        "data.size=32",
+        "--set",
+        "data.n_crops=32",
+        "--set",
+        "train.batch_size=4",
+        "--set",
+        "log.checkpoint_every=1",
+        *extra,
+    ]
     return subprocess.run(cmd, env={**base, **env}, capture_output=True, text=True, timeout=300)
 
 
@@ -171,14 +226,24 @@ def test_data_loader_workers_compute_on_one_thread():
 def test_runs_started_together_count_each_other():
     """Two command lines starting at one moment: each registers before it imports torch, so
     when each settles its threads the other is there, and together they do not oversubscribe."""
-    code = ("from genzoo import threads; import time, sys\n"
-            "threads.decide_before_torch()\n"
-            "with threads.computing():\n"
-            "    sys.stdout.write('up\\n'); sys.stdout.flush(); sys.stdin.readline()\n"
-            "    print(threads.apply().threads, flush=True); time.sleep(0.5)\n")
+    code = (
+        "from genzoo import threads; import time, sys\n"
+        "threads.decide_before_torch()\n"
+        "with threads.computing():\n"
+        "    sys.stdout.write('up\\n'); sys.stdout.flush(); sys.stdin.readline()\n"
+        "    print(threads.apply().threads, flush=True); time.sleep(0.5)\n"
+    )
     base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=base, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=base,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     for p in procs:  # both registered, as both would be a moment after starting
         assert p.stdout.readline().strip() == "up"
     for p in procs:
@@ -192,7 +257,9 @@ def test_runs_started_together_count_each_other():
 
 
 def test_the_automatic_count_is_settled_once_per_process():
-    code = ("from genzoo import threads\n"
-            "a = threads.apply(); b = threads.apply(); c = threads.apply(1); d = threads.apply()\n"
-            "print(a == b == d, c.threads)")
+    code = (
+        "from genzoo import threads\n"
+        "a = threads.apply(); b = threads.apply(); c = threads.apply(1); d = threads.apply()\n"
+        "print(a == b == d, c.threads)"
+    )
     assert child(code) == "True 1"

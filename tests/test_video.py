@@ -39,7 +39,7 @@ def test_clips_follow_frame_step_and_test_clips_share_no_frame(clip):
     assert src.sample_shape == (3, 4, 16, 16)
     assert len(src.train) == 30 - span + 1 and len(src.test) == 10 - span + 1
     v = read_frames(clip, size=16)
-    assert torch.equal(src.train[3], v[:, 3:3 + span:2])
+    assert torch.equal(src.train[3], v[:, 3 : 3 + span : 2])
     assert src.train.starts[-1] + span <= 30 <= src.test.starts[0]
 
 
@@ -71,8 +71,9 @@ def test_video_too_short_for_one_clip(clip):
         video_clips(path=clip, frames=16, frame_step=4)
 
 
-@pytest.mark.parametrize("shape,width", [((3, 16, 32, 32), 0.125), ((3, 32, 64, 64), 0.0625),
-                                         ((1, 16, 16, 48), 0.125)])
+@pytest.mark.parametrize(
+    "shape,width", [((3, 16, 32, 32), 0.125), ((3, 32, 64, 64), 0.0625), ((1, 16, 16, 48), 0.125)]
+)
 def test_video3d_shapes(shape, width):
     m = build_video3d(shape, width=width, latent_channels=10)
     c, t, h, w = shape
@@ -118,11 +119,30 @@ def test_save_samples_writes_a_gif_of_every_frame_and_a_strip(tmp_path):
 
 def test_dyntex_recipe_end_to_end(clip, tmp_path, capsys):
     out = tmp_path / "run"
-    code, _, err = cli(capsys, "run", ROOT / "recipes" / "dt_dyntex.toml", "--out", out,
-                       "--quiet", "--set", f"data.path=\"{clip}\"", "--set", "train.steps=3",
-                       "--set", "train.batch_size=2", "--set", "model.width=0.0625",
-                       "--set", "data.size=16", "--set", "data.frame_step=1",
-                       "--set", "log.n_samples=2", "--device", "cpu")
+    code, _, err = cli(
+        capsys,
+        "run",
+        ROOT / "recipes" / "dt_dyntex.toml",
+        "--out",
+        out,
+        "--quiet",
+        "--set",
+        f'data.path="{clip}"',
+        "--set",
+        "train.steps=3",
+        "--set",
+        "train.batch_size=2",
+        "--set",
+        "model.width=0.0625",
+        "--set",
+        "data.size=16",
+        "--set",
+        "data.frame_step=1",
+        "--set",
+        "log.n_samples=2",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     names = sorted(p.name for p in (out / "samples").iterdir())
     assert names == ["data.gif", "data_frames.png", "final.gif", "final_frames.png"]
@@ -138,4 +158,3 @@ def test_dyntex_recipe_end_to_end(clip, tmp_path, capsys):
     # 40 frames: the last 4 are too few for a 16-frame test clip, so eval uses training clips
     assert report["kind"] == "clips" and report["split"] == "train" and report["n"] == 4
     assert 0 < report["recon_mse"] < 1
-

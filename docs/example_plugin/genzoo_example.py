@@ -15,8 +15,9 @@ class FCGenerator(Generator):
     def __init__(self, shape, latent_dim, hidden):
         super().__init__()
         self.shape, self.latent_shape = shape, (latent_dim,)
-        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, math.prod(shape)), nn.Tanh())
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, math.prod(shape)), nn.Tanh()
+        )
 
     def forward(self, z):
         c, h, w = self.shape
@@ -27,8 +28,12 @@ class FCEncoder(Encoder):
     def __init__(self, shape, latent_dim, hidden):
         super().__init__()
         self.latent_shape = (latent_dim,)
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(shape), hidden),
-                                 nn.LeakyReLU(0.2), nn.Linear(hidden, 2 * latent_dim))
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(math.prod(shape), hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 2 * latent_dim),
+        )
 
     def forward(self, x):
         mean, log_std = self.net(x).chunk(2, dim=1)
@@ -38,8 +43,12 @@ class FCEncoder(Encoder):
 class FCEnergy(Energy):
     def __init__(self, shape, hidden):
         super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(shape), hidden),
-                                 nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(math.prod(shape), hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 1),
+        )
 
     def forward(self, x):
         return self.net(x).squeeze(1)
@@ -47,8 +56,11 @@ class FCEnergy(Energy):
 
 def build_fc(sample_shape: tuple[int, ...], latent_dim: int = 8, hidden: int = 64) -> Models:
     """Fully connected nets for small images of any size."""
-    return Models(FCGenerator(sample_shape, latent_dim, hidden),
-                  FCEncoder(sample_shape, latent_dim, hidden), FCEnergy(sample_shape, hidden))
+    return Models(
+        FCGenerator(sample_shape, latent_dim, hidden),
+        FCEncoder(sample_shape, latent_dim, hidden),
+        FCEnergy(sample_shape, hidden),
+    )
 
 
 class EnergyOnly(Objective):

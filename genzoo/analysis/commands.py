@@ -17,55 +17,147 @@ from genzoo.hookspecs import hookimpl
 def register_commands(cli):
     @cli.command()
     @click.argument("run_dir", type=click.Path(path_type=Path))
-    @click.option("--n", "n", default=2000, show_default=True, type=click.IntRange(min=2),
-                  help="Starting points.")
-    @click.option("--out", type=click.Path(path_type=Path), default=None,
-                  help="Output folder (default: RUN_DIR/landscape).")
-    @click.option("--start", type=click.Choice(["data", "samples"]), default="data",
-                  show_default=True, help="Start from held-out data or from generated samples.")
-    @click.option("--eta", default=0.01, show_default=True, type=POSITIVE, help="Descent step size.")
+    @click.option(
+        "--n",
+        "n",
+        default=2000,
+        show_default=True,
+        type=click.IntRange(min=2),
+        help="Starting points.",
+    )
+    @click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Output folder (default: RUN_DIR/landscape).",
+    )
+    @click.option(
+        "--start",
+        type=click.Choice(["data", "samples"]),
+        default="data",
+        show_default=True,
+        help="Start from held-out data or from generated samples.",
+    )
+    @click.option(
+        "--eta", default=0.01, show_default=True, type=POSITIVE, help="Descent step size."
+    )
     @click.option("--max-steps", default=300, show_default=True, type=click.IntRange(min=1))
     @click.option("--grad-tol", default=1e-3, show_default=True, type=NONNEGATIVE)
     @click.option("--energy-tol", default=1e-5, show_default=True, type=NONNEGATIVE)
-    @click.option("--same-tol", default=1e-3, show_default=True, type=NONNEGATIVE,
-                  help="Minima closer than this (RMS per pixel) are the same minimum.")
-    @click.option("--threshold", default=None, type=Finite(),
-                  help="Barrier under which minima share a basin (default: set by --basins).")
-    @click.option("--basins", "n_basins", default=20, show_default=True, type=click.IntRange(min=1),
-                  help="Without --threshold: cut the merge tree where this many basins remain.")
-    @click.option("--neighbours", default=10, show_default=True, type=click.IntRange(min=1),
-                  help="Barriers are computed to this many nearest minima (plus what connects).")
-    @click.option("--grid", default=32, show_default=True, type=click.IntRange(min=2),
-                  help="Points on each straight path.")
-    @click.option("--min-size", default=4, show_default=True, type=click.IntRange(min=1),
-                  help="Smallest basin drawn.")
+    @click.option(
+        "--same-tol",
+        default=1e-3,
+        show_default=True,
+        type=NONNEGATIVE,
+        help="Minima closer than this (RMS per pixel) are the same minimum.",
+    )
+    @click.option(
+        "--threshold",
+        default=None,
+        type=Finite(),
+        help="Barrier under which minima share a basin (default: set by --basins).",
+    )
+    @click.option(
+        "--basins",
+        "n_basins",
+        default=20,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="Without --threshold: cut the merge tree where this many basins remain.",
+    )
+    @click.option(
+        "--neighbours",
+        default=10,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="Barriers are computed to this many nearest minima (plus what connects).",
+    )
+    @click.option(
+        "--grid",
+        default=32,
+        show_default=True,
+        type=click.IntRange(min=2),
+        help="Points on each straight path.",
+    )
+    @click.option(
+        "--min-size",
+        default=4,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="Smallest basin drawn.",
+    )
     @click.option("--seed", default=0, show_default=True, type=SEED)
     @click.option("--device", default="cpu", show_default=True)
-    def landscape(run_dir, n, out, start, eta, max_steps, grad_tol, energy_tol, same_tol, threshold,
-                  n_basins, neighbours, grid, min_size, seed, device):
+    def landscape(
+        run_dir,
+        n,
+        out,
+        start,
+        eta,
+        max_steps,
+        grad_tol,
+        energy_tol,
+        same_tol,
+        threshold,
+        n_basins,
+        neighbours,
+        grid,
+        min_size,
+        seed,
+        device,
+    ):
         """Map the energy landscape of a trained RUN_DIR: minima, barriers, basins (section 4.3)."""
         working_on(run_dir)
         from genzoo.analysis.landscape_command import run_landscape
 
-        run_landscape(run_dir, out or Path(run_dir) / "landscape", n=n, start=start, eta=eta,
-                      max_steps=max_steps, grad_tol=grad_tol, energy_tol=energy_tol,
-                      same_tol=same_tol, threshold=threshold, n_basins=n_basins,
-                      neighbours=neighbours, grid=grid,
-                      min_size=min_size, seed=seed, device=device)
-
+        run_landscape(
+            run_dir,
+            out or Path(run_dir) / "landscape",
+            n=n,
+            start=start,
+            eta=eta,
+            max_steps=max_steps,
+            grad_tol=grad_tol,
+            energy_tol=energy_tol,
+            same_tol=same_tol,
+            threshold=threshold,
+            n_basins=n_basins,
+            neighbours=neighbours,
+            grid=grid,
+            min_size=min_size,
+            seed=seed,
+            device=device,
+        )
 
     @cli.command(name="eval")
     @click.argument("run_dir", type=click.Path(path_type=Path))
-    @click.option("--n", "n", default=10000, show_default=True, type=click.IntRange(min=2),
-                  help="Held-out images (and as many samples).")
-    @click.option("--features", type=click.Path(path_type=Path), default=None,
-                  help="Feature network (default: the cache's one for the run's data set).")
-    @click.option("--inception", is_flag=True,
-                  help="Also FID, KID and IS with the standard Inception-v3 (weights downloaded "
-                       "once into the cache, or --inception-weights / GENZOO_INCEPTION_WEIGHTS).")
-    @click.option("--inception-weights", type=click.Path(path_type=Path), default=None,
-                  help="torch-fidelity's Inception-v3 weights file (.pth or .safetensors); "
-                       "implies --inception.")
+    @click.option(
+        "--n",
+        "n",
+        default=10000,
+        show_default=True,
+        type=click.IntRange(min=2),
+        help="Held-out images (and as many samples).",
+    )
+    @click.option(
+        "--features",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Feature network (default: the cache's one for the run's data set).",
+    )
+    @click.option(
+        "--inception",
+        is_flag=True,
+        help="Also FID, KID and IS with the standard Inception-v3 (weights downloaded "
+        "once into the cache, or --inception-weights / GENZOO_INCEPTION_WEIGHTS).",
+    )
+    @click.option(
+        "--inception-weights",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="torch-fidelity's Inception-v3 weights file (.pth or .safetensors); "
+        "implies --inception.",
+    )
     @click.option("--seed", default=0, show_default=True, type=SEED)
     @click.option("--device", default="cpu", show_default=True)
     @NORM
@@ -78,18 +170,29 @@ def register_commands(cli):
         from genzoo.analysis.evaluate import evaluate_run, print_report
 
         console = Console(stderr=True)
-        report = evaluate_run(run_dir, n=n, features=features, inception_weights=inception_weights,
-                              device=device, seed=seed, console=console, norm=norm,
-                              inception=inception)
+        report = evaluate_run(
+            run_dir,
+            n=n,
+            features=features,
+            inception_weights=inception_weights,
+            device=device,
+            seed=seed,
+            console=console,
+            norm=norm,
+            inception=inception,
+        )
         print_report(report, console)
         console.print(f"wrote {Path(run_dir) / 'eval.json'}")
-
 
     @cli.command()
     @click.argument("run_dir", type=click.Path(path_type=Path))
     @click.option("--n", "n", default=32, show_default=True, type=click.IntRange(min=1))
-    @click.option("--out", type=click.Path(path_type=Path), default=None,
-                  help="PNG (default: RUN_DIR/reconstructions.png).")
+    @click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="PNG (default: RUN_DIR/reconstructions.png).",
+    )
     @click.option("--seed", default=0, show_default=True, type=SEED)
     @click.option("--device", default="cpu", show_default=True)
     @NORM
@@ -98,17 +201,21 @@ def register_commands(cli):
         working_on(run_dir)
         from genzoo.analysis.evaluate import reconstruct_grid
 
-        path = reconstruct_grid(run_dir, out or Path(run_dir) / "reconstructions.png", n, seed, device,
-                                norm=norm)
+        path = reconstruct_grid(
+            run_dir, out or Path(run_dir) / "reconstructions.png", n, seed, device, norm=norm
+        )
         click.echo(f"wrote {path}")
-
 
     @cli.command()
     @click.argument("run_dir", type=click.Path(path_type=Path))
     @click.option("--rows", default=8, show_default=True, type=click.IntRange(min=1))
     @click.option("--steps", default=10, show_default=True, type=click.IntRange(min=2))
-    @click.option("--out", type=click.Path(path_type=Path), default=None,
-                  help="PNG (default: RUN_DIR/interpolations.png).")
+    @click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="PNG (default: RUN_DIR/interpolations.png).",
+    )
     @click.option("--seed", default=0, show_default=True, type=SEED)
     @click.option("--device", default="cpu", show_default=True)
     @NORM
@@ -117,39 +224,56 @@ def register_commands(cli):
         working_on(run_dir)
         from genzoo.analysis.evaluate import interpolate_grid
 
-        path = interpolate_grid(run_dir, out or Path(run_dir) / "interpolations.png", rows, steps,
-                                seed, device, norm=norm)
+        path = interpolate_grid(
+            run_dir,
+            out or Path(run_dir) / "interpolations.png",
+            rows,
+            steps,
+            seed,
+            device,
+            norm=norm,
+        )
         click.echo(f"wrote {path}")
-
 
     @cli.command()
     @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
-    @click.option("--out", type=click.Path(path_type=Path), default=None,
-                  help="HTML file (default: RUN_DIR/report.html for one run, report.html for "
-                       "several).")
+    @click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="HTML file (default: RUN_DIR/report.html for one run, report.html for several).",
+    )
     def report(run_dirs, out):
         """One self-contained HTML page of one or more runs: recipe (differences), loss and energy
         curves, sample grids, pictures and eval results side by side."""
         from genzoo.analysis.report import build_report
 
         working_on(run_dirs[0])
-        out = out or (Path(run_dirs[0]) / "report.html" if len(run_dirs) == 1 else
-                      Path("report.html"))
+        out = out or (
+            Path(run_dirs[0]) / "report.html" if len(run_dirs) == 1 else Path("report.html")
+        )
         click.echo(f"wrote {build_report(list(run_dirs), out)}")
-
 
     @cli.group()
     def features():
         """Feature networks for sample-quality metrics."""
 
-
     @features.command(name="train")
     @click.argument("dataset")
-    @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
-                  help="A data set option, e.g. --option root=/data/fmnist (repeatable).")
+    @click.option(
+        "--option",
+        "options",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="A data set option, e.g. --option root=/data/fmnist (repeatable).",
+    )
     @click.option("--epochs", default=3, show_default=True, type=click.IntRange(min=1))
-    @click.option("--out", type=click.Path(path_type=Path), default=None,
-                  help="Weights file (default: the cache, where 'genzoo eval' looks).")
+    @click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Weights file (default: the cache, where 'genzoo eval' looks).",
+    )
     @click.option("--seed", default=0, show_default=True, type=SEED)
     def features_train(dataset, options, epochs, out, seed):
         """Train the classifier whose features define FD-<DATASET> and the IS analogue."""

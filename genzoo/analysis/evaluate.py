@@ -30,17 +30,27 @@ def batched(fn, x: torch.Tensor, batch: int, label: str = "", progress=None) -> 
     task = progress.add_task(label, total=len(x)) if progress is not None else None
     with torch.no_grad():
         for i in range(0, len(x), batch):
-            out.append(fn(x[i:i + batch]))
+            out.append(fn(x[i : i + batch]))
             if task is not None:
                 progress.advance(task, len(out[-1]))
     return torch.cat(out)
 
 
-def evaluate_run(run_dir: Path, n: int = 10000, features: Path | None = None,
-                 inception_weights: Path | None = None, device: str = "cpu", batch: int = 256,
-                 seed: int = 0, k: int = 3, pr_max: int = 5000, console=None,
-                 norm: str | None = None, inception: bool = False,
-                 checkpoint: int | None = None) -> dict:
+def evaluate_run(
+    run_dir: Path,
+    n: int = 10000,
+    features: Path | None = None,
+    inception_weights: Path | None = None,
+    device: str = "cpu",
+    batch: int = 256,
+    seed: int = 0,
+    k: int = 3,
+    pr_max: int = 5000,
+    console=None,
+    norm: str | None = None,
+    inception: bool = False,
+    checkpoint: int | None = None,
+) -> dict:
     """Reconstruction error, energies, and sample quality in a trained classifier's features
     (``features``, FD-<dataset>) and, with ``inception`` (or ``inception_weights``), in the
     standard Inception-v3's (FID, KID, IS), each with the protocol it was measured under.
@@ -58,17 +68,28 @@ def evaluate_run(run_dir: Path, n: int = 10000, features: Path | None = None,
     data = assemble.build_data(recipe)
     x, labels, split = data.draw_held_out(n, seed)
     x = models.real_view(x)
-    report: dict = {"run": str(run_dir), "step": model.step, "objective": recipe.objective,
-                    "split": split, "n": len(x), "kind": "clips" if data.is_video else "images",
-                    "sample_norm": norm, "sample_batch": g_batch}
+    report: dict = {
+        "run": str(run_dir),
+        "step": model.step,
+        "objective": recipe.objective,
+        "split": split,
+        "n": len(x),
+        "kind": "clips" if data.is_video else "images",
+        "sample_norm": norm,
+        "sample_batch": g_batch,
+    }
     inception = inception or inception_weights is not None
     if inception and x.dim() != 4:
-        raise GenzooError("FID, KID and IS need images (C, H, W); this run's data are "
-                          f"{tuple(x.shape[1:])}: drop --inception")
+        raise GenzooError(
+            "FID, KID and IS need images (C, H, W); this run's data are "
+            f"{tuple(x.shape[1:])}: drop --inception"
+        )
     with Progress(console=console, transient=True) as prog:
+
         def quality(ext, real, fake_images):
-            return metrics.sample_quality(ext, real, fake_images, batch, k, pr_max, seed=seed,
-                                          progress=prog)
+            return metrics.sample_quality(
+                ext, real, fake_images, batch, k, pr_max, seed=seed, progress=prog
+            )
 
         x_hat = model.reconstruct(x)
         report["recon_mse"] = float(metrics.mse_unit_range(x, x_hat).mean())
@@ -78,32 +99,44 @@ def evaluate_run(run_dir: Path, n: int = 10000, features: Path | None = None,
         report["energy"] = {
             "f_data": float(batched(f, x, batch, "energy on data", prog).mean()),
             "f_samples": float(batched(f, fake, batch, "energy on samples", prog).mean()),
-            "f_noise": float(batched(f, noise, batch, "energy on noise", prog).mean())}
+            "f_noise": float(batched(f, noise, batch, "energy on noise", prog).mean()),
+        }
         fd_name = f"FD-{recipe.data.name}"
         report["feature_metrics"] = None
         path = Path(features) if features else default_path(recipe.data.name)
         if labels is None:
             pass
         elif not path.exists():
-            warnings.warn(f"no feature network for '{recipe.data.name}' at '{path}': sample-quality "
-                          f"metrics skipped; train one with 'genzoo features train "
-                          f"{recipe.data.name}'", stacklevel=2)
+            warnings.warn(
+                f"no feature network for '{recipe.data.name}' at '{path}': sample-quality "
+                f"metrics skipped; train one with 'genzoo features train "
+                f"{recipe.data.name}'",
+                stacklevel=2,
+            )
         else:
             ext = classifier_extractor(path, dev)
             report["feature_metrics"] = {"name": fd_name, **quality(ext, x, fake)}
         report["inception"] = None
         if inception:
             inception_features = plugins.registry().get("feature_networks", "inception").obj
-            ext = inception_features.load(Path(inception_weights) if inception_weights else None,
-                                          dev)
+            ext = inception_features.load(
+                Path(inception_weights) if inception_weights else None, dev
+            )
             report["inception"] = {"name": "FID", **quality(ext, x, fake)}
         for block in (report["feature_metrics"], report["inception"]):
             if block:
-                block["protocol"].update(split=split, seed=seed, sample_norm=norm,
-                                         sample_batch=g_batch, checkpoint_step=model.step)
-    report["recovery"] = recovery(recipe, kept_fill(latest(run_dir / CHECKPOINTS)),
-                                  run_dir / "recovery.png") \
-        if recipe.data.occlusion is not None else None
+                block["protocol"].update(
+                    split=split,
+                    seed=seed,
+                    sample_norm=norm,
+                    sample_batch=g_batch,
+                    checkpoint_step=model.step,
+                )
+    report["recovery"] = (
+        recovery(recipe, kept_fill(latest(run_dir / CHECKPOINTS)), run_dir / "recovery.png")
+        if recipe.data.occlusion is not None
+        else None
+    )
     report["seconds"] = round(time.perf_counter() - t0, 2)
     atomic_write(run_dir / "eval.json", json.dumps(report, indent=1).encode())
     return report
@@ -114,8 +147,9 @@ def kept_fill(ckpt) -> torch.Tensor:
     (its last reconstruction of that image)."""
     fill = ckpt.tensors.get(PER_EXAMPLE + "fill")
     if fill is None:
-        raise GenzooError(f"checkpoint '{ckpt.path}' holds no recovered images; train the run "
-                          f"with its own recipe")
+        raise GenzooError(
+            f"checkpoint '{ckpt.path}' holds no recovered images; train the run with its own recipe"
+        )
     return fill
 
 
@@ -127,24 +161,33 @@ def recovery(recipe, fill: torch.Tensor, picture: Path | None = None, shown: int
     complete = assemble.build_data(recipe, complete=True).train
     occluded = assemble.build_data(recipe).train
     if len(fill) != len(complete):
-        raise GenzooError(f"{len(fill)} recovered images for a training set of {len(complete)}; "
-                          f"evaluate the run with its own recipe")
+        raise GenzooError(
+            f"{len(fill)} recovered images for a training set of {len(complete)}; "
+            f"evaluate the run with its own recipe"
+        )
     errors, hidden_total = 0.0, 0
     for i in range(0, len(complete), 1024):
         idx = range(i, min(i + 1024, len(complete)))
         true = torch.stack([samples_of(complete[j]) for j in idx])
         mask = torch.stack([occluded.mask(j) for j in idx])
         hidden = int((~mask).expand_as(true).sum())
-        errors += recovery_error(true, fill[i:i + len(true)], mask) * hidden
+        errors += recovery_error(true, fill[i : i + len(true)], mask) * hidden
         hidden_total += hidden
-    out = {"occlusion": recipe.data.occlusion.name, "error": errors / hidden_total,
-           "n_images": len(complete), "hidden_fraction": hidden_total / fill.numel()}
+    out = {
+        "occlusion": recipe.data.occlusion.name,
+        "error": errors / hidden_total,
+        "n_images": len(complete),
+        "hidden_fraction": hidden_total / fill.numel(),
+    }
     if picture is not None:
         idx = torch.linspace(0, len(complete) - 1, min(shown, len(complete))).long().tolist()
         true = torch.stack([samples_of(complete[j]) for j in idx])
         mask = torch.stack([occluded.mask(j) for j in idx])
-        rows = [true, torch.where(mask, true, torch.zeros_like(true)),
-                torch.where(mask, true, fill[idx])]
+        rows = [
+            true,
+            torch.where(mask, true, torch.zeros_like(true)),
+            torch.where(mask, true, fill[idx]),
+        ]
         out["picture"] = str(save_grid(torch.cat(rows), picture, nrow=len(idx)))
     return out
 
@@ -152,34 +195,52 @@ def recovery(recipe, fill: torch.Tensor, picture: Path | None = None, shown: int
 def print_report(report: dict, console) -> None:
     from rich.table import Table
 
-    t = Table(title=f"{report['run']} at step {report['step']} ({report['n']} {report['split']} "
-                    f"{report.get('kind', 'images')})")
+    t = Table(
+        title=f"{report['run']} at step {report['step']} ({report['n']} {report['split']} "
+        f"{report.get('kind', 'images')})"
+    )
     t.add_column("metric")
     t.add_column("value", justify="right")
     t.add_row("test reconstruction MSE (per pixel, [0, 1] scale)", f"{report['recon_mse']:.5f}")
-    for block, what in ((report.get("feature_metrics"), "classifier"),
-                        (report.get("inception"), "Inception-v3")):
+    for block, what in (
+        (report.get("feature_metrics"), "classifier"),
+        (report.get("inception"), "Inception-v3"),
+    ):
         if not block:
             continue
         t.add_row(f"{block['name']} (Fréchet distance, {what} features)", f"{block['fd']:.3f}")
         t.add_row(f"KID ({what})", f"{block['kid']:.4f} ± {block['kid_std']:.4f}")
         t.add_row(f"IS ({what})", f"{block['is']:.3f} ± {block['is_std']:.3f}")
-        t.add_row(f"precision / recall (k={block['k']})",
-                  f"{block['precision']:.3f} / {block['recall']:.3f}")
-        t.add_row(f"density / coverage (k={block['k']})",
-                  f"{block['density']:.3f} / {block['coverage']:.3f}")
+        t.add_row(
+            f"precision / recall (k={block['k']})",
+            f"{block['precision']:.3f} / {block['recall']:.3f}",
+        )
+        t.add_row(
+            f"density / coverage (k={block['k']})",
+            f"{block['density']:.3f} / {block['coverage']:.3f}",
+        )
     rec = report.get("recovery")
     if rec:
-        t.add_row(f"recovery error, {rec['occlusion']} (occluded pixels / range)",
-                  f"{rec['error']:.4f}")
+        t.add_row(
+            f"recovery error, {rec['occlusion']} (occluded pixels / range)", f"{rec['error']:.4f}"
+        )
     e = report["energy"]
-    t.add_row("mean f: data / samples / noise",
-              f"{e['f_data']:.3g} / {e['f_samples']:.3g} / {e['f_noise']:.3g}")
+    t.add_row(
+        "mean f: data / samples / noise",
+        f"{e['f_data']:.3g} / {e['f_samples']:.3g} / {e['f_noise']:.3g}",
+    )
     console.print(t)
 
 
-def reconstruct_grid(run_dir: Path, out: Path, n: int = 32, seed: int = 0,
-                     device: str = "cpu", per_row: int = 8, norm: str | None = None) -> Path:
+def reconstruct_grid(
+    run_dir: Path,
+    out: Path,
+    n: int = 32,
+    seed: int = 0,
+    device: str = "cpu",
+    per_row: int = 8,
+    norm: str | None = None,
+) -> Path:
     """Test images above their reconstructions, row by row (Fig. 13)."""
     model = load(run_dir, resolve_device(device))
     model.norm = norm or model.norm
@@ -190,12 +251,19 @@ def reconstruct_grid(run_dir: Path, out: Path, n: int = 32, seed: int = 0,
     x_hat = model.reconstruct(x)
     rows = []
     for i in range(0, len(x), per_row):
-        rows += [x[i:i + per_row], x_hat[i:i + per_row]]
+        rows += [x[i : i + per_row], x_hat[i : i + per_row]]
     return save_grid(torch.cat(rows), out, nrow=per_row)
 
 
-def interpolate_grid(run_dir: Path, out: Path, rows: int = 8, steps: int = 10, seed: int = 0,
-                     device: str = "cpu", norm: str | None = None) -> Path:
+def interpolate_grid(
+    run_dir: Path,
+    out: Path,
+    rows: int = 8,
+    steps: int = 10,
+    seed: int = 0,
+    device: str = "cpu",
+    norm: str | None = None,
+) -> Path:
     """Rows of generator outputs along straight lines ``(1 - a) z0 + a z1`` (Fig. 10)."""
     model = load(run_dir, resolve_device(device))
     model.norm = norm or model.norm

@@ -22,13 +22,20 @@ def _advance(progress, task, n: int) -> None:
 def energy_of(f, x: torch.Tensor, batch: int = 512) -> torch.Tensor:
     """``-f(x)`` in batches, without gradients."""
     with torch.no_grad():
-        return torch.cat([-f(x[i:i + batch]) for i in range(0, len(x), batch)])
+        return torch.cat([-f(x[i : i + batch]) for i in range(0, len(x), batch)])
 
 
-def descend(f, x0: torch.Tensor, eta: float = 0.01, max_steps: int = 500,
-            grad_tol: float = 1e-3, energy_tol: float = 1e-6,
-            bounds: tuple[float, float] | None = (-1.0, 1.0), batch: int = 256,
-            progress=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def descend(
+    f,
+    x0: torch.Tensor,
+    eta: float = 0.01,
+    max_steps: int = 500,
+    grad_tol: float = 1e-3,
+    energy_tol: float = 1e-6,
+    bounds: tuple[float, float] | None = (-1.0, 1.0),
+    batch: int = 256,
+    progress=None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Steepest descent on the energy -f: ``x <- x + eta * grad f(x)``, clamped to ``bounds``.
 
     A point stops once its gradient norm falls under ``grad_tol`` or its energy changes by less
@@ -37,7 +44,7 @@ def descend(f, x0: torch.Tensor, eta: float = 0.01, max_steps: int = 500,
     outs, energies, steps = [], [], []
     task = progress.add_task("descending", total=len(x0)) if progress is not None else None
     for i in range(0, len(x0), batch):
-        x = x0[i:i + batch].clone().detach()
+        x = x0[i : i + batch].clone().detach()
         active = torch.ones(len(x), dtype=torch.bool, device=x.device)
         taken = torch.zeros(len(x), dtype=torch.long)
         e_prev = torch.full((len(x),), float("inf"), device=x.device, dtype=x.dtype)
@@ -66,15 +73,15 @@ def descend(f, x0: torch.Tensor, eta: float = 0.01, max_steps: int = 500,
     return torch.cat(outs), torch.cat(energies), torch.cat(steps)
 
 
-def projected_grad_norm(f, x: torch.Tensor,
-                        bounds: tuple[float, float] | None = (-1.0, 1.0),
-                        batch: int = 256) -> torch.Tensor:
+def projected_grad_norm(
+    f, x: torch.Tensor, bounds: tuple[float, float] | None = (-1.0, 1.0), batch: int = 256
+) -> torch.Tensor:
     """Norm of each point's descent direction ``grad f`` inside the box ``bounds``: components
     that push a pixel already at a bound further out are dropped (they cannot move it). Zero
     at a true (possibly constrained) minimum."""
     out = []
     for i in range(0, len(x), batch):
-        xa = x[i:i + batch].detach().clone().requires_grad_(True)
+        xa = x[i : i + batch].detach().clone().requires_grad_(True)
         (g,) = torch.autograd.grad(f(xa).sum(), xa)
         if bounds is not None:
             lo, hi = bounds
@@ -84,17 +91,25 @@ def projected_grad_norm(f, x: torch.Tensor,
     return torch.cat(out) if out else torch.zeros(0)
 
 
-def descent_report(f, x: torch.Tensor, taken: torch.Tensor, max_steps: int,
-                   bounds: tuple[float, float] | None = (-1.0, 1.0)) -> dict:
+def descent_report(
+    f,
+    x: torch.Tensor,
+    taken: torch.Tensor,
+    max_steps: int,
+    bounds: tuple[float, float] | None = (-1.0, 1.0),
+) -> dict:
     """How far the descent got: the share of points that stopped before ``max_steps``, the
     median projected gradient norm at the end, and the share of pixels sitting on a bound."""
     gn = projected_grad_norm(f, x, bounds)
     at_bound = 0.0
     if bounds is not None and len(x):
         at_bound = float(((x <= bounds[0]) | (x >= bounds[1])).float().mean())
-    return {"converged": float((taken < max_steps).float().mean()) if len(taken) else 1.0,
-            "grad_norm_median": float(gn.median()) if len(gn) else 0.0,
-            "at_bound": at_bound, "max_steps": max_steps}
+    return {
+        "converged": float((taken < max_steps).float().mean()) if len(taken) else 1.0,
+        "grad_norm_median": float(gn.median()) if len(gn) else 0.0,
+        "at_bound": at_bound,
+        "max_steps": max_steps,
+    }
 
 
 def merge_minima(x: torch.Tensor, energies: torch.Tensor, tol: float) -> torch.Tensor:
@@ -108,7 +123,7 @@ def merge_minima(x: torch.Tensor, energies: torch.Tensor, tol: float) -> torch.T
     reps: list[int] = []
     for i in order.tolist():
         if reps:
-            d = torch.cdist(flat[i:i + 1], flat[reps]).squeeze(0) / scale
+            d = torch.cdist(flat[i : i + 1], flat[reps]).squeeze(0) / scale
             j = int(d.argmin())
             if float(d[j]) < tol:
                 rep[i] = reps[j]
@@ -118,8 +133,9 @@ def merge_minima(x: torch.Tensor, energies: torch.Tensor, tol: float) -> torch.T
     return rep
 
 
-def barrier(f, a: torch.Tensor, b: torch.Tensor, grid: int = 32, batch: int = 4096,
-            progress=None) -> torch.Tensor:
+def barrier(
+    f, a: torch.Tensor, b: torch.Tensor, grid: int = 32, batch: int = 4096, progress=None
+) -> torch.Tensor:
     """The highest energy along each straight path ``a[k] -> b[k]`` on ``grid`` points of
     gamma in [0, 1] (both ends included)."""
     gammas = torch.linspace(0, 1, grid, device=a.device, dtype=a.dtype)
@@ -127,7 +143,7 @@ def barrier(f, a: torch.Tensor, b: torch.Tensor, grid: int = 32, batch: int = 40
     out = []
     pairs_per_batch = max(1, batch // grid)
     for i in range(0, len(a), pairs_per_batch):
-        aa, bb = a[i:i + pairs_per_batch], b[i:i + pairs_per_batch]
+        aa, bb = a[i : i + pairs_per_batch], b[i : i + pairs_per_batch]
         shape = (-1,) + (1,) * (aa.dim() - 1)
         path = aa.unsqueeze(1) + gammas.view(1, grid, *shape[1:]) * (bb - aa).unsqueeze(1)
         e = energy_of(f, path.flatten(0, 1), batch).view(len(aa), grid)
@@ -205,8 +221,9 @@ def candidate_pairs(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.unique(pairs, dim=0)
 
 
-def connect(f, x: torch.Tensor, pairs: torch.Tensor, bars: torch.Tensor, grid: int,
-            batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+def connect(
+    f, x: torch.Tensor, pairs: torch.Tensor, bars: torch.Tensor, grid: int, batch: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Add barriers between disconnected components (their closest pair of minima) until the
     pair graph connects every minimum, so the clustering ends in one basin."""
     n = len(x)
@@ -221,12 +238,15 @@ def connect(f, x: torch.Tensor, pairs: torch.Tensor, bars: torch.Tensor, grid: i
         for a_i, ra in enumerate(roots):
             ia = (comp == ra).nonzero().squeeze(1)
             best = None
-            for rb in roots[a_i + 1:]:
+            for rb in roots[a_i + 1 :]:
                 ib = (comp == rb).nonzero().squeeze(1)
                 d = torch.cdist(flat[ia], flat[ib])
                 flat_idx = int(d.argmin())
-                cand = (float(d.flatten()[flat_idx]), int(ia[flat_idx // len(ib)]),
-                        int(ib[flat_idx % len(ib)]))
+                cand = (
+                    float(d.flatten()[flat_idx]),
+                    int(ia[flat_idx // len(ib)]),
+                    int(ib[flat_idx % len(ib)]),
+                )
                 best = cand if best is None or cand[0] < best[0] else best
             if best is not None:
                 new.append(sorted(best[1:]))
@@ -268,12 +288,22 @@ class Landscape:
         return cluster(self.n_basins, bp[keep], self.barriers[keep])
 
 
-def map_landscape(f, x0: torch.Tensor, eta: float = 0.01, max_steps: int = 500,
-                  grad_tol: float = 1e-3, energy_tol: float = 1e-6, same_tol: float = 1e-3,
-                  threshold: float | None = None, n_basins: int = 20, neighbours: int = 10,
-                  grid: int = 32,
-                  bounds: tuple[float, float] | None = (-1.0, 1.0), batch: int = 256,
-                  show_progress: bool = False) -> Landscape:
+def map_landscape(
+    f,
+    x0: torch.Tensor,
+    eta: float = 0.01,
+    max_steps: int = 500,
+    grad_tol: float = 1e-3,
+    energy_tol: float = 1e-6,
+    same_tol: float = 1e-3,
+    threshold: float | None = None,
+    n_basins: int = 20,
+    neighbours: int = 10,
+    grid: int = 32,
+    bounds: tuple[float, float] | None = (-1.0, 1.0),
+    batch: int = 256,
+    show_progress: bool = False,
+) -> Landscape:
     """Descend from every start, merge identical minima, compute barriers between
     neighbouring minima, cluster by barrier, and cut basins at the barrier ``threshold``
     (by default, the level that leaves ``n_basins`` basins)."""
@@ -282,14 +312,16 @@ def map_landscape(f, x0: torch.Tensor, eta: float = 0.01, max_steps: int = 500,
     from rich.progress import Progress
 
     with Progress(disable=not show_progress) as progress:
-        x, e, taken = descend(f, x0, eta, max_steps, grad_tol, energy_tol, bounds, batch,
-                              progress)
+        x, e, taken = descend(f, x0, eta, max_steps, grad_tol, energy_tol, bounds, batch, progress)
         report = descent_report(f, x, taken, max_steps, bounds)
         rep = merge_minima(x, e, same_tol)
         keep = rep.unique()
         pairs = candidate_pairs(x[keep], neighbours)
-        bars = barrier(f, x[keep][pairs[:, 0]], x[keep][pairs[:, 1]], grid, progress=progress) \
-            if len(pairs) else torch.zeros(0)
+        bars = (
+            barrier(f, x[keep][pairs[:, 0]], x[keep][pairs[:, 1]], grid, progress=progress)
+            if len(pairs)
+            else torch.zeros(0)
+        )
     index = {int(r): i for i, r in enumerate(keep.tolist())}
     start_to_min = torch.tensor([index[int(r)] for r in rep.tolist()])
     minima, energies = x[keep], e[keep]
@@ -305,8 +337,18 @@ def map_landscape(f, x0: torch.Tensor, eta: float = 0.01, max_steps: int = 500,
     basin_levels = [float("inf")] * len(ids)
     for m, b in enumerate(basin_of_min):
         basin_levels[b] = min(basin_levels[b], float(energies[m]))
-    return Landscape(minima, energies, start_to_min, tree, basin_of_min, basin_levels, threshold,
-                     pairs, bars, report)
+    return Landscape(
+        minima,
+        energies,
+        start_to_min,
+        tree,
+        basin_of_min,
+        basin_levels,
+        threshold,
+        pairs,
+        bars,
+        report,
+    )
 
 
 def purity(basin_of_start: list[int], labels: list[int]) -> tuple[float, dict[int, float]]:
@@ -323,8 +365,9 @@ def purity(basin_of_start: list[int], labels: list[int]) -> tuple[float, dict[in
     return agree / max(1, len(labels)), out
 
 
-def chance_purity(basin_of_start: list[int], labels: list[int], draws: int = 200,
-                  seed: int = 0) -> tuple[float, float]:
+def chance_purity(
+    basin_of_start: list[int], labels: list[int], draws: int = 200, seed: int = 0
+) -> tuple[float, float]:
     """The purity that basins of the same sizes reach by chance: mean and std of ``purity``
     over ``draws`` random permutations of the labels. A purity is informative only as far as
     it exceeds this (one basin holding everything has exactly its majority share)."""

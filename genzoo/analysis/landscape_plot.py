@@ -29,8 +29,14 @@ def _drawn_tree(land: Landscape, kept: set[int]):
     return children, level, roots
 
 
-def draw_disconnectivity(land: Landscape, out: Path, min_size: int = 4, max_images: int = 12,
-                         labels: list[int] | None = None, title: str = "") -> Path:
+def draw_disconnectivity(
+    land: Landscape,
+    out: Path,
+    min_size: int = 4,
+    max_images: int = 12,
+    labels: list[int] | None = None,
+    title: str = "",
+) -> Path:
     """Vertical lines: basin depth in energy; horizontal lines: the barrier at which basins
     merge; under each basin up to ``max_images`` of its minima, lowest energy first. Basins
     with fewer than ``min_size`` members (starting points) are left out."""
@@ -51,6 +57,7 @@ def draw_disconnectivity(land: Landscape, out: Path, min_size: int = 4, max_imag
                 visit(c)
         else:
             order.append(node)
+
     for r in sorted(roots, key=lambda n: level[n]):
         visit(r)
     x: dict[int, float] = {leaf: float(i) for i, leaf in enumerate(order)}
@@ -60,6 +67,7 @@ def draw_disconnectivity(land: Landscape, out: Path, min_size: int = 4, max_imag
             a, b = children[node]
             x[node] = (place(a) + place(b)) / 2
         return x[node]
+
     for r in roots:
         place(r)
 
@@ -89,16 +97,32 @@ def draw_disconnectivity(land: Landscape, out: Path, min_size: int = 4, max_imag
             members = [y for bb, y in zip(land.basin_of_start, labels) if bb == leaf]
             top_label = max(set(members), key=members.count)
             text += f"\n[{top_label}]"
-        ax.annotate(text, (x[leaf], level[leaf]), textcoords="offset points", xytext=(0, -14),
-                    ha="center", va="top", fontsize=7)
+        ax.annotate(
+            text,
+            (x[leaf], level[leaf]),
+            textcoords="offset points",
+            xytext=(0, -14),
+            ha="center",
+            va="top",
+            fontsize=7,
+        )
     ax.set_xlim(*xlim)
     ax.set_xticks([])
     ax.set_ylabel("energy  -f(x)")
-    ax.set_title(title or f"{len(order)} of {land.n_basins} basins (>= {min_size} members), "
-                          f"{len(land.minima)} minima", fontsize=9)
+    ax.set_title(
+        title
+        or f"{len(order)} of {land.n_basins} basins (>= {min_size} members), "
+        f"{len(land.minima)} minima",
+        fontsize=9,
+    )
     if image_like:
-        _draw_members(fig.add_axes([left / fig_w, 0.1 / fig_h, axes_w / fig_w, img_h / fig_h]),
-                      land, order, max_images, xlim)
+        _draw_members(
+            fig.add_axes([left / fig_w, 0.1 / fig_h, axes_w / fig_w, img_h / fig_h]),
+            land,
+            order,
+            max_images,
+            xlim,
+        )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
@@ -114,11 +138,16 @@ def _draw_members(ax, land: Landscape, order: list[int], max_images: int, xlim) 
         members.sort(key=lambda m: float(land.energies[m]))
         for row, m in enumerate(members[:max_images]):
             img = land.minima[m].detach().float().cpu().clamp(-1, 1).add(1).div(2)
-            canvas[:, row * (h + 1):row * (h + 1) + h, col * (w + 1):col * (w + 1) + w] = img
+            canvas[:, row * (h + 1) : row * (h + 1) + h, col * (w + 1) : col * (w + 1) + w] = img
     picture = canvas.permute(1, 2, 0).numpy()
-    ax.imshow(picture[..., 0] if c == 1 else picture, cmap="gray" if c == 1 else None,
-              vmin=0, vmax=1, aspect="auto",
-              extent=(-0.5, len(order) - 0.5, max_images, 0))
+    ax.imshow(
+        picture[..., 0] if c == 1 else picture,
+        cmap="gray" if c == 1 else None,
+        vmin=0,
+        vmax=1,
+        aspect="auto",
+        extent=(-0.5, len(order) - 0.5, max_images, 0),
+    )
     ax.set_xlim(*xlim)
     ax.set_ylim(max_images, 0)
     ax.axis("off")

@@ -23,10 +23,12 @@ from genzoo.errors import GenzooError
 from genzoo.store import rundir
 
 PLAYERS = (("alpha", "energy model α"), ("phi", "inference model φ"), ("theta", "generator θ"))
-PICTURES = (("reconstructions.png", "reconstructions (held-out images above their "
-             "reconstructions)"), ("interpolations.png", "interpolations"),
-            ("recovery.png", "recovery of occluded pixels (original / occluded / recovered)"),
-            ("landscape/disconnectivity.png", "energy landscape: disconnectivity graph"))
+PICTURES = (
+    ("reconstructions.png", "reconstructions (held-out images above their reconstructions)"),
+    ("interpolations.png", "interpolations"),
+    ("recovery.png", "recovery of occluded pixels (original / occluded / recovered)"),
+    ("landscape/disconnectivity.png", "energy landscape: disconnectivity graph"),
+)
 
 
 def fmt(v) -> str:
@@ -45,8 +47,10 @@ def _uri(path: Path) -> str:
 
 def _img(path: Path, caption: str, width: str = "") -> str:
     style = f' style="max-width:{width}"' if width else ""
-    return (f'<figure><img src="{_uri(path)}" alt="{html.escape(caption)}"{style}>'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img src="{_uri(path)}" alt="{html.escape(caption)}"{style}>'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
 def _plot(series: dict[str, tuple[list, list]], title: str, ylabel: str) -> str:
@@ -75,10 +79,10 @@ def _plot(series: dict[str, tuple[list, list]], title: str, ylabel: str) -> str:
 def load_run(path: Path) -> dict:
     path = Path(path)
     recipe = rundir.load_recipe(path)  # one line if it is no run
-    lines = rundir.MetricsLog(path / rundir.METRICS).read() if (path / rundir.METRICS).exists() \
-        else []
-    report = json.loads((path / "eval.json").read_text()) if (path / "eval.json").exists() \
-        else None
+    lines = (
+        rundir.MetricsLog(path / rundir.METRICS).read() if (path / rundir.METRICS).exists() else []
+    )
+    report = json.loads((path / "eval.json").read_text()) if (path / "eval.json").exists() else None
     return {"path": path, "recipe": recipe, "metrics": lines, "eval": report}
 
 
@@ -101,11 +105,16 @@ def _recipe_table(runs: list[dict]) -> str:
         if not keys:
             return "<p>The runs' recipes are identical.</p>"
         head = "".join(f"<th>{html.escape(r['path'].name)}</th>" for r in runs)
-        rows = "".join(f"<tr><td>{html.escape(k)}</td>" +
-                       "".join(f"<td>{fmt(f.get(k))}</td>" for f in flats) + "</tr>"
-                       for k in keys)
-        return f'<table class="recipe"><tr><th>key (only those that differ)</th>{head}</tr>' \
-               f"{rows}</table>"
+        rows = "".join(
+            f"<tr><td>{html.escape(k)}</td>"
+            + "".join(f"<td>{fmt(f.get(k))}</td>" for f in flats)
+            + "</tr>"
+            for k in keys
+        )
+        return (
+            f'<table class="recipe"><tr><th>key (only those that differ)</th>{head}</tr>'
+            f"{rows}</table>"
+        )
     text = toml_text.dumps(runs[0]["recipe"].to_dict())
     return f"<pre>{html.escape(text)}</pre>"
 
@@ -118,13 +127,22 @@ def _loss_plots(run: dict) -> str:
     for player, label in PLAYERS:
         keys = sorted({k for ln in lines for k in ln if k.startswith(f"{player}/")})
         if keys:
-            series = {k.split("/", 1)[1]: ([ln["step"] for ln in lines if k in ln],
-                                           [ln[k] for ln in lines if k in ln]) for k in keys}
+            series = {
+                k.split("/", 1)[1]: (
+                    [ln["step"] for ln in lines if k in ln],
+                    [ln[k] for ln in lines if k in ln],
+                )
+                for k in keys
+            }
             out.append(_plot(series, f"{run['path'].name}: {label}, every loss term", "loss"))
-    energy = {name: ([ln["step"] for ln in lines if k in ln], [ln[k] for ln in lines if k in ln])
-              for k, name in (("energy/f_data", "mean f on data"),
-                              ("energy/f_dream", "mean f on samples"))
-              if any(k in ln for ln in lines)}
+    energy = {
+        name: ([ln["step"] for ln in lines if k in ln], [ln[k] for ln in lines if k in ln])
+        for k, name in (
+            ("energy/f_data", "mean f on data"),
+            ("energy/f_dream", "mean f on samples"),
+        )
+        if any(k in ln for ln in lines)
+    }
     if energy:
         out.append(_plot(energy, f"{run['path'].name}: energy on data and on samples", "f"))
     return "".join(out)
@@ -135,16 +153,25 @@ def _metrics_table(runs: list[dict]) -> str:
     lasts = [r["metrics"][-1] if r["metrics"] else {} for r in runs]
     keys = [k for k in sorted(set().union(*lasts)) if k != "time/elapsed_s"]
     head = "".join(f"<th>{html.escape(r['path'].name)}</th>" for r in runs)
-    rows = "".join(f'<tr><td>{html.escape(k)}</td>' +
-                   "".join(f'<td data-run="{i}" data-key="{html.escape(k)}">{fmt(last.get(k))}</td>'
-                           for i, last in enumerate(lasts)) + "</tr>" for k in keys)
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td>"
+        + "".join(
+            f'<td data-run="{i}" data-key="{html.escape(k)}">{fmt(last.get(k))}</td>'
+            for i, last in enumerate(lasts)
+        )
+        + "</tr>"
+        for k in keys
+    )
     return f'<table id="last-metrics"><tr><th>last logged step</th>{head}</tr>{rows}</table>'
 
 
 def eval_rows(report: dict) -> dict[str, object]:
     """The numbers of one ``eval.json`` the table shows, by row name."""
-    rows: dict[str, object] = {"step": report.get("step"), "images": report.get("n"),
-                               "test MSE ([0, 1] scale)": report.get("recon_mse")}
+    rows: dict[str, object] = {
+        "step": report.get("step"),
+        "images": report.get("n"),
+        "test MSE ([0, 1] scale)": report.get("recon_mse"),
+    }
     for key, what in (("feature_metrics", "classifier"), ("inception", "Inception-v3")):
         block = report.get(key)
         if block:
@@ -166,9 +193,15 @@ def _eval_table(runs: list[dict]) -> str:
     tables = [eval_rows(r["eval"]) for _, r in have]
     keys = list(dict.fromkeys(k for t in tables for k in t))
     head = "".join(f"<th>{html.escape(r['path'].name)}</th>" for _, r in have)
-    rows = "".join(f"<tr><td>{html.escape(k)}</td>" +
-                   "".join(f'<td data-run="{i}" data-key="{html.escape(k)}">{fmt(t.get(k))}</td>'
-                           for (i, _), t in zip(have, tables)) + "</tr>" for k in keys)
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td>"
+        + "".join(
+            f'<td data-run="{i}" data-key="{html.escape(k)}">{fmt(t.get(k))}</td>'
+            for (i, _), t in zip(have, tables)
+        )
+        + "</tr>"
+        for k in keys
+    )
     return f'<table id="eval"><tr><th>genzoo eval</th>{head}</tr>{rows}</table>'
 
 
@@ -181,17 +214,25 @@ def _pictures(run: dict) -> str:
         if len(steps) > 6:  # at most six over training, spread out
             steps = [steps[round(i * (len(steps) - 1) / 5)] for i in range(6)]
         row = [_img(p, "training data", "220px") for p in data[:1]]
-        row += [_img(p, f"samples at step {int(p.stem.split('_')[1])}", "220px") for p in steps
-                if not p.stem.endswith("_frames")]
+        row += [
+            _img(p, f"samples at step {int(p.stem.split('_')[1])}", "220px")
+            for p in steps
+            if not p.stem.endswith("_frames")
+        ]
         if row:
             out.append('<div class="row">' + "".join(row) + "</div>")
-        finals = [(samples / n, c) for n, c in (("final.png", "final samples"),
-                                                 ("final.gif", "final samples (animated)"),
-                                                 ("final_frames.png", "final clips, frame by "
-                                                                      "frame"),
-                                                 ("interpolation.png", "interpolations"))]
-        stages = sorted(samples.glob("stage_*.png"), key=lambda p: int(p.stem.split("_")[1]
-                                                                         .split("x")[0]))
+        finals = [
+            (samples / n, c)
+            for n, c in (
+                ("final.png", "final samples"),
+                ("final.gif", "final samples (animated)"),
+                ("final_frames.png", "final clips, frame by frame"),
+                ("interpolation.png", "interpolations"),
+            )
+        ]
+        stages = sorted(
+            samples.glob("stage_*.png"), key=lambda p: int(p.stem.split("_")[1].split("x")[0])
+        )
         finals += [(p, f"end of the {p.stem.split('_')[1]} stage") for p in stages]
         row = [_img(p, c, "320px") for p, c in finals if p.exists()]
         if row:
@@ -237,16 +278,25 @@ def build_report(run_dirs: list[Path], out: Path) -> Path:
         raise GenzooError("genzoo report needs at least one run directory")
     runs = [load_run(Path(p)) for p in run_dirs]
     title = "genzoo report: " + ", ".join(r["path"].name for r in runs)
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>",
-             "<h2>Recipe</h2>", _recipe_table(runs),
-             "<h2>Evaluation</h2>", _eval_table(runs),
-             "<h2>Last logged metrics</h2>", _metrics_table(runs)]
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        "<h2>Recipe</h2>",
+        _recipe_table(runs),
+        "<h2>Evaluation</h2>",
+        _eval_table(runs),
+        "<h2>Last logged metrics</h2>",
+        _metrics_table(runs),
+    ]
     for run in runs:
         name = html.escape(run["path"].name)
-        parts += [f"<h2>{name}: losses and energies</h2>", _loss_plots(run),
-                  f"<h2>{name}: samples and pictures</h2>", _pictures(run)]
+        parts += [
+            f"<h2>{name}: losses and energies</h2>",
+            _loss_plots(run),
+            f"<h2>{name}: samples and pictures</h2>",
+            _pictures(run),
+        ]
     parts += [SELFCHECK, "</body></html>"]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ def _unflatten_optimizer(prefix: str, rest: dict, tensors: dict) -> dict:
     state: dict[int, dict] = {}
     for name, value in tensors.items():
         if name.startswith(prefix + "."):
-            idx, key = name[len(prefix) + 1:].split(".", 1)
+            idx, key = name[len(prefix) + 1 :].split(".", 1)
             state.setdefault(int(idx), {})[key] = value
     for name, value in rest["scalars"].items():
         idx, key = name.split(".", 1)
@@ -59,15 +59,21 @@ class Checkpoint:
 
     def module_state(self, player: str) -> dict[str, torch.Tensor]:
         p = f"model.{player}."
-        return {k[len(p):]: v for k, v in self.tensors.items() if k.startswith(p)}
+        return {k[len(p) :]: v for k, v in self.tensors.items() if k.startswith(p)}
 
     def optimizer_state(self, player: str) -> dict:
         return _unflatten_optimizer(f"optim.{player}", self.meta["optim"][player], self.tensors)
 
 
-def save(directory: Path, step: int, modules: dict[str, torch.nn.Module],
-         optimizers: dict[str, torch.optim.Optimizer], extra_tensors: dict[str, torch.Tensor],
-         meta: dict, keep: int) -> Path:
+def save(
+    directory: Path,
+    step: int,
+    modules: dict[str, torch.nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    extra_tensors: dict[str, torch.Tensor],
+    meta: dict,
+    keep: int,
+) -> Path:
     """Write checkpoint ``step`` into ``directory`` and keep only the newest ``keep``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -75,15 +81,22 @@ def save(directory: Path, step: int, modules: dict[str, torch.nn.Module],
     for player, module in modules.items():
         for k, v in module.state_dict().items():
             tensors[f"model.{player}.{k}"] = v
-    optim_meta = {p: _flatten_optimizer(f"optim.{p}", o.state_dict(), tensors)
-                  for p, o in optimizers.items()}
+    optim_meta = {
+        p: _flatten_optimizer(f"optim.{p}", o.state_dict(), tensors) for p, o in optimizers.items()
+    }
     tensors.update(extra_tensors)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
     blob = st_save(tensors)
     weights = directory / f"step_{step:08d}.safetensors"
     atomic_write(weights, blob)
-    sidecar = {"format": FORMAT, "step": step, "weights": weights.name,
-               "sha256": hashlib.sha256(blob).hexdigest(), "optim": optim_meta, **meta}
+    sidecar = {
+        "format": FORMAT,
+        "step": step,
+        "weights": weights.name,
+        "sha256": hashlib.sha256(blob).hexdigest(),
+        "optim": optim_meta,
+        **meta,
+    }
     sidecar["sidecar_sha256"] = _fields_hash(sidecar)
     atomic_write(weights.with_suffix(".json"), json.dumps(sidecar, indent=1).encode())
     for old in list_checkpoints(directory)[:-keep]:
@@ -109,16 +122,21 @@ def remove_partial_writes(directory: Path) -> list[str]:
     for weights in sorted(directory.glob("step_*.safetensors"), key=step_of):
         if weights.with_suffix(".json").exists():
             continue
-        if step_of(weights) > newest and weights == max(directory.glob("step_*.safetensors"),
-                                                        key=step_of):
+        if step_of(weights) > newest and weights == max(
+            directory.glob("step_*.safetensors"), key=step_of
+        ):
             weights.unlink(missing_ok=True)
             removed.append(weights.name)
-            warnings.warn(f"removed '{weights}': weights a crash left without their sidecar",
-                          stacklevel=2)
+            warnings.warn(
+                f"removed '{weights}': weights a crash left without their sidecar", stacklevel=2
+            )
         else:
-            warnings.warn(f"'{weights}' has no sidecar (step_*.json) and is not the newest "
-                          f"write: left as it is; resuming from the newest complete "
-                          f"checkpoint", stacklevel=2)
+            warnings.warn(
+                f"'{weights}' has no sidecar (step_*.json) and is not the newest "
+                f"write: left as it is; resuming from the newest complete "
+                f"checkpoint",
+                stacklevel=2,
+            )
     return removed
 
 
@@ -171,8 +189,9 @@ def read(sidecar: Path) -> Checkpoint:
     try:
         tensors = st_load(blob)
     except Exception as exc:  # noqa: BLE001 - any decode failure means a corrupt file
-        raise GenzooError(f"checkpoint '{weights}' is not a valid safetensors file ({exc})") \
-            from None
+        raise GenzooError(
+            f"checkpoint '{weights}' is not a valid safetensors file ({exc})"
+        ) from None
     return Checkpoint(meta["step"], tensors, meta, weights)
 
 

@@ -33,17 +33,26 @@ def checkpoint_of(run_dir: Path, step: int | None = None) -> ckpts.Checkpoint:
         sidecar = folder / f"step_{int(step):08d}.json"
         if not sidecar.is_file():
             kept = [str(ckpts.step_of(p)) for p in ckpts.list_checkpoints(folder)]
-            raise GenzooError(f"run directory '{run_dir}' holds no checkpoint of step {step}; "
-                              f"it keeps steps {', '.join(kept) or 'none'}")
+            raise GenzooError(
+                f"run directory '{run_dir}' holds no checkpoint of step {step}; "
+                f"it keeps steps {', '.join(kept) or 'none'}"
+            )
         ckpt = ckpts.read(sidecar)
     if ckpt is None:
-        raise GenzooError(f"run directory '{run_dir}' holds no usable checkpoint; train it "
-                          f"first with 'genzoo run'")
+        raise GenzooError(
+            f"run directory '{run_dir}' holds no usable checkpoint; train it "
+            f"first with 'genzoo run'"
+        )
     return ckpt
 
 
-def load_trained(run_dir: Path, device: str | torch.device = "cpu", registry=None,
-                 checkpoint: int | None = None, average: bool = True):
+def load_trained(
+    run_dir: Path,
+    device: str | torch.device = "cpu",
+    registry=None,
+    checkpoint: int | None = None,
+    average: bool = True,
+):
     """``(recipe, models, checkpoint)`` of a run directory's newest good checkpoint (or the one
     of step ``checkpoint``), with the networks in eval mode on ``device``. A run trained with
     ``train.generator_ema`` gets its averaged generator (what its grids were drawn from) unless
@@ -52,14 +61,20 @@ def load_trained(run_dir: Path, device: str | torch.device = "cpu", registry=Non
     recipe = rundir.load_recipe(run_dir)
     ckpt = checkpoint_of(run_dir, checkpoint)
     if ckpt.meta.get("recipe_hash") != recipe.identity_hash():
-        raise GenzooError(f"checkpoint '{ckpt.path}' was written by a different recipe than "
-                          f"'{run_dir / rundir.RECIPE}'")
+        raise GenzooError(
+            f"checkpoint '{ckpt.path}' was written by a different recipe than "
+            f"'{run_dir / rundir.RECIPE}'"
+        )
     models = assemble.build_models(recipe, tuple(ckpt.meta["sample_shape"]), registry)
-    averaged = {k.removeprefix("module."): v for k, v in ckpt.module_state(ckpts.EMA).items()
-                if k.startswith("module.")}
+    averaged = {
+        k.removeprefix("module."): v
+        for k, v in ckpt.module_state(ckpts.EMA).items()
+        if k.startswith("module.")
+    }
     for player, module in models.players().items():
-        state = averaged if player == "theta" and average and averaged else \
-            ckpt.module_state(player)
+        state = (
+            averaged if player == "theta" and average and averaged else ckpt.module_state(player)
+        )
         load_weights(module, state, ckpt.path, f"{player} network", "use the run's own recipe")
         module.to(device).eval()
     models.set_step(max(ckpt.step - 1, 0))  # growing nets: the stage of the last step trained

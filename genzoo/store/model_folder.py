@@ -57,28 +57,42 @@ def export_model(model, folder: Path, run_dir: Path | None = None) -> Path:
 
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()) and not is_model_folder(folder):
-        raise GenzooError(f"'{folder}' exists and is not an exported model; choose an empty or "
-                          f"new folder")
+        raise GenzooError(
+            f"'{folder}' exists and is not an exported model; choose an empty or new folder"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     r = model.recipe
-    tensors = {f"{net}.{k}": v.detach().cpu().contiguous().clone()
-               for net in NETWORKS
-               for k, v in getattr(model.models, net).state_dict().items()}
+    tensors = {
+        f"{net}.{k}": v.detach().cpu().contiguous().clone()
+        for net in NETWORKS
+        for k, v in getattr(model.models, net).state_dict().items()
+    }
     atomic_write(folder / WEIGHTS, st_save(tensors, metadata={"format": "pt"}))
     objectives = r.objective if isinstance(r.objective, list) else [r.objective]
     names = [o["name"] if isinstance(o, dict) else o for o in objectives]
     config = {
-        "library": "genzoo", "format": FORMAT, "genzoo_version": _version("genzoo"),
-        "name": r.name, "arch": r.model.arch, "model": r.to_dict()["model"],
-        "sample_shape": list(model.sample_shape), "latent_shape": list(model.latent_shape),
-        "step": model.step, "objective": r.objective, "data": r.data.name,
-        "plugins": {"architecture": _plugin("architectures", r.model.arch),
-                    "objectives": [_plugin("objectives", n) for n in names],
-                    "dataset": _plugin("datasets", r.data.name)}}
+        "library": "genzoo",
+        "format": FORMAT,
+        "genzoo_version": _version("genzoo"),
+        "name": r.name,
+        "arch": r.model.arch,
+        "model": r.to_dict()["model"],
+        "sample_shape": list(model.sample_shape),
+        "latent_shape": list(model.latent_shape),
+        "step": model.step,
+        "objective": r.objective,
+        "data": r.data.name,
+        "plugins": {
+            "architecture": _plugin("architectures", r.model.arch),
+            "objectives": [_plugin("objectives", n) for n in names],
+            "dataset": _plugin("datasets", r.data.name),
+        },
+    }
     atomic_write(folder / CONFIG, json.dumps(config, indent=1).encode())
     atomic_write(folder / RECIPE, toml_text.dumps(r.to_dict()).encode())
-    shown = save_samples(model.sample(16 if len(model.sample_shape) == 4 else 64, seed=0),
-                         folder / "samples")
+    shown = save_samples(
+        model.sample(16 if len(model.sample_shape) == 4 else 64, seed=0), folder / "samples"
+    )
     report = None
     if run_dir is not None and (Path(run_dir) / "eval.json").is_file():
         report = json.loads((Path(run_dir) / "eval.json").read_text())
@@ -89,25 +103,45 @@ def export_model(model, folder: Path, run_dir: Path | None = None) -> Path:
 def model_card(config: dict, report: dict | None, pictures: list[str]) -> str:
     arch = config["plugins"]["architecture"]
     needs = sorted({p["distribution"] for p in [arch, *config["plugins"]["objectives"]]})
-    lines = ["---", "library_name: genzoo", "tags:", "- generative-model",
-             "- divergence-triangle", f"- {config['arch']}", "---", "",
-             f"# {config['name']}", "",
-             f"A generative model trained with genzoo: objective `{config['objective']}`, "
-             f"architecture `{config['arch']}` ({arch['distribution']} {arch['version']}), data "
-             f"`{config['data']}`, {config['step']} training iterations. Samples are "
-             f"{tuple(config['sample_shape'])} in [-1, 1], latents "
-             f"{tuple(config['latent_shape'])}.", "",
-             "```python", "import genzoo", "model = genzoo.load(\"THIS_FOLDER\")",
-             "x = model.sample(16, seed=0)        # images in [-1, 1]",
-             "q = model.encode(x)                 # the posterior q(z|x)",
-             "f = model.energy(x)                 # the energy model's score", "```", "",
-             f"Needs: `pip install {' '.join(needs)}`. The recipe that trained it is "
-             f"`recipe.toml`; `config.json` lists the plugins and versions.", ""]
+    lines = [
+        "---",
+        "library_name: genzoo",
+        "tags:",
+        "- generative-model",
+        "- divergence-triangle",
+        f"- {config['arch']}",
+        "---",
+        "",
+        f"# {config['name']}",
+        "",
+        f"A generative model trained with genzoo: objective `{config['objective']}`, "
+        f"architecture `{config['arch']}` ({arch['distribution']} {arch['version']}), data "
+        f"`{config['data']}`, {config['step']} training iterations. Samples are "
+        f"{tuple(config['sample_shape'])} in [-1, 1], latents "
+        f"{tuple(config['latent_shape'])}.",
+        "",
+        "```python",
+        "import genzoo",
+        'model = genzoo.load("THIS_FOLDER")',
+        "x = model.sample(16, seed=0)        # images in [-1, 1]",
+        "q = model.encode(x)                 # the posterior q(z|x)",
+        "f = model.energy(x)                 # the energy model's score",
+        "```",
+        "",
+        f"Needs: `pip install {' '.join(needs)}`. The recipe that trained it is "
+        f"`recipe.toml`; `config.json` lists the plugins and versions.",
+        "",
+    ]
     if pictures:
         lines += ["## Samples", "", *[f"![samples]({p})" for p in pictures], ""]
     if report:
-        lines += ["## Evaluation (`genzoo eval`)", "", "| metric | value |", "|---|---|",
-                  f"| test reconstruction MSE ([0, 1] scale) | {report['recon_mse']:.5f} |"]
+        lines += [
+            "## Evaluation (`genzoo eval`)",
+            "",
+            "| metric | value |",
+            "|---|---|",
+            f"| test reconstruction MSE ([0, 1] scale) | {report['recon_mse']:.5f} |",
+        ]
         for key in ("feature_metrics", "inception"):
             block = report.get(key)
             if block:
@@ -116,10 +150,14 @@ def model_card(config: dict, report: dict | None, pictures: list[str]) -> str:
                     lines.append(f"| KID ({block['name']} features) | {block['kid']:.4f} |")
                 lines.append(f"| IS ({block['name']} features) | {block['is']:.3f} |")
         e = report["energy"]
-        lines += [f"| mean f: data / samples / noise | {e['f_data']:.3g} / "
-                  f"{e['f_samples']:.3g} / {e['f_noise']:.3g} |", "",
-                  f"Measured on {report['n']} {report['split']} {report.get('kind', 'images')} "
-                  f"at step {report['step']}.", ""]
+        lines += [
+            f"| mean f: data / samples / noise | {e['f_data']:.3g} / "
+            f"{e['f_samples']:.3g} / {e['f_noise']:.3g} |",
+            "",
+            f"Measured on {report['n']} {report['split']} {report.get('kind', 'images')} "
+            f"at step {report['step']}.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -127,8 +165,9 @@ def read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise GenzooError(f"'{path}' is unreadable ({type(exc).__name__}); export the model "
-                          f"again") from None
+        raise GenzooError(
+            f"'{path}' is unreadable ({type(exc).__name__}); export the model again"
+        ) from None
 
 
 def read_model_folder(folder: Path):
@@ -140,25 +179,34 @@ def read_model_folder(folder: Path):
     config = read_json(folder / CONFIG)
     fmt = config.get("format")
     if not isinstance(fmt, int) or fmt > FORMAT:
-        raise GenzooError(f"'{folder}' was exported by a newer genzoo (format {fmt}; this one "
-                          f"reads up to {FORMAT}): pip install --upgrade genzoo")
+        raise GenzooError(
+            f"'{folder}' was exported by a newer genzoo (format {fmt}; this one "
+            f"reads up to {FORMAT}): pip install --upgrade genzoo"
+        )
     arch = config["plugins"]["architecture"]
     if arch["name"] not in plugins.registry().names("architectures"):
-        raise GenzooError(f"'{folder}' needs the architecture '{arch['name']}' from the "
-                          f"distribution '{arch['distribution']}' ({arch['version']}), which "
-                          f"is not installed: pip install {arch['distribution']}")
+        raise GenzooError(
+            f"'{folder}' needs the architecture '{arch['name']}' from the "
+            f"distribution '{arch['distribution']}' ({arch['version']}), which "
+            f"is not installed: pip install {arch['distribution']}"
+        )
     r = recipe_mod.load(folder / RECIPE)
     models = build_models(r, tuple(config["sample_shape"]))
     try:
         tensors = st_load((folder / WEIGHTS).read_bytes())
     except (OSError, RuntimeError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
-        raise GenzooError(f"'{folder / WEIGHTS}' is unreadable ({first}); export the model "
-                          f"again") from None
+        raise GenzooError(
+            f"'{folder / WEIGHTS}' is unreadable ({first}); export the model again"
+        ) from None
     for net in NETWORKS:
         prefix = f"{net}."
-        load_weights(getattr(models, net),
-                     {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)},
-                     folder / WEIGHTS, f"{net} network", "export the model again")
+        load_weights(
+            getattr(models, net),
+            {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)},
+            folder / WEIGHTS,
+            f"{net} network",
+            "export the model again",
+        )
     models.set_step(max(int(config["step"]) - 1, 0))
     return r, models, tuple(config["sample_shape"]), int(config["step"])

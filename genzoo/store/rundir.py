@@ -19,8 +19,18 @@ CHECKPOINTS = "checkpoints"
 MARKER = ".genzoo-run"  # written when genzoo creates a run directory
 LOCK = ".lock"  # held (an OS file lock) while a process trains into the folder
 PREVIOUS = ".previous-run"  # with --force: the old run, kept until the new one has started
-OWNED = (CHECKPOINTS, SAMPLES, METRICS, RECIPE, "eval.json", "recovery.png",
-         "reconstructions.png", "interpolations.png", "landscape", "error.log")
+OWNED = (
+    CHECKPOINTS,
+    SAMPLES,
+    METRICS,
+    RECIPE,
+    "eval.json",
+    "recovery.png",
+    "reconstructions.png",
+    "interpolations.png",
+    "landscape",
+    "error.log",
+)
 
 
 def is_run(run_dir: Path) -> bool:
@@ -28,7 +38,8 @@ def is_run(run_dir: Path) -> bool:
     beside checkpoint sidecars."""
     run_dir = Path(run_dir)
     return (run_dir / MARKER).is_file() or (
-        (run_dir / RECIPE).is_file() and any((run_dir / CHECKPOINTS).glob("step_*.json")))
+        (run_dir / RECIPE).is_file() and any((run_dir / CHECKPOINTS).glob("step_*.json"))
+    )
 
 
 def _differences(a, b, prefix="") -> list[str]:
@@ -53,23 +64,36 @@ def check(run_dir: Path, recipe: recipe_mod.Recipe, resume: bool, force: bool) -
             try:
                 old = recipe_mod.identity(toml_text.read_toml(saved))
             except GenzooError:
-                raise GenzooError(f"'{saved}' is unreadable, so this run cannot be resumed; "
-                                  f"use --force to start over") from None
+                raise GenzooError(
+                    f"'{saved}' is unreadable, so this run cannot be resumed; "
+                    f"use --force to start over"
+                ) from None
             new = recipe_mod.identity(recipe.to_dict())
             diff = _differences(old, new)
             if diff:
-                raise GenzooError(f"cannot resume '{run_dir}': it was trained with a different "
-                                  f"recipe ({'; '.join(diff[:3])}); use another --out or --force")
+                raise GenzooError(
+                    f"cannot resume '{run_dir}': it was trained with a different "
+                    f"recipe ({'; '.join(diff[:3])}); use another --out or --force"
+                )
         elif not force:
-            raise GenzooError(f"run directory '{run_dir}' already holds a run; pass --resume to "
-                              f"continue it, --force to start over, or --out for a new one")
+            raise GenzooError(
+                f"run directory '{run_dir}' already holds a run; pass --resume to "
+                f"continue it, --force to start over, or --out for a new one"
+            )
         elif not is_run(run_dir):
-            raise GenzooError(f"'{run_dir}' holds a {RECIPE} but is not a run genzoo made; "
-                              f"--force replaces only genzoo runs: choose another --out")
-    elif run_dir.exists() and any(p.name not in (LOCK, MARKER) for p in run_dir.iterdir()) \
-            and not force:
-        raise GenzooError(f"run directory '{run_dir}' is not empty and holds no genzoo run; "
-                          f"choose another --out or pass --force")
+            raise GenzooError(
+                f"'{run_dir}' holds a {RECIPE} but is not a run genzoo made; "
+                f"--force replaces only genzoo runs: choose another --out"
+            )
+    elif (
+        run_dir.exists()
+        and any(p.name not in (LOCK, MARKER) for p in run_dir.iterdir())
+        and not force
+    ):
+        raise GenzooError(
+            f"run directory '{run_dir}' is not empty and holds no genzoo run; "
+            f"choose another --out or pass --force"
+        )
 
 
 def prepare(run_dir: Path, recipe: recipe_mod.Recipe, resume: bool, force: bool) -> None:
@@ -111,9 +135,11 @@ class Lock:
             self.fh.seek(0)
             holder = self.fh.read().strip() or "another process"
             self.fh.close()
-            raise GenzooError(f"run directory '{run_dir}' is in use by process {holder}, which "
-                              f"is still training into it; wait for it to finish or stop it, "
-                              f"or use another --out") from None
+            raise GenzooError(
+                f"run directory '{run_dir}' is in use by process {holder}, which "
+                f"is still training into it; wait for it to finish or stop it, "
+                f"or use another --out"
+            ) from None
         self.fh.seek(0)
         self.fh.truncate()
         self.fh.write(str(os.getpid()))
@@ -150,8 +176,14 @@ def restore(run_dir: Path) -> None:
 
 
 @contextmanager
-def claimed(run_dir: Path, recipe: recipe_mod.Recipe, resume: bool, force: bool, main: bool,
-            started_training):
+def claimed(
+    run_dir: Path,
+    recipe: recipe_mod.Recipe,
+    resume: bool,
+    force: bool,
+    main: bool,
+    started_training,
+):
     """The run directory, checked, locked and prepared for one process to train into (the
     main one; the others only train), for the block's length. If the block fails before
     ``started_training()`` is true, the run that ``--force`` moved aside comes back."""
@@ -177,8 +209,10 @@ def load_recipe(run_dir: Path) -> recipe_mod.Recipe:
     """The resolved recipe a run directory was trained with."""
     path = Path(run_dir) / RECIPE
     if not path.exists():
-        raise GenzooError(f"'{run_dir}' is not a genzoo run directory (no {RECIPE}); pass the "
-                          f"folder 'genzoo run' wrote")
+        raise GenzooError(
+            f"'{run_dir}' is not a genzoo run directory (no {RECIPE}); pass the "
+            f"folder 'genzoo run' wrote"
+        )
     raw = toml_text.read_toml(path)
     return recipe_mod.from_dict(raw, None)
 

@@ -62,8 +62,9 @@ class Means:
 
     def take(self, group, device) -> dict[str, float]:
         """The means (one device sync), and a fresh start."""
-        means = group.mean(torch.stack(list(self.sums.values()))) / \
-            torch.tensor([self.counts[k] for k in self.sums], device=device)
+        means = group.mean(torch.stack(list(self.sums.values()))) / torch.tensor(
+            [self.counts[k] for k in self.sums], device=device
+        )
         out = {k: float(v) for k, v in zip(self.sums, means)}
         self.sums, self.counts = {}, {}
         return out
@@ -88,8 +89,15 @@ def progress(show: bool, total: int, start: int, console):
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
-    columns = [TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[losses]}")]
+
+    columns = [
+        TextColumn("[bold]training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[losses]}"),
+    ]
     with Progress(*columns, console=console, transient=False) as prog:
         task = prog.add_task("train", total=total, completed=start, losses="")
 
@@ -98,8 +106,11 @@ def progress(show: bool, total: int, start: int, console):
                 if metrics is None:
                     prog.update(task, completed=step)
                     return
-                parts = [f"{sym} {metrics[f'{p}/loss']:.3g}" for p, sym in
-                         (("alpha", "α"), ("phi", "φ"), ("theta", "θ")) if f"{p}/loss" in metrics]
+                parts = [
+                    f"{sym} {metrics[f'{p}/loss']:.3g}"
+                    for p, sym in (("alpha", "α"), ("phi", "φ"), ("theta", "θ"))
+                    if f"{p}/loss" in metrics
+                ]
                 prog.update(task, completed=step, losses="  ".join(parts))
 
         yield Bar()
@@ -116,7 +127,9 @@ def announce(trainer, console, run_dir) -> None:
     if t.device.type == "cpu":
         p = t.thread_plan
         where += f" ({p.threads} thread{'s' * (p.threads > 1)}: {p.reason})"
-    console.print(f"[bold]genzoo[/] {r.name}: objective {'+'.join(t.objective.names)}, "
-                  f"arch {r.model.arch}, data {t.data.description or r.data.name} "
-                  f"{tuple(t.data.sample_shape)}, {r.train.steps} steps{start} on "
-                  f"{t.device}{where} -> {run_dir}")
+    console.print(
+        f"[bold]genzoo[/] {r.name}: objective {'+'.join(t.objective.names)}, "
+        f"arch {r.model.arch}, data {t.data.description or r.data.name} "
+        f"{tuple(t.data.sample_shape)}, {r.train.steps} steps{start} on "
+        f"{t.device}{where} -> {run_dir}"
+    )

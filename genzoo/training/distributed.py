@@ -38,14 +38,20 @@ class Group:
         """Rank 0 alone writes checkpoints, samples, metrics and the progress bar."""
         return self.rank == 0
 
-    def noise(self, shape: tuple[int, ...], device=None, dtype=None,
-              generator: torch.Generator | None = None) -> torch.Tensor:
+    def noise(
+        self,
+        shape: tuple[int, ...],
+        device=None,
+        dtype=None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """``N(0, I)`` noise of a local batch: this rank's share of the global batch's draw."""
         if not self.active:
             return torch.randn(shape, generator=generator, device=device, dtype=dtype)
-        full = torch.randn((shape[0] * self.world, *shape[1:]), generator=generator,
-                           device=device, dtype=dtype)
-        return full[self.rank::self.world]
+        full = torch.randn(
+            (shape[0] * self.world, *shape[1:]), generator=generator, device=device, dtype=dtype
+        )
+        return full[self.rank :: self.world]
 
     def mean(self, t: torch.Tensor) -> torch.Tensor:
         """The mean of ``t`` over processes (non-finite values stay non-finite)."""
@@ -71,8 +77,10 @@ class Group:
 def check_batch(batch_size: int, world: int) -> None:
     """The global batch must split evenly over the processes."""
     if batch_size % world:
-        raise GenzooError(f"train.batch_size {batch_size} does not split evenly over {world} "
-                          f"processes; make it a multiple")
+        raise GenzooError(
+            f"train.batch_size {batch_size} does not split evenly over {world} "
+            f"processes; make it a multiple"
+        )
 
 
 def from_environment(device: torch.device) -> Group:
@@ -97,16 +105,19 @@ def device_for(group: Group, device: torch.device) -> torch.device:
     return device
 
 
-def wrap(module: nn.Module, group: Group, device: torch.device, sync_batchnorm: bool,
-         find_unused: bool) -> nn.Module:
+def wrap(
+    module: nn.Module, group: Group, device: torch.device, sync_batchnorm: bool, find_unused: bool
+) -> nn.Module:
     """``module`` as DistributedDataParallel (the same parameters: optimisers stay on
     ``module``)."""
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     if sync_batchnorm:
         if device.type != "cuda":
-            raise GenzooError("train.sync_batchnorm needs GPUs (torch's SyncBatchNorm does not "
-                              "run on CPU); set it to false for CPU processes")
+            raise GenzooError(
+                "train.sync_batchnorm needs GPUs (torch's SyncBatchNorm does not "
+                "run on CPU); set it to false for CPU processes"
+            )
         module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
     ids = [device.index] if device.type == "cuda" else None
     return DDP(module, device_ids=ids, find_unused_parameters=find_unused)

@@ -60,8 +60,7 @@ class GeneratorEMA:
             return
         device = next(net.parameters()).device
         g = torch.Generator().manual_seed(seed)
-        draws = [torch.randn((batch_size, *latent_shape), generator=g)
-                 for _ in range(NORM_BATCHES)]
+        draws = [torch.randn((batch_size, *latent_shape), generator=g) for _ in range(NORM_BATCHES)]
         with torch.no_grad():
             update_bn(draws, net, device)
         net.train()  # as the live generator (sampling picks its own mode)

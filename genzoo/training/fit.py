@@ -25,8 +25,10 @@ from genzoo.training.resume import resume_latest, roll_back, save
 from genzoo.training.stages import StageMeter
 from genzoo.training.step import DivergenceError, iteration
 
-ONE_PROCESS = ("incomplete images (data.occlusion) and objectives that keep a state per training "
-               "example (abp) train on one process; drop --nproc")
+ONE_PROCESS = (
+    "incomplete images (data.occlusion) and objectives that keep a state per training "
+    "example (abp) train on one process; drop --nproc"
+)
 
 
 class Trainer:
@@ -35,12 +37,18 @@ class Trainer:
     ``step(x)`` is one iteration of Algorithm 1 and can be used on its own (tests, notebooks).
     """
 
-    def __init__(self, recipe: Recipe, registry=None, device: str | torch.device | None = None,
-                 group: distributed.Group | None = None):
+    def __init__(
+        self,
+        recipe: Recipe,
+        registry=None,
+        device: str | torch.device | None = None,
+        group: distributed.Group | None = None,
+    ):
         self.recipe, self.registry = recipe, registry
         self.group = group or distributed.Group()
-        device = torch.device(device) if device is not None else \
-            assemble.resolve_device(recipe.device)
+        device = (
+            torch.device(device) if device is not None else assemble.resolve_device(recipe.device)
+        )
         self.device = distributed.device_for(self.group, device)
         distributed.check_batch(recipe.train.batch_size, self.group.world)
         self.thread_plan = threads.apply(recipe.train.threads)
@@ -49,8 +57,9 @@ class Trainer:
         self.team = Team(recipe, self.data.sample_shape, registry, self.device, self.group)
         self.models, self.objective = self.team.models, self.team.objective
         self.players = self.models.players()  # player -> its network
-        self.per_example = per_example_state(recipe, self.data, self.team,
-                                             self.group.active).to(self.device)
+        self.per_example = per_example_state(recipe, self.data, self.team, self.group.active).to(
+            self.device
+        )
         self.step_count = 0
         self.rollbacks = 0  # divergence rollbacks so far, kept in checkpoints across resumes
         self.events: Events | None = None  # the training events, while fit() runs
@@ -59,11 +68,13 @@ class Trainer:
     def noise(self, shape, device=None, dtype=None, generator=None) -> torch.Tensor:
         return self.group.noise(shape, device or self.device, dtype, generator)
 
-    def step(self, x: torch.Tensor, mask: torch.Tensor | None = None,
-             index: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def step(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, index: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """One iteration of Algorithm 1 on the real batch ``x`` (:func:`step.iteration`)."""
-        metrics = iteration(self.team, x, self.step_count, self.noise, self.group,
-                            self.per_example, mask, index)
+        metrics = iteration(
+            self.team, x, self.step_count, self.noise, self.group, self.per_example, mask, index
+        )
         self.step_count += 1
         return metrics
 
@@ -71,16 +82,26 @@ class Trainer:
         return save(self, run_dir)
 
     # --- the whole run ------------------------------------------------------------------------
-    def fit(self, run_dir: Path, resume: bool = False, force: bool = False,
-            progress: bool | None = None, console=None) -> dict:
+    def fit(
+        self,
+        run_dir: Path,
+        resume: bool = False,
+        force: bool = False,
+        progress: bool | None = None,
+        console=None,
+    ) -> dict:
         """Train to ``train.steps`` writing into ``run_dir``; returns the last logged metrics."""
         r, run_dir, main = self.recipe, Path(run_dir), self.group.is_main  # one process writes
         if len(self.data.train) < r.train.batch_size:  # known now: before the folder is touched
-            raise GenzooError(f"the data set holds {len(self.data.train)} training samples, "
-                              f"fewer than one batch of {r.train.batch_size}; lower "
-                              f"train.batch_size or use more data")
-        with rundir.claimed(run_dir, r, resume, force, main, lambda: self._started), \
-                threads.computing():
+            raise GenzooError(
+                f"the data set holds {len(self.data.train)} training samples, "
+                f"fewer than one batch of {r.train.batch_size}; lower "
+                f"train.batch_size or use more data"
+            )
+        with (
+            rundir.claimed(run_dir, r, resume, force, main, lambda: self._started),
+            threads.computing(),
+        ):
             return self._fit(run_dir, resume, progress, console)
 
     def _fit(self, run_dir: Path, resume: bool, progress: bool | None, console) -> dict:
@@ -90,8 +111,9 @@ class Trainer:
             checkpoint.remove_partial_writes(ckpt_dir)
         self.group.barrier()
         pm = (self.registry or plugins.registry()).pm
-        events = self.events = Events(pm, RunInfo(r, run_dir, self.models,
-                                                  tuple(self.data.sample_shape)), main)
+        events = self.events = Events(
+            pm, RunInfo(r, run_dir, self.models, tuple(self.data.sample_shape)), main
+        )
         console = console if main else None
         if resume:
             resume_latest(self, ckpt_dir, console)
@@ -104,8 +126,10 @@ class Trainer:
         show = (r.log.progress if progress is None else progress) and main
         out = Outputs(self, run_dir)
         means, last_target, batches = controls.Means(), None, None
-        with controls.progress(show, r.train.steps, self.step_count, console) as bar, \
-                controls.stop_requests() as stop:
+        with (
+            controls.progress(show, r.train.steps, self.step_count, console) as bar,
+            controls.stop_requests() as stop,
+        ):
             while self.step_count < r.train.steps:
                 if batches is None:
                     sampler, batches = self._batches()
@@ -133,7 +157,9 @@ class Trainer:
                     events.fit_end(step=s, metrics=out.last)
                     raise controls.Interrupted(
                         f"stopped at step {s} by {stopping}; checkpoint saved; continue with: "
-                        f"genzoo run RECIPE --resume --out {run_dir}", int(signal.Signals[stopping]))
+                        f"genzoo run RECIPE --resume --out {run_dir}",
+                        int(signal.Signals[stopping]),
+                    )
         events.fit_end(step=self.step_count, metrics=out.last)
         return out.last
 
@@ -142,9 +168,14 @@ class Trainer:
         train = self.data.train
         if self.per_example and not isinstance(train, OccludedDataset):
             train = WithIndex(train)  # the state's rows are found by index
-        return batch_stream(train, self.recipe.train.batch_size, self.recipe.seed,
-                            start_step=self.step_count, num_workers=self.recipe.train.num_workers,
-                            shard=(self.group.rank, self.group.world))
+        return batch_stream(
+            train,
+            self.recipe.train.batch_size,
+            self.recipe.seed,
+            start_step=self.step_count,
+            num_workers=self.recipe.train.num_workers,
+            shard=(self.group.rank, self.group.world),
+        )
 
     def _step_on(self, batch) -> dict[str, torch.Tensor]:
         to = {"device": self.device, "non_blocking": True}
@@ -167,23 +198,39 @@ class Outputs:
         if trainer.step_count == 0:
             trainer.events.samples(step=0, name="data", images=real, real=None)
         self.real_above = real[:4] if trainer.data.is_video else None  # Fig. 12: frames above
-        self.stages = StageMeter(trainer.team, r, trainer.data, trainer.device, trainer.events,
-                                 self.noise, fixed_noise(r, trainer.models, 64).to(
-                                     trainer.device)) \
-            if trainer.models.growth is not None and self.main else None
+        self.stages = (
+            StageMeter(
+                trainer.team,
+                r,
+                trainer.data,
+                trainer.device,
+                trainer.events,
+                self.noise,
+                fixed_noise(r, trainer.models, 64).to(trainer.device),
+            )
+            if trainer.models.growth is not None and self.main
+            else None
+        )
         self.last: dict = {}
         self.t0 = time.perf_counter()
 
     def after_step(self, s: int, final: bool, means: controls.Means, bar) -> None:
         t, r = self.trainer, self.trainer.recipe
         if s % r.log.every == 0 or final:
-            self.last = {"step": s, **means.take(t.group, t.device),
-                         "time/elapsed_s": round(time.perf_counter() - self.t0, 3)}
+            self.last = {
+                "step": s,
+                **means.take(t.group, t.device),
+                "time/elapsed_s": round(time.perf_counter() - self.t0, 3),
+            }
             t.events.log(step=s, metrics=self.last)
             bar.update(s, self.last)
         if self.main and (s % r.log.sample_every == 0 or final):
-            t.events.samples(step=s, name="final" if final else f"step_{s:08d}",
-                             images=t.team.sample(self.noise), real=self.real_above)
+            t.events.samples(
+                step=s,
+                name="final" if final else f"step_{s:08d}",
+                images=t.team.sample(self.noise),
+                real=self.real_above,
+            )
         if self.stages is not None:
             self.stages.after_step(s)
         if final and r.log.interpolation and self.main:
@@ -198,8 +245,10 @@ def per_example_state(recipe: Recipe, data, team: Team, several_processes: bool)
     n = len(data.train)
     if recipe.data.occlusion is not None:
         if team.models.growth is not None:
-            raise GenzooError("data.occlusion does not work with growing networks; drop "
-                              "[data.occlusion] or pick an architecture that does not grow")
+            raise GenzooError(
+                "data.occlusion does not work with growing networks; drop "
+                "[data.occlusion] or pick an architecture that does not grow"
+            )
         state.add("fill", torch.zeros((n, *data.sample_shape)))
     for name, t in team.objective.per_example(n, team.models).items():
         state.add(name, t, "an objective")

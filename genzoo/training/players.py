@@ -18,8 +18,9 @@ from genzoo.training import distributed
 from genzoo.training.ema import NORM_SEED, GeneratorEMA
 
 
-def make_optimizers(recipe: Recipe, params: dict[str, list[torch.nn.Parameter]]
-                    ) -> dict[str, torch.optim.Adam]:
+def make_optimizers(
+    recipe: Recipe, params: dict[str, list[torch.nn.Parameter]]
+) -> dict[str, torch.optim.Adam]:
     """One Adam per player over its parameters (its network's and those of the networks
     objectives added to it), with the recipe's settings for that player."""
     out = {}
@@ -32,36 +33,66 @@ def make_optimizers(recipe: Recipe, params: dict[str, list[torch.nn.Parameter]]
 class Team:
     """Networks, optimisers and learning rates of a recipe's players on ``device``."""
 
-    def __init__(self, recipe: Recipe, sample_shape: tuple[int, ...], registry,
-                 device: torch.device, group: distributed.Group):
+    def __init__(
+        self,
+        recipe: Recipe,
+        sample_shape: tuple[int, ...],
+        registry,
+        device: torch.device,
+        group: distributed.Group,
+    ):
         self.recipe, self.device = recipe, device
         self.models = assemble.build_models(recipe, sample_shape, registry)
         self.objective = assemble.build_objective(recipe, registry)
         assemble.attach_networks(self.models, self.objective, recipe)
         # every trained network by checkpoint name: the players' and objectives' extras
         self.networks = {k: m for k, (_, m) in self.models.networks().items()}
-        self.memory_format = torch.channels_last if recipe.train.channels_last and \
-            len(sample_shape) == 3 else torch.preserve_format
+        self.memory_format = (
+            torch.channels_last
+            if recipe.train.channels_last and len(sample_shape) == 3
+            else torch.preserve_format
+        )
         for module in self.networks.values():
             module.to(device, memory_format=self.memory_format).train()
         # a copy of the plain module, made before compiling
-        self.ema = GeneratorEMA(self.models.generator, recipe.train.generator_ema) \
-            if recipe.train.generator_ema else None
+        self.ema = (
+            GeneratorEMA(self.models.generator, recipe.train.generator_ema)
+            if recipe.train.generator_ema
+            else None
+        )
         self._ema_norm_of = None  # (updates, stage) the average's norm statistics belong to
         if recipe.train.compile:
             for module in self.networks.values():
                 module.compile()
-        self.params = {p: [q for owner, m in self.models.networks().values() if owner == p
-                           for q in m.parameters() if q.requires_grad]
-                       for p in self.models.players()}
+        self.params = {
+            p: [
+                q
+                for owner, m in self.models.networks().values()
+                if owner == p
+                for q in m.parameters()
+                if q.requires_grad
+            ]
+            for p in self.models.players()
+        }
         self.optimizers = make_optimizers(recipe, self.params)
         self.forward_models = self.models
         if group.active:
-            wrap = {k: distributed.wrap(m, group, device, recipe.train.sync_batchnorm,
-                                        find_unused=self.models.growth is not None)
-                    for k, m in self.networks.items()}
-            self.forward_models = Models(wrap["theta"], wrap["phi"], wrap["alpha"], extras={
-                n: (p, wrap[f"extra.{n}"]) for n, (p, _) in self.models.extras.items()})
+            wrap = {
+                k: distributed.wrap(
+                    m,
+                    group,
+                    device,
+                    recipe.train.sync_batchnorm,
+                    find_unused=self.models.growth is not None,
+                )
+                for k, m in self.networks.items()
+            }
+            self.forward_models = Models(
+                wrap["theta"],
+                wrap["phi"],
+                wrap["alpha"],
+                extras={n: (p, wrap[f"extra.{n}"]) for n, (p, _) in self.models.extras.items()},
+            )
         self.lr_scale = 1.0  # lowered by each divergence rollback
         self.set_learning_rates(0)  # a bare step trains at epoch 0's rates too
 
@@ -79,8 +110,11 @@ class Team:
     def largest_weights(self) -> dict[str, torch.Tensor]:
         """Each player's largest weight in magnitude, without a device sync."""
         with torch.no_grad():
-            return {p: torch.stack(torch._foreach_norm(params, float("inf"))).max()
-                    for p, params in self.params.items() if params}
+            return {
+                p: torch.stack(torch._foreach_norm(params, float("inf"))).max()
+                for p, params in self.params.items()
+                if params
+            }
 
     def not_finite(self) -> str | None:
         """The first player whose parameters are no longer finite, if any."""
@@ -99,16 +133,20 @@ class Team:
         if self.models.stage is not None:
             self.ema.module.set_stage(self.models.stage)
         if self._ema_norm_of != (self.ema.updates, self.models.stage):  # once per state
-            self.ema.refresh_norm(self.models.generator.latent_shape,
-                                  self.recipe.train.batch_size, self.recipe.seed + NORM_SEED)
+            self.ema.refresh_norm(
+                self.models.generator.latent_shape,
+                self.recipe.train.batch_size,
+                self.recipe.seed + NORM_SEED,
+            )
             self._ema_norm_of = (self.ema.updates, self.models.stage)
         return self.ema.module
 
     def sample(self, z: torch.Tensor) -> torch.Tensor:
         """``g(z)`` for sample grids, in the recipe's ``model.sample_norm`` mode, on the CPU,
         from ``sampling_generator``."""
-        return generate(self.sampling_generator(), z, self.recipe.model.sample_norm,
-                        batch=max(len(z), 1))
+        return generate(
+            self.sampling_generator(), z, self.recipe.model.sample_norm, batch=max(len(z), 1)
+        )
 
     def loaded_average(self) -> None:
         """The average's weights were replaced: its norm statistics are measured again."""
@@ -119,5 +157,4 @@ def blown_up(largest: dict[str, torch.Tensor], limit: float = 1e6) -> list[str]:
     """Team whose weights, as the diverging iteration started, held a value that is not
     finite or beyond ``limit`` in magnitude (no network of genzoo's has weights near that
     after a sane step): the step before broke them."""
-    return [p for p, top in largest.items()
-            if not math.isfinite(float(top)) or float(top) > limit]
+    return [p for p, top in largest.items() if not math.isfinite(float(top)) or float(top) > limit]

@@ -40,8 +40,14 @@ def _override_strings(overrides) -> list[str]:
     return [str(o) for o in overrides]
 
 
-def train(recipe: str | Path | Recipe, out: str | Path | None = None, overrides=None,
-          resume: bool = False, force: bool = False, progress: bool = False) -> Run:
+def train(
+    recipe: str | Path | Recipe,
+    out: str | Path | None = None,
+    overrides=None,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = False,
+) -> Run:
     """Train ``recipe`` (a path or a :class:`~genzoo.recipe.Recipe`) into ``out`` (default
     ``runs/<name>``), with ``overrides`` as ``{"train.steps": 200}`` or ``["train.steps=200"]``:
     the CLI's ``genzoo run``, same trainer, run directory and errors."""

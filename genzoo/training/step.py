@@ -18,16 +18,28 @@ class DivergenceError(GenzooError):
 
     def __init__(self, reason: str, player: str, kept: int | None = -1):
         self.reason, self.player = reason, player
-        where = ("the last good checkpoint is kept" if kept == -1 else
-                 "no checkpoint had been written yet" if kept is None else
-                 f"the checkpoint of step {kept} is kept")
-        super().__init__(f"{reason}; lower train.{player}.lr, or set train.on_divergence = "
-                         f"\"rollback\"; {where}")
+        where = (
+            "the last good checkpoint is kept"
+            if kept == -1
+            else "no checkpoint had been written yet"
+            if kept is None
+            else f"the checkpoint of step {kept} is kept"
+        )
+        super().__init__(
+            f'{reason}; lower train.{player}.lr, or set train.on_divergence = "rollback"; {where}'
+        )
 
 
-def iteration(team: Team, x: torch.Tensor, step: int, noise, group,
-              per_example: PerExample, mask: torch.Tensor | None = None,
-              index: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def iteration(
+    team: Team,
+    x: torch.Tensor,
+    step: int,
+    noise,
+    group,
+    per_example: PerExample,
+    mask: torch.Tensor | None = None,
+    index: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
     """Iteration ``step`` (0-based) of Algorithm 1 on the real batch ``x``; returns detached
     metrics. Incomplete images come with ``mask`` (True: observed) and their training-set
     ``index``: their hidden pixels are filled with the last reconstruction of that example (0
@@ -43,11 +55,21 @@ def iteration(team: Team, x: torch.Tensor, step: int, noise, group,
     if team.memory_format is torch.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     z = noise((x.shape[0], *models.generator.latent_shape))
-    d = Draws(team.forward_models, x, z, s, noise=noise, index=index, per_example=per_example,
-              theta_z_hat=r.train.theta_z_hat, running_stats=r.model.running_stats)
+    d = Draws(
+        team.forward_models,
+        x,
+        z,
+        s,
+        noise=noise,
+        index=index,
+        per_example=per_example,
+        theta_z_hat=r.train.theta_z_hat,
+        running_stats=r.model.running_stats,
+    )
     metrics: dict[str, torch.Tensor] = {}
-    order = [p for p in ["alpha", "phi"] + ["theta"] * r.train.theta_steps
-             if objective.steps_at(p, step)]
+    order = [
+        p for p in ["alpha", "phi"] + ["theta"] * r.train.theta_steps if objective.steps_at(p, step)
+    ]
     checks = []
     largest = team.largest_weights()  # as the iteration starts (read only if it diverges)
     for i, player in enumerate(order):
@@ -91,8 +113,13 @@ def autocast(recipe, device: torch.device):
     return nullcontext()
 
 
-def check_divergence(checks: list[tuple[str, torch.Tensor]], group, bound: float, step: int,
-                     largest: dict[str, torch.Tensor]) -> None:
+def check_divergence(
+    checks: list[tuple[str, torch.Tensor]],
+    group,
+    bound: float,
+    step: int,
+    largest: dict[str, torch.Tensor],
+) -> None:
     """One device sync per iteration: non-finite losses, or energies beyond ``bound``, at
     (1-based) ``step``; ``largest`` are the players' largest weights as the step began."""
     values = group.mean(torch.stack([v for _, v in checks]))  # all processes agree
@@ -104,8 +131,11 @@ def check_divergence(checks: list[tuple[str, torch.Tensor]], group, bound: float
         return
     i = int(bad.nonzero()[0])
     kind, value = checks[i][0], values[i]
-    what = (f"the energy model's mean f is {float(value):.3g}" if kind == "energy" else
-            f"the {kind} player's loss is {float(value)}")
+    what = (
+        f"the energy model's mean f is {float(value):.3g}"
+        if kind == "energy"
+        else f"the {kind} player's loss is {float(value)}"
+    )
     beyond = "" if not torch.isfinite(value) else f", beyond train.energy_bound = {bound:g}"
     player = "alpha" if kind == "energy" else kind
     # a value goes bad in the first loss that reads it, which need not be the player whose

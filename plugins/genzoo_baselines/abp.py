@@ -35,20 +35,28 @@ class ABP(Objective):
     def log_posterior(self, d: Draws, x: torch.Tensor):
         """``z -> log p(x|z)`` per example, up to a constant (the prior is Langevin's
         reference Gaussian)."""
-        return lambda z: -per_example_sq_error(x, d.models.generator(z)) / (2.0 * d.s ** 2)
+        return lambda z: -per_example_sq_error(x, d.models.generator(z)) / (2.0 * d.s**2)
 
     def latents(self, d: Draws) -> torch.Tensor:
         """The batch's ``z_i`` after this visit's Langevin revision (once per iteration)."""
+
         def revise():
-            z = langevin(self.log_posterior(d, d.x), d.rows(self.state), self.steps,
-                         self.step_size, self.noise, reference_sigma=1.0)
+            z = langevin(
+                self.log_posterior(d, d.x),
+                d.rows(self.state),
+                self.steps,
+                self.step_size,
+                self.noise,
+                reference_sigma=1.0,
+            )
             d.set_rows(self.state, z)
             return z
+
         return d.memo("abp.z", (), revise)
 
     def theta(self, d: Draws) -> Terms:
         recon = per_example_sq_error(d.x, d.models.generator(self.latents(d)))
-        return {"kl_data_p.recon": (recon / (2.0 * d.s ** 2)).mean()}
+        return {"kl_data_p.recon": (recon / (2.0 * d.s**2)).mean()}
 
     def reconstruct(self, d: Draws) -> torch.Tensor:
         return d.models.generator(self.latents(d))

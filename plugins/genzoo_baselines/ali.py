@@ -19,16 +19,26 @@ class JointDiscriminator(nn.Module):
     its ``[mean, log_std]`` output read as 2d features of ``x``), a z-branch MLP and a joint MLP
     on both, with dropout as in ALI's discriminators."""
 
-    def __init__(self, x_branch: Encoder, latent_shape: tuple[int, ...], hidden: int,
-                 dropout: float):
+    def __init__(
+        self, x_branch: Encoder, latent_shape: tuple[int, ...], hidden: int, dropout: float
+    ):
         super().__init__()
         d = math.prod(latent_shape)
         self.x_branch = x_branch
-        self.z_branch = nn.Sequential(nn.Linear(d, hidden), nn.LeakyReLU(0.2),
-                                      nn.Dropout(dropout), nn.Linear(hidden, hidden),
-                                      nn.LeakyReLU(0.2), nn.Dropout(dropout))
-        self.joint = nn.Sequential(nn.Linear(2 * d + hidden, hidden), nn.LeakyReLU(0.2),
-                                   nn.Dropout(dropout), nn.Linear(hidden, 1))
+        self.z_branch = nn.Sequential(
+            nn.Linear(d, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
+        )
+        self.joint = nn.Sequential(
+            nn.Linear(2 * d + hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, 1),
+        )
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         q = self.x_branch(x)
@@ -55,23 +65,32 @@ class ALI(Objective):
         self.hidden, self.dropout = hidden, dropout
 
     def networks(self, models: Models) -> dict[str, tuple[str, nn.Module]]:
-        joint = JointDiscriminator(copy.deepcopy(models.encoder), models.encoder.latent_shape,
-                                   self.hidden, self.dropout)
+        joint = JointDiscriminator(
+            copy.deepcopy(models.encoder), models.encoder.latent_shape, self.hidden, self.dropout
+        )
         return {self.network: ("alpha", joint)}
 
     def logit_data(self, d: Draws) -> torch.Tensor:
         """``l(x, z^)`` per example."""
-        return d.memo("ali.logit_data", ("alpha", "phi"),
-                      lambda: d.models.extras[self.network][1](d.x, d.z_hat))
+        return d.memo(
+            "ali.logit_data",
+            ("alpha", "phi"),
+            lambda: d.models.extras[self.network][1](d.x, d.z_hat),
+        )
 
     def logit_dream(self, d: Draws) -> torch.Tensor:
         """``l(x~, z)`` per example."""
-        return d.memo("ali.logit_dream", ("alpha", "theta"),
-                      lambda: d.models.extras[self.network][1](d.x_tilde, d.z))
+        return d.memo(
+            "ali.logit_dream",
+            ("alpha", "theta"),
+            lambda: d.models.extras[self.network][1](d.x_tilde, d.z),
+        )
 
     def alpha(self, d: Draws) -> Terms:
-        return {"jsd_joint.data": F.softplus(-self.logit_data(d)).mean(),    # -log D
-                "jsd_joint.dream": F.softplus(self.logit_dream(d)).mean()}   # -log (1 - D)
+        return {
+            "jsd_joint.data": F.softplus(-self.logit_data(d)).mean(),  # -log D
+            "jsd_joint.dream": F.softplus(self.logit_dream(d)).mean(),
+        }  # -log (1 - D)
 
     def phi(self, d: Draws) -> Terms:
         return {"jsd_joint.data": F.softplus(self.logit_data(d)).mean()}
@@ -89,8 +108,7 @@ class ALICE(ALI):
     As in ALICE's code the error is averaged over the sample's D values (pixels), so it sits on
     the scale of the adversarial terms; ``reconstruction_weight`` multiplies it."""
 
-    def __init__(self, hidden: int = 256, dropout: float = 0.2,
-                 reconstruction_weight: float = 1.0):
+    def __init__(self, hidden: int = 256, dropout: float = 0.2, reconstruction_weight: float = 1.0):
         super().__init__(hidden, dropout)
         if reconstruction_weight < 0:
             raise ValueError("alice needs reconstruction_weight >= 0")

@@ -16,8 +16,10 @@ class GAN(Objective):
     """
 
     def alpha(self, d: Draws) -> Terms:
-        return {"bce.data": F.softplus(-d.f_data).mean(),     # -log sigmoid(f)
-                "bce.dream": F.softplus(d.f_dream).mean()}    # -log (1 - sigmoid(f))
+        return {
+            "bce.data": F.softplus(-d.f_data).mean(),  # -log sigmoid(f)
+            "bce.dream": F.softplus(d.f_dream).mean(),
+        }  # -log (1 - sigmoid(f))
 
     def theta(self, d: Draws) -> Terms:
         return {"nonsaturating": F.softplus(-d.f_dream).mean()}

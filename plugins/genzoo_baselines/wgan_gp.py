@@ -24,8 +24,10 @@ class WGANGP(Objective):
         self.every = {"theta": n_critic}
 
     def alpha(self, d: Draws) -> Terms:
-        return {"wasserstein": d.f_dream.mean() - d.f_data.mean(),
-                "gradient_penalty": self.penalty * self._penalty(d)}
+        return {
+            "wasserstein": d.f_dream.mean() - d.f_data.mean(),
+            "gradient_penalty": self.penalty * self._penalty(d),
+        }
 
     def theta(self, d: Draws) -> Terms:
         return {"wasserstein": -d.f_dream.mean()}
@@ -35,6 +37,5 @@ class WGANGP(Objective):
         x, fake = d.x, d.x_tilde.detach()
         eps = torch.rand((x.shape[0],) + (1,) * (x.dim() - 1), device=x.device, dtype=x.dtype)
         between = (eps * x + (1 - eps) * fake).requires_grad_(True)
-        (grad,) = torch.autograd.grad(d.models.energy(between).sum(), between,
-                                      create_graph=True)
+        (grad,) = torch.autograd.grad(d.models.energy(between).sum(), between, create_graph=True)
         return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()

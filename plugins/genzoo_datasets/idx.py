@@ -15,8 +15,10 @@ from genzoo.errors import GenzooError
 
 FASHION_ROOT = Path("/usr/share/datasets/fashion-mnist")
 FASHION_INSTALL = "apt-get install dataset-fashion-mnist"
-SPLITS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-          "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+SPLITS = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -28,11 +30,14 @@ def read_idx(path: Path) -> np.ndarray:
         with opener(path, "rb") as fh:
             raw = fh.read()
     except (OSError, EOFError) as exc:
-        raise GenzooError(f"cannot read IDX file '{path}' ({exc}); the file is damaged, "
-                          f"download it again") from None
+        raise GenzooError(
+            f"cannot read IDX file '{path}' ({exc}); the file is damaged, download it again"
+        ) from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
-        raise GenzooError(f"'{path}' is not an IDX file (bad magic number); point data.root at "
-                          f"the MNIST-format files")
+        raise GenzooError(
+            f"'{path}' is not an IDX file (bad magic number); point data.root at "
+            f"the MNIST-format files"
+        )
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
@@ -41,14 +46,20 @@ def read_idx(path: Path) -> np.ndarray:
     dtype = np.dtype(_DTYPES[raw[2]])
     count = int(np.prod(dims)) if dims else 0
     if len(raw) - header < count * dtype.itemsize:
-        raise GenzooError(f"IDX file '{path}' is truncated: expected {count} values of shape "
-                          f"{dims}; download or install it again")
+        raise GenzooError(
+            f"IDX file '{path}' is truncated: expected {count} values of shape "
+            f"{dims}; download or install it again"
+        )
     return np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims)
 
 
 def _find(root: Path, stem: str) -> Path | None:
-    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx") + ".gz",
-                 stem.replace("-idx", ".idx")):
+    for name in (
+        stem + ".gz",
+        stem,
+        stem.replace("-idx", ".idx") + ".gz",
+        stem.replace("-idx", ".idx"),
+    ):
         if (root / name).exists():
             return root / name
     return None
@@ -72,11 +83,15 @@ def load_split(root: Path, split: str, limit: int = 0, missing_hint: str = "") -
     found = [_find(Path(root), s) for s in stems]
     if None in found:
         missing = stems[found.index(None)]
-        raise GenzooError(f"'{missing}[.gz]' not found in '{root}'; {missing_hint or 'set data.root to the folder holding the IDX files'}")
+        raise GenzooError(
+            f"'{missing}[.gz]' not found in '{root}'; {missing_hint or 'set data.root to the folder holding the IDX files'}"
+        )
     images, labels = read_idx(found[0]), read_idx(found[1])
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise GenzooError(f"IDX files in '{root}' do not hold matching images (N, H, W) and "
-                          f"labels (N,): got {images.shape} and {labels.shape}")
+        raise GenzooError(
+            f"IDX files in '{root}' do not hold matching images (N, H, W) and "
+            f"labels (N,): got {images.shape} and {labels.shape}"
+        )
     if limit:
         images, labels = images[:limit], labels[:limit]
     x = to_unit_range(torch.from_numpy(images.astype(np.uint8)).unsqueeze(1))
@@ -88,16 +103,28 @@ def _idx_source(root: Path, limit: int, test_limit: int, name: str, hint: str) -
         raise GenzooError(f"{name} folder '{root}' does not exist; {hint}")
     train = load_split(root, "train", limit, hint)
     test = load_split(root, "test", test_limit, hint)
-    return DataSource(train, tuple(train.images.shape[1:]), test,
-                      description=f"{name} from {root}: {len(train)} train, {len(test)} test")
+    return DataSource(
+        train,
+        tuple(train.images.shape[1:]),
+        test,
+        description=f"{name} from {root}: {len(train)} train, {len(test)} test",
+    )
 
 
 def has_idx(folder: Path) -> bool:
     return all(_find(folder, stem) is not None for pair in SPLITS.values() for stem in pair)
 
 
-def _mnist_family(cls_name: str, name: str, root: Path | None, download: bool, limit: int,
-                  test_limit: int, also: tuple[Path, ...] = (), install: str = "") -> DataSource:
+def _mnist_family(
+    cls_name: str,
+    name: str,
+    root: Path | None,
+    download: bool,
+    limit: int,
+    test_limit: int,
+    also: tuple[Path, ...] = (),
+    install: str = "",
+) -> DataSource:
     """Read IDX files from ``root``, or else from the data folder's ``<cls_name>/raw`` (where
     torchvision downloads them) and ``also``; with ``download``, fetch them there first."""
     import torchvision.datasets as tv
@@ -107,15 +134,23 @@ def _mnist_family(cls_name: str, name: str, root: Path | None, download: bool, l
     cached = data_home() / cls_name / "raw"
     where = f"the {name} IDX files"
     extra = f", {install}," if install else ""
-    hint = (f"set data.download = true to fetch them into {cached}{extra} or set data.root to "
-            f"a folder holding {where}")
+    hint = (
+        f"set data.download = true to fetch them into {cached}{extra} or set data.root to "
+        f"a folder holding {where}"
+    )
     if root is not None:
         return _idx_source(Path(root), limit, test_limit, name, hint)
     found = next((p for p in (cached, *also) if p.is_dir() and has_idx(p)), None)
     if found is None and download:
         cls = getattr(tv, cls_name)
-        open_torchvision(name, lambda dl: cls(str(data_home()), train=True, download=dl),
-                         data_home(), True, [(cached / f, md5) for f, md5 in cls.resources], where)
+        open_torchvision(
+            name,
+            lambda dl: cls(str(data_home()), train=True, download=dl),
+            data_home(),
+            True,
+            [(cached / f, md5) for f, md5 in cls.resources],
+            where,
+        )
         found = cached
     if found is None:
         looked = ", ".join(str(p) for p in (cached, *also))
@@ -128,8 +163,9 @@ def fashion_search() -> tuple[Path, ...]:
     return (FASHION_ROOT,)
 
 
-def fashion_mnist(root: Path | None = None, download: bool = False, limit: int = 0,
-                  test_limit: int = 0) -> DataSource:
+def fashion_mnist(
+    root: Path | None = None, download: bool = False, limit: int = 0, test_limit: int = 0
+) -> DataSource:
     """Fashion-MNIST (28x28 gray, 10 classes) from IDX files.
 
     ``root``: a folder holding the IDX files; by default the data folder's
@@ -137,12 +173,21 @@ def fashion_mnist(root: Path | None = None, download: bool = False, limit: int =
     checksums checked), then Debian's /usr/share/datasets/fashion-mnist (apt-get install
     dataset-fashion-mnist). ``limit``/``test_limit``: use only the first N images (0 = all).
     """
-    return _mnist_family("FashionMNIST", "Fashion-MNIST", root, download, limit, test_limit,
-                         fashion_search(), f"'{FASHION_INSTALL}' on Debian/Ubuntu")
+    return _mnist_family(
+        "FashionMNIST",
+        "Fashion-MNIST",
+        root,
+        download,
+        limit,
+        test_limit,
+        fashion_search(),
+        f"'{FASHION_INSTALL}' on Debian/Ubuntu",
+    )
 
 
-def mnist(root: Path | None = None, download: bool = False, limit: int = 0,
-          test_limit: int = 0) -> DataSource:
+def mnist(
+    root: Path | None = None, download: bool = False, limit: int = 0, test_limit: int = 0
+) -> DataSource:
     """MNIST (28x28 gray, 10 digits) from IDX files; options as fashion_mnist (the data
     folder's ``MNIST/raw`` by default)."""
     return _mnist_family("MNIST", "MNIST", root, download, limit, test_limit)

@@ -18,8 +18,10 @@ from genzoo.data import DataSource, data_home
 from genzoo.errors import GenzooError
 from genzoo_datasets.vision import UInt8Images
 
-WHERE = ("image-net.org (Download > 'Downsampled ImageNet', Imagenet{s}_train_npz.zip and "
-         "Imagenet{s}_val.zip), unzipped into")
+WHERE = (
+    "image-net.org (Download > 'Downsampled ImageNet', Imagenet{s}_train_npz.zip and "
+    "Imagenet{s}_val.zip), unzipped into"
+)
 
 
 def read_batch(path: Path, side: int, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -28,13 +30,21 @@ def read_batch(path: Path, side: int, limit: int = 0) -> tuple[np.ndarray, np.nd
         with np.load(path, allow_pickle=False) as f:
             data, labels = f["data"], f["labels"]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise GenzooError(f"'{path}' is not a readable ImageNet npz batch ({type(exc).__name__}: "
-                          f"{str(exc)[:80]}); download it again") from None
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * side * side or \
-            labels.shape != (len(data),):
-        raise GenzooError(f"'{path}' holds images of shape {data.shape[1:]} ({data.dtype}), not "
-                          f"{side}x{side} colour images; point data.root at the Imagenet{side} "
-                          f"batches")
+        raise GenzooError(
+            f"'{path}' is not a readable ImageNet npz batch ({type(exc).__name__}: "
+            f"{str(exc)[:80]}); download it again"
+        ) from None
+    if (
+        data.dtype != np.uint8
+        or data.ndim != 2
+        or data.shape[1] != 3 * side * side
+        or labels.shape != (len(data),)
+    ):
+        raise GenzooError(
+            f"'{path}' holds images of shape {data.shape[1:]} ({data.dtype}), not "
+            f"{side}x{side} colour images; point data.root at the Imagenet{side} "
+            f"batches"
+        )
     if limit:
         data, labels = data[:limit], labels[:limit]
     return data.reshape(-1, 3, side, side), labels.astype(np.int64) - 1
@@ -48,20 +58,24 @@ def _find(root: Path, side: int, names: list[str], sub: str) -> list[Path]:
     return []
 
 
-def imagenet_npz(side: int = 32, root: Path | None = None, limit: int = 0,
-                 test_limit: int = 0) -> DataSource:
+def imagenet_npz(
+    side: int = 32, root: Path | None = None, limit: int = 0, test_limit: int = 0
+) -> DataSource:
     """Down-sampled ImageNet at ``side`` x ``side`` (32 or 64; 1000 classes) from the official
     npz batches in ``root`` (default: the data folder), in ``Imagenet{side}_train_npz`` /
     ``Imagenet{side}_val_npz`` or directly. ``limit``/``test_limit``: the first N images."""
     if side not in (32, 64):
         raise GenzooError(f"data.side must be 32 or 64, got {side}")
     root = Path(root) if root is not None else data_home()
-    train_files = _find(root, side, [f"train_data_batch_{i}.npz" for i in range(1, 11)],
-                        f"Imagenet{side}_train_npz")
+    train_files = _find(
+        root, side, [f"train_data_batch_{i}.npz" for i in range(1, 11)], f"Imagenet{side}_train_npz"
+    )
     val_files = _find(root, side, ["val_data.npz"], f"Imagenet{side}_val_npz")
     if not train_files:
-        raise GenzooError(f"ImageNet {side}x{side} not found in {root}; download it from "
-                          f"{WHERE.format(s=side)} {root}")
+        raise GenzooError(
+            f"ImageNet {side}x{side} not found in {root}; download it from "
+            f"{WHERE.format(s=side)} {root}"
+        )
     parts, labels, left = [], [], limit
     for path in train_files:
         x, y = read_batch(path, side, left)
@@ -71,15 +85,20 @@ def imagenet_npz(side: int = 32, root: Path | None = None, limit: int = 0,
             left -= len(x)
             if left <= 0:
                 break
-    train = UInt8Images(torch.from_numpy(np.concatenate(parts)),
-                        torch.from_numpy(np.concatenate(labels)))
+    train = UInt8Images(
+        torch.from_numpy(np.concatenate(parts)), torch.from_numpy(np.concatenate(labels))
+    )
     test = None
     if val_files:
         x, y = read_batch(val_files[0], side, test_limit)
         test = UInt8Images(torch.from_numpy(x), torch.from_numpy(y))
-    return DataSource(train, (3, side, side), test,
-                      description=f"ImageNet {side}x{side} from {root}: {len(train)} train"
-                                  f"{f', {len(test)} test' if test else ''}")
+    return DataSource(
+        train,
+        (3, side, side),
+        test,
+        description=f"ImageNet {side}x{side} from {root}: {len(train)} train"
+        f"{f', {len(test)} test' if test else ''}",
+    )
 
 
 def imagenet32(root: Path | None = None, limit: int = 0, test_limit: int = 0) -> DataSource:

@@ -30,8 +30,9 @@ class LmdbImages(Dataset):
 
         self.path, self.size = Path(path), size
         try:
-            self.env = lmdb.open(str(path), readonly=True, lock=False, readahead=False,
-                                 meminit=False, max_readers=64)
+            self.env = lmdb.open(
+                str(path), readonly=True, lock=False, readahead=False, meminit=False, max_readers=64
+            )
             with self.env.begin(write=False) as txn:
                 keys = []
                 for key in txn.cursor().iternext(keys=True, values=False):
@@ -39,8 +40,10 @@ class LmdbImages(Dataset):
                     if limit and len(keys) >= limit:
                         break
         except lmdb.Error as exc:
-            raise GenzooError(f"'{path}' is not a readable LSUN lmdb database ({exc}); download "
-                              f"it again from {DOWNLOAD}") from None
+            raise GenzooError(
+                f"'{path}' is not a readable LSUN lmdb database ({exc}); download "
+                f"it again from {DOWNLOAD}"
+            ) from None
         if not keys:
             raise GenzooError(f"LSUN database '{path}' holds no images; download it again")
         self.keys = keys
@@ -57,12 +60,19 @@ class LmdbImages(Dataset):
             im = Image.open(io.BytesIO(buf))
             return to_unit_range(torch.from_numpy(centre_square(im, self.size)))
         except (OSError, ValueError) as exc:
-            raise GenzooError(f"image {self.keys[i].decode(errors='replace')} in '{self.path}' "
-                              f"cannot be decoded ({exc}); download the database again") from None
+            raise GenzooError(
+                f"image {self.keys[i].decode(errors='replace')} in '{self.path}' "
+                f"cannot be decoded ({exc}); download the database again"
+            ) from None
 
 
-def lsun(category: str = "bedroom", root: Path | None = None, size: int = 64, limit: int = 0,
-         test_limit: int = 0) -> DataSource:
+def lsun(
+    category: str = "bedroom",
+    root: Path | None = None,
+    size: int = 64,
+    limit: int = 0,
+    test_limit: int = 0,
+) -> DataSource:
     """LSUN scenes (bedroom, tower, church_outdoor, ...) from ``CATEGORY_train_lmdb`` and, if
     present, ``CATEGORY_val_lmdb`` in ``root`` (default: the data folder), each image resized
     so its shorter side is ``size`` and centre-cropped. ``limit``/``test_limit``: the first N
@@ -74,11 +84,17 @@ def lsun(category: str = "bedroom", root: Path | None = None, size: int = 64, li
     root = Path(root) if root is not None else data_home()
     train_path = root / f"{category}_train_lmdb"
     if not train_path.is_dir():
-        raise GenzooError(f"LSUN '{category}' not found: no folder '{train_path}'; download it "
-                          f"from {DOWNLOAD} and unzip it there, or set data.root")
+        raise GenzooError(
+            f"LSUN '{category}' not found: no folder '{train_path}'; download it "
+            f"from {DOWNLOAD} and unzip it there, or set data.root"
+        )
     train = LmdbImages(train_path, size, limit)
     val_path = root / f"{category}_val_lmdb"
     test = LmdbImages(val_path, size, test_limit) if val_path.is_dir() else None
-    return DataSource(train, (3, size, size), test,
-                      description=f"LSUN {category} from {root}: {len(train)} train"
-                                  f"{f', {len(test)} test' if test else ''} at {size}x{size}")
+    return DataSource(
+        train,
+        (3, size, size),
+        test,
+        description=f"LSUN {category} from {root}: {len(train)} train"
+        f"{f', {len(test)} test' if test else ''} at {size}x{size}",
+    )

@@ -18,8 +18,17 @@ from genzoo_datasets.texture_image import RandomCrops
 
 # Natural colour photographs of skimage.data that need no download, the left view of its
 # stereo motorcycle, and matplotlib's sample portrait of Grace Hopper.
-BUNDLED = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field",
-           "immunohistochemistry", "retina", "motorcycle", "grace_hopper")
+BUNDLED = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "motorcycle",
+    "grace_hopper",
+)
 
 
 def load_photo(name: str) -> np.ndarray:
@@ -36,10 +45,14 @@ def load_photo(name: str) -> np.ndarray:
     return np.asarray(getattr(skdata, name)())
 
 
-def photos(names: list[str] | None = None, resize: Annotated[int, Field(ge=1, le=65536)] = 128,
-           size: Annotated[int, Field(ge=1, le=16384)] = 64,
-           n_crops: Annotated[int, Field(ge=1, le=10**8)] = 20000,
-           test_photo: str = "", labelled: bool = False) -> DataSource:
+def photos(
+    names: list[str] | None = None,
+    resize: Annotated[int, Field(ge=1, le=65536)] = 128,
+    size: Annotated[int, Field(ge=1, le=16384)] = 64,
+    n_crops: Annotated[int, Field(ge=1, le=10**8)] = 20000,
+    test_photo: str = "",
+    labelled: bool = False,
+) -> DataSource:
     """Random ``size`` x ``size`` crops of scikit-image's bundled colour photographs, each
     scaled so its shorter side is ``resize`` pixels. ``names``: which photographs (default:
     all of astronaut, coffee, chelsea, rocket, hubble_deep_field, immunohistochemistry,
@@ -50,11 +63,14 @@ def photos(names: list[str] | None = None, resize: Annotated[int, Field(ge=1, le
     names = list(names) if names else list(BUNDLED)
     for n in names + ([test_photo] if test_photo else []):
         if n not in BUNDLED:
-            raise GenzooError(f"data.names: '{n}' is not a bundled photograph"
-                              f"{did_you_mean(n, BUNDLED)}")
+            raise GenzooError(
+                f"data.names: '{n}' is not a bundled photograph{did_you_mean(n, BUNDLED)}"
+            )
     if size <= 0 or n_crops <= 0 or resize < size:
-        raise GenzooError(f"data.size and data.n_crops must be positive and data.resize at "
-                          f"least data.size, got size {size}, resize {resize}")
+        raise GenzooError(
+            f"data.size and data.n_crops must be positive and data.resize at "
+            f"least data.size, got size {size}, resize {resize}"
+        )
 
     def scaled(name: str) -> torch.Tensor:
         im = Image.fromarray(load_photo(name)).convert("RGB")
@@ -72,21 +88,38 @@ def photos(names: list[str] | None = None, resize: Annotated[int, Field(ge=1, le
     per = max(1, n_crops // len(train_names))
     if labelled:
         if test_photo:
-            raise GenzooError("data.labelled labels crops by their photograph, so no "
-                              "photograph can be held out; drop data.test_photo")
+            raise GenzooError(
+                "data.labelled labels crops by their photograph, so no "
+                "photograph can be held out; drop data.test_photo"
+            )
         images = [scaled(n) for n in train_names]  # each photograph read and scaled once
-        train = ConcatDataset([Labelled(RandomCrops(im, size, per, seed=20190101 + i), i)
-                               for i, im in enumerate(images)])
-        test = ConcatDataset([Labelled(RandomCrops(im, size, max(1, per // 5), seed=7 + i), i)
-                              for i, im in enumerate(images)])
-        return DataSource(train, (3, size, size), test,
-                          description=f"{size}x{size} crops of {len(train_names)} bundled "
-                                      f"photographs, labelled by photograph")
+        train = ConcatDataset(
+            [
+                Labelled(RandomCrops(im, size, per, seed=20190101 + i), i)
+                for i, im in enumerate(images)
+            ]
+        )
+        test = ConcatDataset(
+            [
+                Labelled(RandomCrops(im, size, max(1, per // 5), seed=7 + i), i)
+                for i, im in enumerate(images)
+            ]
+        )
+        return DataSource(
+            train,
+            (3, size, size),
+            test,
+            description=f"{size}x{size} crops of {len(train_names)} bundled "
+            f"photographs, labelled by photograph",
+        )
     train = ConcatDataset([crops(n, per, 20190101 + i) for i, n in enumerate(train_names)])
     test = crops(test_photo, 1000, 7) if test_photo else None
-    return DataSource(train, (3, size, size), test,
-                      description=f"{size}x{size} crops of {len(train_names)} bundled "
-                                  f"photographs")
+    return DataSource(
+        train,
+        (3, size, size),
+        test,
+        description=f"{size}x{size} crops of {len(train_names)} bundled photographs",
+    )
 
 
 class Labelled(Dataset):

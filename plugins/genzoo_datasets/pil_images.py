@@ -35,21 +35,26 @@ def open_image(path: Path, channels: int | None) -> Image.Image:
                 return _full_precision(im, path)
             return im.convert("L" if channels == 1 else "RGB")
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise GenzooError(f"'{path}' is not a readable image ({type(exc).__name__}); replace "
-                          f"or remove the file") from None
+        raise GenzooError(
+            f"'{path}' is not a readable image ({type(exc).__name__}); replace or remove the file"
+        ) from None
 
 
 def _full_precision(im: Image.Image, path: Path) -> Image.Image:
     a = np.asarray(im).astype(np.float64)
     if im.mode == "F":
         if a.size and (a.min() < 0 or a.max() > 1 or not np.isfinite(a).all()):
-            raise GenzooError(f"float image '{path}' holds values outside [0, 1] (or NaN); "
-                              f"save it scaled to [0, 1], or as an 8- or 16-bit image")
+            raise GenzooError(
+                f"float image '{path}' holds values outside [0, 1] (or NaN); "
+                f"save it scaled to [0, 1], or as an 8- or 16-bit image"
+            )
         scale = 1.0
     else:
         if a.size and (a.min() < 0 or a.max() > 65535):
-            raise GenzooError(f"integer image '{path}' holds values outside 0..65535; save it "
-                              f"as an 8- or 16-bit image")
+            raise GenzooError(
+                f"integer image '{path}' holds values outside 0..65535; save it "
+                f"as an 8- or 16-bit image"
+            )
         scale = 65535.0
     return Image.fromarray((a / scale * 255.0).astype(np.float32), mode="F")
 

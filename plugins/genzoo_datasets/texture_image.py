@@ -34,7 +34,7 @@ class RandomCrops(Dataset):
 
     def __getitem__(self, i):
         t, left = int(self.tops[i]), int(self.lefts[i])
-        return self.image[:, t:t + self.size, left:left + self.size]
+        return self.image[:, t : t + self.size, left : left + self.size]
 
 
 def _bundled(name: str) -> Image.Image:
@@ -43,11 +43,14 @@ def _bundled(name: str) -> Image.Image:
     return Image.fromarray(np.asarray(getattr(skdata, name)()))
 
 
-def texture_image(image: str = "brick", path: Path | None = None,
-                  size: Annotated[int, Field(ge=1, le=16384)] = 64,
-                  resize: Annotated[int, Field(ge=0, le=65536)] = 0,
-                  channels: int = 0,
-                  n_crops: Annotated[int, Field(ge=1, le=10**8)] = 20000) -> DataSource:
+def texture_image(
+    image: str = "brick",
+    path: Path | None = None,
+    size: Annotated[int, Field(ge=1, le=16384)] = 64,
+    resize: Annotated[int, Field(ge=0, le=65536)] = 0,
+    channels: int = 0,
+    n_crops: Annotated[int, Field(ge=1, le=10**8)] = 20000,
+) -> DataSource:
     """Random ``size`` x ``size`` crops of one texture image.
 
     ``image``: one of scikit-image's bundled textures (brick, grass, gravel: 512x512 gray);
@@ -62,8 +65,10 @@ def texture_image(image: str = "brick", path: Path | None = None,
         label = str(path)
     else:
         if image not in BUNDLED:
-            raise GenzooError(f"data.image '{image}' is not a bundled texture"
-                              f"{did_you_mean(image, BUNDLED)}; or set data.path to an image file")
+            raise GenzooError(
+                f"data.image '{image}' is not a bundled texture"
+                f"{did_you_mean(image, BUNDLED)}; or set data.path to an image file"
+            )
         im = _bundled(image)
         im = im.convert("RGB" if channels == 3 else "L")
         label = f"scikit-image '{image}'"
@@ -76,7 +81,12 @@ def texture_image(image: str = "brick", path: Path | None = None,
     if size <= 0 or n_crops <= 0:
         raise GenzooError("data.size and data.n_crops must be positive")
     if size > min(h, w):
-        raise GenzooError(f"data.size {size} is larger than the image ({h}x{w} after resize); "
-                          f"use a smaller crop or a larger data.resize")
-    return DataSource(RandomCrops(x, size, n_crops), (x.shape[0], size, size),
-                      description=f"{size}x{size} crops of {label} ({h}x{w})")
+        raise GenzooError(
+            f"data.size {size} is larger than the image ({h}x{w} after resize); "
+            f"use a smaller crop or a larger data.resize"
+        )
+    return DataSource(
+        RandomCrops(x, size, n_crops),
+        (x.shape[0], size, size),
+        description=f"{size}x{size} crops of {label} ({h}x{w})",
+    )

@@ -25,8 +25,11 @@ class UInt8Images(Dataset):
     [-1, 1] with their integer labels (or alone, for data sets without labels)."""
 
     def __init__(self, data: torch.Tensor, labels: torch.Tensor | None):
-        if data.dtype != torch.uint8 or data.dim() != 4 or \
-                (labels is not None and len(data) != len(labels)):
+        if (
+            data.dtype != torch.uint8
+            or data.dim() != 4
+            or (labels is not None and len(data) != len(labels))
+        ):
             raise ValueError("UInt8Images takes uint8 (N, C, H, W) images and N labels")
         self.data, self.labels = data, labels
 
@@ -50,12 +53,20 @@ def subset(ds: UInt8Images, limit: int) -> UInt8Images:
 
 
 def hint(name: str, root: Path, where: str) -> str:
-    return (f"set data.download = true to fetch it into {root}, or data.root to a folder "
-            f"holding {where}")
+    return (
+        f"set data.download = true to fetch it into {root}, or data.root to a folder "
+        f"holding {where}"
+    )
 
 
-def open_torchvision(name: str, make: Callable[[bool], Dataset], root: Path, download: bool,
-                     archives: list[tuple[Path, str | None]], where: str) -> Dataset:
+def open_torchvision(
+    name: str,
+    make: Callable[[bool], Dataset],
+    root: Path,
+    download: bool,
+    archives: list[tuple[Path, str | None]],
+    where: str,
+) -> Dataset:
     """``make(download)``, a torchvision data set, with its failures as one line. After a
     failed download every archive in ``archives`` whose checksum does not match is removed."""
     from torchvision.datasets.utils import check_integrity
@@ -71,14 +82,19 @@ def open_torchvision(name: str, make: Callable[[bool], Dataset], root: Path, dow
                     removed.append(path.name)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         if removed:
-            raise GenzooError(f"{name}: the download of {', '.join(removed)} failed its checksum "
-                              f"and was removed ({first}); try again, or put the files in "
-                              f"{root} by hand") from None
+            raise GenzooError(
+                f"{name}: the download of {', '.join(removed)} failed its checksum "
+                f"and was removed ({first}); try again, or put the files in "
+                f"{root} by hand"
+            ) from None
         if download:
-            raise GenzooError(f"{name}: download into {root} failed ({first}); check the "
-                              f"connection, or put {where} in {root} by hand") from None
-        raise GenzooError(f"{name} not found or damaged in {root} ({first}); "
-                          f"{hint(name, root, where)}") from None
+            raise GenzooError(
+                f"{name}: download into {root} failed ({first}); check the "
+                f"connection, or put {where} in {root} by hand"
+            ) from None
+        raise GenzooError(
+            f"{name} not found or damaged in {root} ({first}); {hint(name, root, where)}"
+        ) from None
 
 
 def _root(root: Path | None) -> Path:
@@ -94,22 +110,36 @@ def _labelled(data: np.ndarray, labels, channels_last: bool) -> UInt8Images:
     return UInt8Images(x.contiguous(), torch.as_tensor(np.asarray(labels), dtype=torch.int64))
 
 
-def _cifar(cls, name: str, root: Path | None, download: bool, limit: int,
-           test_limit: int) -> DataSource:
+def _cifar(
+    cls, name: str, root: Path | None, download: bool, limit: int, test_limit: int
+) -> DataSource:
     root = _root(root)
     archives = [(root / cls.filename, cls.tgz_md5)]
     where = f"{cls.base_folder}/"
-    splits = [open_torchvision(name, lambda dl, t=train: cls(str(root), train=t, download=dl),
-                               root, download, archives, where) for train in (True, False)]
+    splits = [
+        open_torchvision(
+            name,
+            lambda dl, t=train: cls(str(root), train=t, download=dl),
+            root,
+            download,
+            archives,
+            where,
+        )
+        for train in (True, False)
+    ]
     train, test = (_labelled(s.data, s.targets, channels_last=True) for s in splits)
     train, test = subset(train, limit), subset(test, test_limit)
-    return DataSource(train, (3, 32, 32), test,
-                      description=f"{name} from {root / cls.base_folder}: {len(train)} train, "
-                                  f"{len(test)} test")
+    return DataSource(
+        train,
+        (3, 32, 32),
+        test,
+        description=f"{name} from {root / cls.base_folder}: {len(train)} train, {len(test)} test",
+    )
 
 
-def cifar10(root: Path | None = None, download: bool = False, limit: int = 0,
-            test_limit: int = 0) -> DataSource:
+def cifar10(
+    root: Path | None = None, download: bool = False, limit: int = 0, test_limit: int = 0
+) -> DataSource:
     """CIFAR-10 (32x32 colour, 10 classes) through torchvision.
 
     ``root``: the folder holding ``cifar-10-batches-py/`` (default: the data folder,
@@ -121,16 +151,18 @@ def cifar10(root: Path | None = None, download: bool = False, limit: int = 0,
     return _cifar(CIFAR10, "CIFAR-10", root, download, limit, test_limit)
 
 
-def cifar100(root: Path | None = None, download: bool = False, limit: int = 0,
-             test_limit: int = 0) -> DataSource:
+def cifar100(
+    root: Path | None = None, download: bool = False, limit: int = 0, test_limit: int = 0
+) -> DataSource:
     """CIFAR-100 (32x32 colour, 100 fine classes) through torchvision; options as cifar10."""
     from torchvision.datasets import CIFAR100
 
     return _cifar(CIFAR100, "CIFAR-100", root, download, limit, test_limit)
 
 
-def svhn(root: Path | None = None, download: bool = False, limit: int = 0,
-         test_limit: int = 0) -> DataSource:
+def svhn(
+    root: Path | None = None, download: bool = False, limit: int = 0, test_limit: int = 0
+) -> DataSource:
     """SVHN house numbers (32x32 colour, 10 digits) through torchvision; options as cifar10
     (``train_32x32.mat`` and ``test_32x32.mat`` in ``root``, 182 + 64 MB)."""
     from torchvision.datasets import SVHN
@@ -139,13 +171,26 @@ def svhn(root: Path | None = None, download: bool = False, limit: int = 0,
     splits = []
     for split in ("train", "test"):
         url, filename, md5 = SVHN.split_list[split]
-        splits.append(open_torchvision(
-            "SVHN", lambda dl, sp=split: SVHN(str(root), split=sp, download=dl), root, download,
-            [(root / filename, md5)], "train_32x32.mat and test_32x32.mat"))
-    train, test = (subset(_labelled(s.data, s.labels, channels_last=False), n)
-                   for s, n in zip(splits, (limit, test_limit)))
-    return DataSource(train, (3, 32, 32), test,
-                      description=f"SVHN from {root}: {len(train)} train, {len(test)} test")
+        splits.append(
+            open_torchvision(
+                "SVHN",
+                lambda dl, sp=split: SVHN(str(root), split=sp, download=dl),
+                root,
+                download,
+                [(root / filename, md5)],
+                "train_32x32.mat and test_32x32.mat",
+            )
+        )
+    train, test = (
+        subset(_labelled(s.data, s.labels, channels_last=False), n)
+        for s, n in zip(splits, (limit, test_limit))
+    )
+    return DataSource(
+        train,
+        (3, 32, 32),
+        test,
+        description=f"SVHN from {root}: {len(train)} train, {len(test)} test",
+    )
 
 
 def centre_square(im, size: int, crop: int = 0):
@@ -163,9 +208,15 @@ def centre_square(im, size: int, crop: int = 0):
     return np.array(im, dtype=np.uint8).transpose(2, 0, 1)
 
 
-def celeba64(root: Path | None = None, download: bool = False, size: int = 64,
-             crop: int = 140, n_train: int = 9000, n_test: int = 1000,
-             split_seed: int = 0) -> DataSource:
+def celeba64(
+    root: Path | None = None,
+    download: bool = False,
+    size: int = 64,
+    crop: int = 140,
+    n_train: int = 9000,
+    n_test: int = 1000,
+    split_seed: int = 0,
+) -> DataSource:
     """CelebA faces with the paper's protocol (section 4.1.1): ``n_train`` random images of the
     official training split and ``n_test`` of its test split, drawn by ``split_seed``.
 
@@ -179,18 +230,27 @@ def celeba64(root: Path | None = None, download: bool = False, size: int = 64,
 
     root = _root(root)
     if size <= 0 or crop < 0 or n_train <= 0 or n_test < 0:
-        raise GenzooError("data.size and data.n_train must be positive, data.crop and "
-                          "data.n_test 0 or more")
+        raise GenzooError(
+            "data.size and data.n_train must be positive, data.crop and data.n_test 0 or more"
+        )
     archives = [(root / CelebA.base_folder / f, md5) for _, md5, f in CelebA.file_list]
     where = "celeba/ (img_align_celeba/ and the list_*.txt files)"
     out = []
     g = torch.Generator().manual_seed(split_seed)
     for split, n in (("train", n_train), ("test", n_test)):
-        ds = open_torchvision("CelebA", lambda dl, sp=split: CelebA(
-            str(root), split=sp, target_type=[], download=dl), root, download, archives, where)
+        ds = open_torchvision(
+            "CelebA",
+            lambda dl, sp=split: CelebA(str(root), split=sp, target_type=[], download=dl),
+            root,
+            download,
+            archives,
+            where,
+        )
         if n > len(ds):
-            raise GenzooError(f"CelebA's {split} split holds {len(ds)} images, fewer than the "
-                              f"{n} asked for; lower data.n_{split}")
+            raise GenzooError(
+                f"CelebA's {split} split holds {len(ds)} images, fewer than the "
+                f"{n} asked for; lower data.n_{split}"
+            )
         idx = torch.randperm(len(ds), generator=g)[:n].tolist()
         images = []
         for i in idx:
@@ -198,11 +258,23 @@ def celeba64(root: Path | None = None, download: bool = False, size: int = 64,
             try:
                 images.append(centre_square(ds[i][0], size, crop))
             except (OSError, ValueError) as exc:
-                raise GenzooError(f"CelebA image '{path}' cannot be used ({exc}); replace the "
-                                  f"file or download CelebA again") from None
-        out.append(UInt8Images(torch.from_numpy(np.stack(images)) if images else
-                               torch.zeros((0, 3, size, size), dtype=torch.uint8), None))
-    return DataSource(out[0], (3, size, size), out[1] if n_test else None,
-                      description=f"CelebA from {root / CelebA.base_folder}: {n_train} train, "
-                                  f"{n_test} test images drawn with split_seed {split_seed}, "
-                                  f"centre {crop or 'square'} crop at {size}x{size}")
+                raise GenzooError(
+                    f"CelebA image '{path}' cannot be used ({exc}); replace the "
+                    f"file or download CelebA again"
+                ) from None
+        out.append(
+            UInt8Images(
+                torch.from_numpy(np.stack(images))
+                if images
+                else torch.zeros((0, 3, size, size), dtype=torch.uint8),
+                None,
+            )
+        )
+    return DataSource(
+        out[0],
+        (3, size, size),
+        out[1] if n_test else None,
+        description=f"CelebA from {root / CelebA.base_folder}: {n_train} train, "
+        f"{n_test} test images drawn with split_seed {split_seed}, "
+        f"centre {crop or 'square'} crop at {size}x{size}",
+    )

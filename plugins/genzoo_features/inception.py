@@ -22,8 +22,10 @@ from genzoo.analysis.features import cache_dir
 from genzoo.errors import GenzooError
 from genzoo.metrics import Extractor
 
-INCEPTION_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
-                 "weights-inception-2015-12-05-6726825d.pth")
+INCEPTION_URL = (
+    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+    "weights-inception-2015-12-05-6726825d.pth"
+)
 SHA256_PREFIX = "6726825d"
 ENV = "GENZOO_INCEPTION_WEIGHTS"
 
@@ -35,22 +37,29 @@ def weights_path(path: Path | None = None) -> Path:
     if given:
         p = Path(given).expanduser()
         if not p.is_file():
-            raise GenzooError(f"Inception weights '{p}' not found; pass an existing file to "
-                              f"--inception-weights (or {ENV}), or leave both unset to download")
+            raise GenzooError(
+                f"Inception weights '{p}' not found; pass an existing file to "
+                f"--inception-weights (or {ENV}), or leave both unset to download"
+            )
         return p
     dst = cache_dir() / "inception" / INCEPTION_URL.rsplit("/", 1)[1]
     if not dst.is_file():
         dst.parent.mkdir(parents=True, exist_ok=True)
         try:
-            torch.hub.download_url_to_file(INCEPTION_URL, str(dst), hash_prefix=SHA256_PREFIX,
-                                           progress=False)
+            torch.hub.download_url_to_file(
+                INCEPTION_URL, str(dst), hash_prefix=SHA256_PREFIX, progress=False
+            )
         except RuntimeError as exc:  # the hash did not match: the temporary file is gone
-            raise GenzooError(f"the Inception weights downloaded from {INCEPTION_URL} failed "
-                              f"their checksum and were removed ({exc}); try again") from None
+            raise GenzooError(
+                f"the Inception weights downloaded from {INCEPTION_URL} failed "
+                f"their checksum and were removed ({exc}); try again"
+            ) from None
         except OSError as exc:
-            raise GenzooError(f"could not download the Inception weights from {INCEPTION_URL} "
-                              f"({exc}); download the file by hand and pass it with "
-                              f"--inception-weights or {ENV}") from None
+            raise GenzooError(
+                f"could not download the Inception weights from {INCEPTION_URL} "
+                f"({exc}); download the file by hand and pass it with "
+                f"--inception-weights or {ENV}"
+            ) from None
     return dst
 
 
@@ -64,8 +73,9 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any damaged or foreign file
-        raise GenzooError(f"Inception weights '{path}' are unreadable ({type(exc).__name__}); "
-                          f"download them again") from None
+        raise GenzooError(
+            f"Inception weights '{path}' are unreadable ({type(exc).__name__}); download them again"
+        ) from None
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise GenzooError(f"'{path}' holds no Inception state dict of tensors")
     return state
@@ -81,12 +91,17 @@ def inception_extractor(path: Path | None = None, device="cpu") -> Extractor:
         clean = Path(tmp) / "inception.pth"
         torch.save(state, clean)
         try:
-            net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
-                                              feature_extractor_weights_path=str(clean))
+            net = FeatureExtractorInceptionV3(
+                "inception-v3-compat",
+                ["2048", "logits_unbiased"],
+                feature_extractor_weights_path=str(clean),
+            )
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()[0][:120]
-            raise GenzooError(f"'{path}' is not the FID Inception-v3 state dict ({first}); use "
-                              f"torch-fidelity's weights file") from None
+            raise GenzooError(
+                f"'{path}' is not the FID Inception-v3 state dict ({first}); use "
+                f"torch-fidelity's weights file"
+            ) from None
     net = net.to(device).eval()
 
     def pair(x: torch.Tensor):
@@ -96,7 +111,14 @@ def inception_extractor(path: Path | None = None, device="cpu") -> Extractor:
         return net(images)
 
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    return Extractor(pair, 2048, {"feature_network": "inception-v3-compat (FID)",
-                                  "weights": str(path), "weights_sha256": digest,
-                                  "resize": "bilinear to 299x299 (torch-fidelity, TF 1.x exact)"},
-                     device)
+    return Extractor(
+        pair,
+        2048,
+        {
+            "feature_network": "inception-v3-compat (FID)",
+            "weights": str(path),
+            "weights_sha256": digest,
+            "resize": "bilinear to 299x299 (torch-fidelity, TF 1.x exact)",
+        },
+        device,
+    )

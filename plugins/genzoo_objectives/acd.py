@@ -27,19 +27,21 @@ class ACD(Objective):
     CEGAN (Dai et al., 2017) is this objective.
     """
 
-    def __init__(self, entropy_weight: float = 0.1,
-                 energy_l2: Annotated[float, Field(ge=0, le=1e3)] = 0.0):
+    def __init__(
+        self, entropy_weight: float = 0.1, energy_l2: Annotated[float, Field(ge=0, le=1e3)] = 0.0
+    ):
         self.entropy_weight = entropy_weight
         self.energy_l2 = energy_l2
 
     def alpha(self, d: Draws) -> Terms:
         terms = {
-            "kl_p_pi": d.f_dream.mean(),       # +E_P f: push f down on dream data
-            "kl_q_pi": -d.f_data.mean(),       # -E_data f: push f up on real data
+            "kl_p_pi": d.f_dream.mean(),  # +E_P f: push f down on dream data
+            "kl_q_pi": -d.f_data.mean(),  # -E_data f: push f up on real data
         }
         if self.energy_l2:
-            terms["energy_l2"] = self.energy_l2 * (d.f_data.square().mean()
-                                                   + d.f_dream.square().mean())
+            terms["energy_l2"] = self.energy_l2 * (
+                d.f_data.square().mean() + d.f_dream.square().mean()
+            )
         return terms
 
     def phi(self, d: Draws) -> Terms:

@@ -48,8 +48,16 @@ class EqualizedConv2d(nn.Module):
     """A convolution with weights N(0, 1) (set by ``reset_parameters``, not by the recipe's
     ``init_std``) multiplied at run time by He's constant ``sqrt(2 / fan_in)``; bias 0."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0,
-                 bias: bool = True, transpose: bool = False):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: int,
+        stride: int = 1,
+        padding: int = 0,
+        bias: bool = True,
+        transpose: bool = False,
+    ):
         super().__init__()
         shape = (cin, cout, kernel, kernel) if transpose else (cout, cin, kernel, kernel)
         self.weight = nn.Parameter(torch.randn(shape))
@@ -69,8 +77,16 @@ class PixelNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
 
 
-def _conv(equalized: bool, cin: int, cout: int, kernel: int, stride: int = 1,
-          padding: int = 0, bias: bool = True, transpose: bool = False) -> nn.Module:
+def _conv(
+    equalized: bool,
+    cin: int,
+    cout: int,
+    kernel: int,
+    stride: int = 1,
+    padding: int = 0,
+    bias: bool = True,
+    transpose: bool = False,
+) -> nn.Module:
     if equalized:
         return EqualizedConv2d(cin, cout, kernel, stride, padding, bias, transpose)
     cls = nn.ConvTranspose2d if transpose else nn.Conv2d
@@ -87,33 +103,52 @@ class _Staged(nn.Module):
 
     def set_stage(self, stage: Stage) -> None:
         if not 0 <= stage.level < self.n_levels:
-            raise ValueError(f"stage {stage} is beyond this network's "
-                             f"{4 << (self.n_levels - 1)}x{4 << (self.n_levels - 1)}")
+            raise ValueError(
+                f"stage {stage} is beyond this network's "
+                f"{4 << (self.n_levels - 1)}x{4 << (self.n_levels - 1)}"
+            )
         self.level, self.fade = stage.level, float(stage.fade)
 
 
 class ProgressiveGenerator(_Staged, Generator, Growing):
-    def __init__(self, latent_dim: int, channels: list[int], image_channels: int,
-                 equalized: bool = False, norm: str = "batch"):
+    def __init__(
+        self,
+        latent_dim: int,
+        channels: list[int],
+        image_channels: int,
+        equalized: bool = False,
+        norm: str = "batch",
+    ):
         super().__init__()
         self.latent_shape = (latent_dim,)
         self.n_levels = len(channels)
         c0, eq = channels[0], equalized
-        self.first = nn.Sequential(_conv(eq, latent_dim, c0, 4, 1, 0, False, transpose=True),
-                                   _norm(norm, c0), nn.ReLU(True),
-                                   _conv(eq, c0, c0, 3, 1, 1, False), _norm(norm, c0),
-                                   nn.ReLU(True))
+        self.first = nn.Sequential(
+            _conv(eq, latent_dim, c0, 4, 1, 0, False, transpose=True),
+            _norm(norm, c0),
+            nn.ReLU(True),
+            _conv(eq, c0, c0, 3, 1, 1, False),
+            _norm(norm, c0),
+            nn.ReLU(True),
+        )
         self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
-                          _conv(eq, a, b, 3, 1, 1, False), _norm(norm, b), nn.ReLU(True),
-                          _conv(eq, b, b, 3, 1, 1, False), _norm(norm, b), nn.ReLU(True))
-            for a, b in zip(channels[:-1], channels[1:]))
+            nn.Sequential(
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                _conv(eq, a, b, 3, 1, 1, False),
+                _norm(norm, b),
+                nn.ReLU(True),
+                _conv(eq, b, b, 3, 1, 1, False),
+                _norm(norm, b),
+                nn.ReLU(True),
+            )
+            for a, b in zip(channels[:-1], channels[1:])
+        )
         self.to_rgb = nn.ModuleList(_conv(eq, c, image_channels, 1) for c in channels)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.first(rearrange(z, "b d -> b d 1 1"))
         prev = h
-        for block in self.blocks[:self.level]:
+        for block in self.blocks[: self.level]:
             prev, h = h, block(h)
         out = self.to_rgb[self.level](h)
         if self.level > 0 and self.fade < 1.0:
@@ -125,21 +160,30 @@ class ProgressiveGenerator(_Staged, Generator, Growing):
 class _GrowingDown(_Staged):
     """fromRGB at the current resolution, then downsampling blocks to 4x4, then ``head``."""
 
-    def __init__(self, channels: list[int], image_channels: int, out_channels: int,
-                 equalized: bool = False):
+    def __init__(
+        self, channels: list[int], image_channels: int, out_channels: int, equalized: bool = False
+    ):
         super().__init__()
         eq = equalized
         self.n_levels = len(channels)
-        self.from_rgb = nn.ModuleList(nn.Sequential(_conv(eq, image_channels, c, 1), _lrelu())
-                                      for c in channels)
+        self.from_rgb = nn.ModuleList(
+            nn.Sequential(_conv(eq, image_channels, c, 1), _lrelu()) for c in channels
+        )
         # blocks[k - 1] takes level k (resolution 4 * 2^k) down to level k - 1
         self.blocks = nn.ModuleList(
-            nn.Sequential(_conv(eq, b, b, 3, 1, 1), _lrelu(), _conv(eq, b, a, 3, 1, 1), _lrelu(),
-                          nn.AvgPool2d(2))
-            for a, b in zip(channels[:-1], channels[1:]))
+            nn.Sequential(
+                _conv(eq, b, b, 3, 1, 1),
+                _lrelu(),
+                _conv(eq, b, a, 3, 1, 1),
+                _lrelu(),
+                nn.AvgPool2d(2),
+            )
+            for a, b in zip(channels[:-1], channels[1:])
+        )
         c0 = channels[0]
-        self.head = nn.Sequential(_conv(eq, c0, c0, 3, 1, 1), _lrelu(),
-                                  _conv(eq, c0, out_channels, 4, 1, 0))
+        self.head = nn.Sequential(
+            _conv(eq, c0, c0, 3, 1, 1), _lrelu(), _conv(eq, c0, out_channels, 4, 1, 0)
+        )
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         k = self.level
@@ -149,20 +193,22 @@ class _GrowingDown(_Staged):
             if self.fade < 1.0:
                 old = self.from_rgb[k - 1](nn.functional.avg_pool2d(x, 2))
                 h = old + self.fade * (h - old)
-            for block in reversed(self.blocks[:k - 1]):
+            for block in reversed(self.blocks[: k - 1]):
                 h = block(h)
         return self.head(h)
 
 
 class ProgressiveEncoder(_GrowingDown, Encoder, Growing):
-    def __init__(self, latent_dim: int, channels: list[int], image_channels: int,
-                 equalized: bool = False):
+    def __init__(
+        self, latent_dim: int, channels: list[int], image_channels: int, equalized: bool = False
+    ):
         super().__init__(channels, image_channels, 2 * latent_dim, equalized)
         self.latent_shape = (latent_dim,)
 
     def forward(self, x: torch.Tensor) -> Posterior:
-        return posterior_from(self, rearrange(self.trunk(x), "b c 1 1 -> b c"),
-                              self.latent_shape[0])
+        return posterior_from(
+            self, rearrange(self.trunk(x), "b c 1 1 -> b c"), self.latent_shape[0]
+        )
 
 
 class ProgressiveEnergy(_GrowingDown, Energy, Growing):
@@ -177,15 +223,17 @@ def channels_at(resolution: int, width: float, max_channels: int = 512) -> int:
     return scaled(min(max_channels, 8192 // resolution), width)
 
 
-def build_progressive(sample_shape: tuple[int, ...],
-                      width: Annotated[float, Field(gt=0, le=64)] = 1.0,
-                      latent_dim: Annotated[int, Field(ge=1, le=8192)] = 512,
-                      start: Annotated[int, Field(ge=4, le=8192)] = 4,
-                      stage_steps: Annotated[int, Field(ge=1, le=10**9)] = 1000,
-                      fade_steps: Annotated[int, Field(ge=0, le=10**9)] = 1000,
-                      max_channels: Annotated[int, Field(ge=1, le=8192)] = 512,
-                      equalized_lr: bool | list[Literal["generator", "encoder", "energy"]] = False,
-                      generator_norm: Literal["batch", "pixel"] = "batch") -> Models:
+def build_progressive(
+    sample_shape: tuple[int, ...],
+    width: Annotated[float, Field(gt=0, le=64)] = 1.0,
+    latent_dim: Annotated[int, Field(ge=1, le=8192)] = 512,
+    start: Annotated[int, Field(ge=4, le=8192)] = 4,
+    stage_steps: Annotated[int, Field(ge=1, le=10**9)] = 1000,
+    fade_steps: Annotated[int, Field(ge=0, le=10**9)] = 1000,
+    max_channels: Annotated[int, Field(ge=1, le=8192)] = 512,
+    equalized_lr: bool | list[Literal["generator", "encoder", "energy"]] = False,
+    generator_norm: Literal["batch", "pixel"] = "batch",
+) -> Models:
     """Growing generator, inference and energy nets for square images whose side is a power
     of two (4 to 1024 and beyond). ``start``: first resolution; ``stage_steps``: iterations at
     each resolution once it is fully in; ``fade_steps``: iterations of each fade-in; the last
@@ -193,8 +241,9 @@ def build_progressive(sample_shape: tuple[int, ...],
     equalised learning rate and pixel-wise normalisation (module docstring); ``equalized_lr``
     is true for all three networks or a list of those that take it."""
     if len(sample_shape) != 3 or sample_shape[1] != sample_shape[2]:
-        raise ValueError(f"progressive takes square images (C, H, H), got samples of shape "
-                         f"{tuple(sample_shape)}")
+        raise ValueError(
+            f"progressive takes square images (C, H, H), got samples of shape {tuple(sample_shape)}"
+        )
     c, size, _ = sample_shape
     if width <= 0 or latent_dim <= 0 or max_channels <= 0:
         raise ValueError("width, latent_dim and max_channels must be positive")
@@ -202,6 +251,9 @@ def build_progressive(sample_shape: tuple[int, ...],
     resolutions = [4 << k for k in range(int(math.log2(size // 4)) + 1)]
     chans = [channels_at(r, width, max_channels) for r in resolutions]
     eq = {"generator", "encoder", "energy"} if equalized_lr is True else set(equalized_lr or ())
-    return Models(ProgressiveGenerator(latent_dim, chans, c, "generator" in eq, generator_norm),
-                  ProgressiveEncoder(latent_dim, chans, c, "encoder" in eq),
-                  ProgressiveEnergy(chans, c, "energy" in eq), growth=growth)
+    return Models(
+        ProgressiveGenerator(latent_dim, chans, c, "generator" in eq, generator_norm),
+        ProgressiveEncoder(latent_dim, chans, c, "encoder" in eq),
+        ProgressiveEnergy(chans, c, "energy" in eq),
+        growth=growth,
+    )

@@ -21,8 +21,10 @@ def on_fit_start(run, step):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise GenzooError("log.tensorboard = true needs the tensorboard package: pip install "
-                          "'genzoo[tensorboard]' (or set log.tensorboard = false)") from None
+        raise GenzooError(
+            "log.tensorboard = true needs the tensorboard package: pip install "
+            "'genzoo[tensorboard]' (or set log.tensorboard = false)"
+        ) from None
     w = run.state["tensorboard"] = SummaryWriter(str(run.dir / FOLDER), purge_step=step or None)
     w.add_text("recipe", "```toml\n" + dumps(run.recipe.to_dict()) + "```", step)
 

@@ -25,22 +25,41 @@ ENCODER = [128, 256, 512, 512]
 ENERGY = [(100, 7, 2, 3), (70, 7, 2, 3), (30, 5, 1, 2)]
 
 
-def build_texture(sample_shape: tuple[int, ...], width: Annotated[float, Field(gt=0, le=64)] = 1.0,
-                  latent_channels: Annotated[int, Field(ge=1, le=4096)] = 5) -> Models:
+def build_texture(
+    sample_shape: tuple[int, ...],
+    width: Annotated[float, Field(gt=0, le=64)] = 1.0,
+    latent_channels: Annotated[int, Field(ge=1, le=4096)] = 5,
+) -> Models:
     """Texture generator/inference/energy nets; ``width`` scales every hidden layer."""
     if len(sample_shape) != 3 or sample_shape[1] % 32 or sample_shape[2] % 32:
-        raise ValueError(f"texture nets take images whose sides are multiples of 32, got "
-                         f"samples of shape {tuple(sample_shape)}; set data.size accordingly")
+        raise ValueError(
+            f"texture nets take images whose sides are multiples of 32, got "
+            f"samples of shape {tuple(sample_shape)}; set data.size accordingly"
+        )
     if width <= 0 or latent_channels <= 0:
         raise ValueError("width and latent_channels must be positive")
     c, h, w = sample_shape
     latent = (latent_channels, h // 32, w // 32)
-    gen = conv_stack([(scaled(n, width), 4, 2, 1, True) for n in GENERATOR] +
-                     [(c, 4, 2, 1, False)], latent_channels, transpose=True,
-                     act=nn.ReLU(True), last_act=nn.Tanh())
-    enc = conv_stack([(scaled(n, width), 4, 2, 1, False) for n in ENCODER] +
-                     [(2 * latent_channels, 4, 2, 1, False)], c, transpose=False,
-                     act=nn.LeakyReLU(0.2, True), last_act=None)
-    en = conv_stack([(scaled(n, width), k, s, p, False) for n, k, s, p in ENERGY], c,
-                    transpose=False, act=nn.LeakyReLU(0.2, True), last_act=None)
+    gen = conv_stack(
+        [(scaled(n, width), 4, 2, 1, True) for n in GENERATOR] + [(c, 4, 2, 1, False)],
+        latent_channels,
+        transpose=True,
+        act=nn.ReLU(True),
+        last_act=nn.Tanh(),
+    )
+    enc = conv_stack(
+        [(scaled(n, width), 4, 2, 1, False) for n in ENCODER]
+        + [(2 * latent_channels, 4, 2, 1, False)],
+        c,
+        transpose=False,
+        act=nn.LeakyReLU(0.2, True),
+        last_act=None,
+    )
+    en = conv_stack(
+        [(scaled(n, width), k, s, p, False) for n, k, s, p in ENERGY],
+        c,
+        transpose=False,
+        act=nn.LeakyReLU(0.2, True),
+        last_act=None,
+    )
     return Models(NetGenerator(latent, gen), NetEncoder(latent, enc), SummedEnergy(en))

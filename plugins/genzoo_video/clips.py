@@ -31,8 +31,10 @@ def search_path() -> tuple[Path, ...]:
 
 
 def install_hint() -> str:
-    return (f"apt-get download opencv-doc && dpkg-deb -x opencv-doc_*.deb opencv-doc && "
-            f"mkdir -p {data_home()} && cp opencv-doc{OPENCV_DOC}/{DEFAULT_CLIP} {data_home()}/")
+    return (
+        f"apt-get download opencv-doc && dpkg-deb -x opencv-doc_*.deb opencv-doc && "
+        f"mkdir -p {data_home()} && cp opencv-doc{OPENCV_DOC}/{DEFAULT_CLIP} {data_home()}/"
+    )
 
 
 def read_frames(path: Path, size: int, channels: int = 3, max_frames: int = 0) -> torch.Tensor:
@@ -43,8 +45,9 @@ def read_frames(path: Path, size: int, channels: int = 3, max_frames: int = 0) -
     try:
         import imageio.v2 as imageio
     except ImportError:
-        raise GenzooError("reading video needs imageio and imageio-ffmpeg; "
-                          "pip install imageio imageio-ffmpeg") from None
+        raise GenzooError(
+            "reading video needs imageio and imageio-ffmpeg; pip install imageio imageio-ffmpeg"
+        ) from None
     frames = []
     try:
         reader = imageio.get_reader(path, format="ffmpeg")
@@ -56,13 +59,16 @@ def read_frames(path: Path, size: int, channels: int = 3, max_frames: int = 0) -
         finally:
             reader.close()
     except ImportError:
-        raise GenzooError("reading video needs imageio-ffmpeg (it ships ffmpeg); "
-                          "pip install imageio-ffmpeg") from None
+        raise GenzooError(
+            "reading video needs imageio-ffmpeg (it ships ffmpeg); pip install imageio-ffmpeg"
+        ) from None
     except (OSError, RuntimeError, ValueError, IndexError) as exc:
         if not frames:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
-            raise GenzooError(f"'{path}' is not a readable video ({first}); replace the "
-                              f"file or set data.path to another clip") from None
+            raise GenzooError(
+                f"'{path}' is not a readable video ({first}); replace the "
+                f"file or set data.path to another clip"
+            ) from None
         # a truncated file: keep the frames that decoded
     if not frames:
         raise GenzooError(f"video '{path}' holds no frames; set data.path to another clip")
@@ -90,29 +96,45 @@ class Clips(Dataset):
 
     def __getitem__(self, i):
         s = self.starts[i]
-        return self.video[:, s:s + self.frames * self.step:self.step]
+        return self.video[:, s : s + self.frames * self.step : self.step]
 
 
-def video_clips(path: Path | None = None, frames: int = 16, size: int = 32, frame_step: int = 1,
-                channels: int = 3, test_fraction: float = 0.1,
-                max_frames: int = 0) -> DataSource:
+def video_clips(
+    path: Path | None = None,
+    frames: int = 16,
+    size: int = 32,
+    frame_step: int = 1,
+    channels: int = 3,
+    test_fraction: float = 0.1,
+    max_frames: int = 0,
+) -> DataSource:
     """Training clips of ``frames`` frames at ``size`` x ``size`` cut from one video.
 
     ``path``: the video (any format ffmpeg reads; relative to the recipe); by default OpenCV's
     sample ``tree.avi``. ``frame_step``: take every k-th frame. ``test_fraction``: share of the
     video, at its end, held out for test clips. ``max_frames``: read at most this many (0: all).
     """
-    if frames <= 0 or size <= 0 or frame_step <= 0 or channels not in (1, 3) or \
-            not 0 <= test_fraction < 1 or max_frames < 0:
-        raise GenzooError("data.frames, data.size and data.frame_step must be positive, "
-                          "data.channels 1 or 3, data.test_fraction in [0, 1)")
+    if (
+        frames <= 0
+        or size <= 0
+        or frame_step <= 0
+        or channels not in (1, 3)
+        or not 0 <= test_fraction < 1
+        or max_frames < 0
+    ):
+        raise GenzooError(
+            "data.frames, data.size and data.frame_step must be positive, "
+            "data.channels 1 or 3, data.test_fraction in [0, 1)"
+        )
     if path is None:
         search = search_path()
         found = [p for p in search if p.is_file()]
         if not found:
-            raise GenzooError(f"the default clip '{DEFAULT_CLIP}' is not installed (looked in "
-                              f"{', '.join(str(p.parent) for p in search)}); install it with: "
-                              f"{install_hint()}; or set data.path to a video file")
+            raise GenzooError(
+                f"the default clip '{DEFAULT_CLIP}' is not installed (looked in "
+                f"{', '.join(str(p.parent) for p in search)}); install it with: "
+                f"{install_hint()}; or set data.path to a video file"
+            )
         path = found[0]
     video = read_frames(path, size, channels, max_frames)
     n = video.shape[1]
@@ -120,12 +142,21 @@ def video_clips(path: Path | None = None, frames: int = 16, size: int = 32, fram
     n_test = int(round(n * test_fraction))
     n_train = n - n_test
     if n_train < span:
-        raise GenzooError(f"video '{path}' has {n_train} training frames, fewer than one clip "
-                          f"of {frames} frames every {frame_step}; lower data.frames or "
-                          f"data.frame_step")
+        raise GenzooError(
+            f"video '{path}' has {n_train} training frames, fewer than one clip "
+            f"of {frames} frames every {frame_step}; lower data.frames or "
+            f"data.frame_step"
+        )
     train = Clips(video, list(range(n_train - span + 1)), frames, frame_step)
-    test = Clips(video, list(range(n_train, n - span + 1)), frames, frame_step) \
-        if n - n_train >= span else None
-    return DataSource(train, (channels, frames, size, size), test,
-                      description=f"{len(train)} clips of {frames} frames at {size}x{size} "
-                                  f"from {Path(path).name} ({n} frames)")
+    test = (
+        Clips(video, list(range(n_train, n - span + 1)), frames, frame_step)
+        if n - n_train >= span
+        else None
+    )
+    return DataSource(
+        train,
+        (channels, frames, size, size),
+        test,
+        description=f"{len(train)} clips of {frames} frames at {size}x{size} "
+        f"from {Path(path).name} ({n} frames)",
+    )

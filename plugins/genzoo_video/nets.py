@@ -30,30 +30,56 @@ ENCODER = [64, 128, 256, 512]
 ENERGY = [64, 128, 128]
 
 
-def build_video3d(sample_shape: tuple[int, ...], width: float = 1.0,
-                  latent_channels: int = 10) -> Models:
+def build_video3d(
+    sample_shape: tuple[int, ...], width: float = 1.0, latent_channels: int = 10
+) -> Models:
     """Spatio-temporal generator, inference and energy nets for clips ``(C, T, H, W)`` whose
     frame count and sides are multiples of 16."""
     if len(sample_shape) != 4 or any(n % 16 for n in sample_shape[1:]):
-        raise ValueError(f"video3d takes clips (C, T, H, W) with T, H and W multiples of 16, got "
-                         f"samples of shape {tuple(sample_shape)}; set data.frames and data.size "
-                         f"accordingly")
+        raise ValueError(
+            f"video3d takes clips (C, T, H, W) with T, H and W multiples of 16, got "
+            f"samples of shape {tuple(sample_shape)}; set data.frames and data.size "
+            f"accordingly"
+        )
     if width <= 0 or latent_channels <= 0:
         raise ValueError("width and latent_channels must be positive")
     c, t, h, w = sample_shape
     latent = (latent_channels, t // 16, 1, 1)
     g = [scaled(n, width) for n in GENERATOR]
-    gen = conv_stack([(g[0], (3, h // 16, w // 16), 1, (1, 0, 0), True),
-                      (g[1], 5, 2, 2, True, 1),
-                      (g[2], 4, 2, 1, True),
-                      (g[3], 4, 2, 1, True),
-                      (c, 4, 2, 1, False)], latent_channels, transpose=True,
-                     act=nn.ReLU(True), last_act=nn.Tanh(), dims=3)
-    enc = conv_stack([(scaled(n, width), 4, 2, 1, False) for n in ENCODER] +
-                     [(2 * latent_channels, (3, h // 16, w // 16), 1, (1, 0, 0), False)], c,
-                     transpose=False, act=nn.LeakyReLU(0.2, True), last_act=None, dims=3)
+    gen = conv_stack(
+        [
+            (g[0], (3, h // 16, w // 16), 1, (1, 0, 0), True),
+            (g[1], 5, 2, 2, True, 1),
+            (g[2], 4, 2, 1, True),
+            (g[3], 4, 2, 1, True),
+            (c, 4, 2, 1, False),
+        ],
+        latent_channels,
+        transpose=True,
+        act=nn.ReLU(True),
+        last_act=nn.Tanh(),
+        dims=3,
+    )
+    enc = conv_stack(
+        [(scaled(n, width), 4, 2, 1, False) for n in ENCODER]
+        + [(2 * latent_channels, (3, h // 16, w // 16), 1, (1, 0, 0), False)],
+        c,
+        transpose=False,
+        act=nn.LeakyReLU(0.2, True),
+        last_act=None,
+        dims=3,
+    )
     e = [scaled(n, width) for n in ENERGY]
-    en = conv_stack([(e[0], 4, 2, 1, False), (e[1], 4, 2, 1, False),
-                     (e[2], (4, h // 4, w // 4), (2, 1, 1), (1, 0, 0), False)], c,
-                    transpose=False, act=nn.LeakyReLU(0.2, True), last_act=None, dims=3)
+    en = conv_stack(
+        [
+            (e[0], 4, 2, 1, False),
+            (e[1], 4, 2, 1, False),
+            (e[2], (4, h // 4, w // 4), (2, 1, 1), (1, 0, 0), False),
+        ],
+        c,
+        transpose=False,
+        act=nn.LeakyReLU(0.2, True),
+        last_act=None,
+        dims=3,
+    )
     return Models(NetGenerator(latent, gen), NetEncoder(latent, enc), SummedEnergy(en))
