@@ -21,8 +21,16 @@ import torch
 
 from genzoo import sampling
 from genzoo.errors import GenzooError
+from genzoo.faults import boundary
 from genzoo.interfaces import Models, Posterior
 from genzoo.recipe import Recipe
+
+
+def check_seed(seed) -> int:
+    """A seed torch's generators take: an integer in [0, 2**64)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        raise GenzooError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+    return seed
 
 
 class Model:
@@ -72,6 +80,8 @@ class Model:
             raise GenzooError(
                 f"{what} must have shape (B, {', '.join(map(str, shape))}), got {tuple(t.shape)}"
             )
+        if len(t) == 0:
+            raise GenzooError(f"{what} is an empty batch; pass at least one")
         if not t.is_floating_point():
             raise GenzooError(f"{what} must be floating point in [-1, 1], got {t.dtype}")
         if not bool(torch.isfinite(t).all()):
@@ -101,13 +111,15 @@ class Model:
         return self.recipe.train.batch_size if self.norm == "batch" else 256
 
     # --- the three networks -----------------------------------------------------------------
+    @boundary
     def prior(self, n: int, seed: int | None = None) -> torch.Tensor:
         """``n`` draws of ``z ~ N(0, I)`` (from a generator seeded with ``seed`` if given)."""
         if not isinstance(n, int) or n < 1:
             raise GenzooError(f"n must be a positive integer, got {n!r}")
-        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        g = torch.Generator().manual_seed(check_seed(seed)) if seed is not None else None
         return torch.randn((n, *self.latent_shape), generator=g)
 
+    @boundary
     def decode(self, z) -> torch.Tensor:
         """``g(z)``: latents to samples (the generator's batch norm in ``self.norm`` mode)."""
         z = self.check_latents(z)
@@ -115,10 +127,12 @@ class Model:
             self.models.generator, z, self.norm, self.sample_batch, self.device
         )
 
+    @boundary
     def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
         """``n`` samples ``g(z)``, ``z ~ N(0, I)``."""
         return self.decode(self.prior(n, seed))
 
+    @boundary
     def encode(self, x) -> Posterior:
         """The posterior ``q(z|x)`` (its ``mean`` and ``std``), on the CPU."""
         x = self.check_images(x)
@@ -130,6 +144,7 @@ class Model:
                 log_stds.append(q.log_std.cpu())
         return Posterior(torch.cat(means), torch.cat(log_stds))
 
+    @boundary
     def reconstruct(self, x) -> torch.Tensor:
         """``g(mean of q(z|x))``: what ``genzoo eval``'s test MSE compares with ``x``."""
         x = self.check_images(x)
@@ -138,6 +153,7 @@ class Model:
             g, x, self.norm, self.sample_batch, self.device, fn=lambda b: g(e(b).mean)
         )
 
+    @boundary
     def energy(self, x) -> torch.Tensor:
         """``f(x)`` per example (density ``exp f``: higher is more data-like)."""
         x = self.check_images(x)
@@ -149,6 +165,7 @@ class Model:
                 ]
             )
 
+    @boundary
     def interpolate(self, a, b, steps: int = 10) -> torch.Tensor:
         """Samples along ``(1 - t) a + t b`` for ``steps`` values of t in [0, 1], between two
         latents (or batches of them): shape ``(B * steps, *sample_shape)``, row by row."""
@@ -159,6 +176,7 @@ class Model:
         z = (1 - t) * a.unsqueeze(1) + t * b.unsqueeze(1)
         return self.decode(z.reshape(-1, *self.latent_shape))
 
+    @boundary
     def langevin(
         self,
         x,
@@ -183,26 +201,43 @@ class Model:
             raise GenzooError(
                 "langevin needs steps >= 0, a finite step_size > 0 and reference_sigma >= 0"
             )
-        g = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
-        out = langevin(
-            self.models.energy,
-            x.to(self.device),
-            steps,
-            step_size,
-            noise=noise,
-            reference_sigma=reference_sigma,
-            bounds=(-1.0, 1.0),
-            generator=g,
+        g = (
+            torch.Generator(device=self.device).manual_seed(check_seed(seed))
+            if seed is not None
+            else None
         )
+        try:
+            out = langevin(
+                self.models.energy,
+                x.to(self.device),
+                steps,
+                step_size,
+                noise=noise,
+                reference_sigma=reference_sigma,
+                bounds=(-1.0, 1.0),
+                generator=g,
+            )
+        except OverflowError:  # step_size ** 2 beyond a float
+            out = torch.tensor(float("inf"))
+        if not bool(torch.isfinite(out).all()):
+            raise GenzooError(
+                f"the Langevin steps diverged (step size {step_size:g} is too large for this "
+                f"energy); lower step_size"
+            )
         return out.cpu()
 
-    def save(self, folder: str | Path, run_dir: str | Path | None = None) -> Path:
-        """Write a portable model folder (:func:`genzoo.store.model_folder.export_model`)."""
+    @boundary
+    def save(
+        self, folder: str | Path, run_dir: str | Path | None = None, replace: bool = False
+    ) -> Path:
+        """Write a portable model folder, new or empty (``replace``: or replace an exported
+        model there) (:func:`genzoo.store.model_folder.export_model`)."""
         from genzoo.store.model_folder import export_model
 
-        return export_model(self, Path(folder), run_dir)
+        return export_model(self, Path(folder), run_dir, replace=replace)
 
 
+@boundary
 def load(path, device: str | torch.device = "cpu", checkpoint: int | None = None) -> Model:
     """A :class:`Model` from a run directory (its newest good checkpoint, or the one of step
     ``checkpoint``; a :class:`genzoo.training.run.Run` is one) or from a folder ``genzoo

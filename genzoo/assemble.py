@@ -12,6 +12,7 @@ from torch import nn
 from genzoo import objective as objective_mod
 from genzoo import plugins
 from genzoo.data import DataSource
+from genzoo.devices import check_device
 from genzoo.errors import GenzooError
 from genzoo.interfaces import Encoder, Energy, Generator, Growing, Models
 from genzoo.occlusion import OccludedDataset
@@ -137,6 +138,9 @@ def one_process_only(recipe: Recipe, registry=None) -> bool:
 
 
 def resolve_device(name: str) -> torch.device:
+    """The torch device of ``name`` (:func:`check_device`): ``auto`` is a GPU where there is
+    one."""
+    name = check_device(str(name) if isinstance(name, torch.device) else name)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():

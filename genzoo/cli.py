@@ -218,14 +218,15 @@ def sample(run_dir, n, out, seed, device, langevin_steps, step_size, reference_s
     default=None,
     help="The step of the checkpoint to export (default: the newest good one).",
 )
-def export(run_dir, out, checkpoint):
+@click.option("--force", is_flag=True, help="Replace the exported model already in --out.")
+def export(run_dir, out, checkpoint, force):
     """Write a trained RUN_DIR as a portable model folder (weights, config, recipe, model card
     with a sample grid) that genzoo.load() and the Hugging Face Hub read."""
     working_on(run_dir)
     from genzoo.api import load
 
     model = load(run_dir, "cpu", checkpoint=checkpoint)
-    folder = model.save(out, run_dir=run_dir)
+    folder = model.save(out, run_dir=run_dir, replace=force)
     click.echo(f"step {model.step} of {run_dir} -> {folder}")
 
 
@@ -277,7 +278,7 @@ def add_plugin_commands() -> None:
 
 def _dispatch(argv) -> None:
     """The command, with each kind of failure turned into its exit code and one line."""
-    from genzoo.faults import describe_fault, is_data_error, write_error_log
+    from genzoo.faults import describe_fault, write_error_log
     from genzoo.training.controls import Interrupted
     from genzoo.training.step import DivergenceError
 
@@ -306,14 +307,11 @@ def _dispatch(argv) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except (OSError, MemoryError, RecursionError) as exc:  # the file system, memory, nesting
-        if not quiet_rank:
-            click.echo(f"error: {describe_fault(exc)}", err=True)
-        sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - the boundary: one line, the traceback in a file
-        if is_data_error(exc):
+        line = describe_fault(exc)  # the input's or the machine's fault, by library family
+        if line is not None:
             if not quiet_rank:
-                click.echo(f"error: {describe_fault(exc)}", err=True)
+                click.echo(f"error: {line}", err=True)
             sys.exit(2)
         if not quiet_rank:
             log = write_error_log(exc)

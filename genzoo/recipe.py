@@ -42,6 +42,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from genzoo import schema, toml_text
+from genzoo.devices import DEVICE
 from genzoo.errors import GenzooError
 from genzoo.occlusion import Occlusion
 from genzoo.schema import AllowNonFinite
@@ -296,7 +297,7 @@ def _validate(r: Recipe) -> None:
             f"recipe key 'name' must be a plain folder name (no '/', not empty, "
             f"not '.' or '..'): it names runs/<name>; got {r.name!r}"
         )
-    if r.device != "auto" and r.device != "cpu" and not r.device.startswith("cuda"):
+    if not DEVICE.fullmatch(r.device):
         raise GenzooError(
             f"recipe key 'device' must be auto, cpu, cuda or cuda:N, got '{r.device}'"
         )

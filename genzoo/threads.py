@@ -65,7 +65,7 @@ def choose(cpus: int, busy: int = 0, workers: int = 1, requested: int = 0) -> Th
     if requested > 0:
         threads, reason = int(requested), "asked for"
     elif free < share:
-        threads, reason = free, f"{busy} of {cpus} CPUs busy"
+        threads, reason = free, f"other work busy on {min(busy, cpus)} of {cpus} CPUs"
     elif workers > 1:
         threads, reason = share, f"one of {workers} workers on {cpus} CPUs"
     else:

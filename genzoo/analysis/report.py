@@ -76,13 +76,29 @@ def _plot(series: dict[str, tuple[list, list]], title: str, ylabel: str) -> str:
     return f'<figure><img src="{uri}" alt="{html.escape(title)}"></figure>'  # titled inside
 
 
+def own(run_dir: Path, path: Path) -> bool:
+    """Whether ``path`` is a regular file of the run folder itself: a symbolic link, or a file
+    reached through one from outside the folder, is never read into a report."""
+    return (
+        path.is_file()
+        and not path.is_symlink()
+        and path.resolve().is_relative_to(Path(run_dir).resolve())
+    )
+
+
 def load_run(path: Path) -> dict:
     path = Path(path)
     recipe = rundir.load_recipe(path)  # one line if it is no run
-    lines = (
-        rundir.MetricsLog(path / rundir.METRICS).read() if (path / rundir.METRICS).exists() else []
-    )
-    report = json.loads((path / "eval.json").read_text()) if (path / "eval.json").exists() else None
+    log = path / rundir.METRICS
+    lines = rundir.MetricsLog(log).read() if own(path, log) else []
+    report = None
+    if own(path, path / "eval.json"):
+        try:
+            report = json.loads((path / "eval.json").read_bytes())
+        except ValueError:  # cut short by a kill, or damaged
+            raise GenzooError(
+                f"'{path / 'eval.json'}' is damaged (not JSON); run 'genzoo eval {path}' again"
+            ) from None
     return {"path": path, "recipe": recipe, "metrics": lines, "eval": report}
 
 
@@ -206,11 +222,12 @@ def _eval_table(runs: list[dict]) -> str:
 
 
 def _pictures(run: dict) -> str:
-    samples = run["path"] / rundir.SAMPLES
+    root = run["path"]
+    samples = root / rundir.SAMPLES
     out = []
     if samples.is_dir():
-        data = [p for p in (samples / "data.png", samples / "data_frames.png") if p.exists()]
-        steps = sorted(samples.glob("step_*.png"))
+        data = [p for p in (samples / "data.png", samples / "data_frames.png") if own(root, p)]
+        steps = sorted(p for p in samples.glob("step_*.png") if own(root, p))
         if len(steps) > 6:  # at most six over training, spread out
             steps = [steps[round(i * (len(steps) - 1) / 5)] for i in range(6)]
         row = [_img(p, "training data", "220px") for p in data[:1]]
@@ -231,13 +248,14 @@ def _pictures(run: dict) -> str:
             )
         ]
         stages = sorted(
-            samples.glob("stage_*.png"), key=lambda p: int(p.stem.split("_")[1].split("x")[0])
+            (p for p in samples.glob("stage_*.png") if own(root, p)),
+            key=lambda p: int(p.stem.split("_")[1].split("x")[0]),
         )
         finals += [(p, f"end of the {p.stem.split('_')[1]} stage") for p in stages]
-        row = [_img(p, c, "320px") for p, c in finals if p.exists()]
+        row = [_img(p, c, "320px") for p, c in finals if own(root, p)]
         if row:
             out.append('<div class="row">' + "".join(row) + "</div>")
-    row = [_img(run["path"] / n, c, "420px") for n, c in PICTURES if (run["path"] / n).exists()]
+    row = [_img(root / n, c, "420px") for n, c in PICTURES if own(root, root / n)]
     if row:
         out.append('<div class="row">' + "".join(row) + "</div>")
     return "".join(out) or "<p>No pictures yet.</p>"
@@ -299,6 +317,11 @@ def build_report(run_dirs: list[Path], out: Path) -> Path:
         ]
     parts += [SELFCHECK, "</body></html>"]
     out = Path(out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise GenzooError(
+            f"--out '{out}' must be an .html file; a report never replaces "
+            f"another kind of file (a run's metrics.jsonl, say)"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     from genzoo.store.files import atomic_write
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,41 +101,49 @@ def save(
     sidecar["sidecar_sha256"] = _fields_hash(sidecar)
     atomic_write(weights.with_suffix(".json"), json.dumps(sidecar, indent=1).encode())
     for old in list_checkpoints(directory)[:-keep]:
-        for f in (old, old.with_suffix(".safetensors")):
+        for f in (old.with_suffix(".safetensors"), old):  # a cut leaves a sidecar, no orphan
             f.unlink(missing_ok=True)
     return weights
 
 
 def remove_partial_writes(directory: Path) -> list[str]:
     """Delete what a write cut short can leave behind: temporary files, and the newest
-    weights if their sidecar was never written (a crash between the two writes). Other
-    weights without a sidecar are not a crash's doing and are left alone, with a warning.
-    Returns what was removed."""
+    weights if their sidecar was never written (a crash between the two writes of one
+    checkpoint). Several weights newer than the newest sidecar are no crash's doing (sidecars
+    deleted or lost): that is refused, and nothing is touched. Older weights without a sidecar
+    (a rotation cut short) are left alone, with a warning. Returns what was removed."""
     directory = Path(directory)
     if not directory.is_dir():
         return []
+    newest = max((step_of(p) for p in list_checkpoints(directory)), default=-1)
+    orphans = sorted(
+        (w for w in directory.glob("step_*.safetensors") if not w.with_suffix(".json").exists()),
+        key=step_of,
+    )
+    unfinished = [w for w in orphans if step_of(w) > newest]
+    if len(unfinished) > 1:
+        names = ", ".join(w.name for w in unfinished)
+        raise GenzooError(
+            f"'{directory}' holds {len(unfinished)} weights files newer than its newest complete "
+            f"checkpoint with no sidecar beside them ({names}); a crash leaves at most one, so "
+            f"their sidecars were deleted or lost: put them back, or move the weights away to "
+            f"resume from step {max(newest, 0)}, or use --force to start over"
+        )
     removed = []
     for tmp in directory.glob(".*.tmp"):
         tmp.unlink(missing_ok=True)
         removed.append(tmp.name)
-    sidecars = [step_of(p) for p in list_checkpoints(directory)]
-    newest = max(sidecars, default=-1)
-    for weights in sorted(directory.glob("step_*.safetensors"), key=step_of):
-        if weights.with_suffix(".json").exists():
-            continue
-        if step_of(weights) > newest and weights == max(
-            directory.glob("step_*.safetensors"), key=step_of
-        ):
-            weights.unlink(missing_ok=True)
-            removed.append(weights.name)
+    for weights in unfinished:
+        weights.unlink(missing_ok=True)
+        removed.append(weights.name)
+        warnings.warn(
+            f"removed '{weights}': weights a crash left without their sidecar", stacklevel=2
+        )
+    for weights in orphans:
+        if weights not in unfinished:
             warnings.warn(
-                f"removed '{weights}': weights a crash left without their sidecar", stacklevel=2
-            )
-        else:
-            warnings.warn(
-                f"'{weights}' has no sidecar (step_*.json) and is not the newest "
-                f"write: left as it is; resuming from the newest complete "
-                f"checkpoint",
+                f"'{weights}' has no sidecar (step_*.json) and is older than the newest "
+                f"checkpoint: left as it is; resuming from the newest complete checkpoint",
                 stacklevel=2,
             )
     return removed
@@ -154,6 +163,35 @@ def list_checkpoints(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
     return sorted((p for p in directory.glob("step_*.json") if step_of(p) >= 0), key=step_of)
+
+
+def _is_int(v, low: int = 0) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def check_fields(meta: dict) -> None:
+    """The types of the fields genzoo writes into a sidecar (a sidecar re-signed after an edit
+    passes its checksum, so its fields are checked too); ValueError names the first bad one."""
+    rules = {
+        "recipe_hash": lambda v: isinstance(v, str),
+        "sample_shape": lambda v: isinstance(v, list) and len(v) > 0 and all(map(_is_int, v)),
+        "lr_scale": lambda v: (
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+        ),
+        "rollbacks": _is_int,
+        "threads": lambda v: _is_int(v, 1),
+        "optim": lambda v: isinstance(v, dict),
+        "rng": lambda v: (
+            isinstance(v, dict)
+            and isinstance(v.get("python"), list)
+            and len(v["python"]) == 3
+            and isinstance(v.get("numpy"), list)
+            and len(v["numpy"]) == 5
+        ),
+    }
+    for key, ok in rules.items():
+        if key in meta and not ok(meta[key]):
+            raise ValueError(f"its field '{key}' holds {meta[key]!r}, not what genzoo writes")
 
 
 def _fields_hash(meta: dict) -> str:
@@ -176,8 +214,11 @@ def read(sidecar: Path) -> Checkpoint:
             raise ValueError(f"format {fmt!r}, this genzoo reads up to {FORMAT}")
         if not isinstance(step, int) or isinstance(step, bool) or step != step_of(sidecar):
             raise ValueError(f"step {step!r} does not match the file name")
-        if "sidecar_sha256" in meta and meta["sidecar_sha256"] != _fields_hash(meta):
+        if "sidecar_sha256" not in meta:  # its absence must not switch the check off
+            raise ValueError("it carries no checksum of its fields (sidecar_sha256)")
+        if meta["sidecar_sha256"] != _fields_hash(meta):
             raise ValueError("its fields were edited or damaged (checksum mismatch)")
+        check_fields(meta)
         if not isinstance(meta["weights"], str) or meta["weights"] != f"{sidecar.stem}.safetensors":
             raise ValueError(f"weights {meta['weights']!r} do not belong to it")
         weights = sidecar.with_name(meta["weights"])

@@ -16,10 +16,14 @@ that a newer genzoo wrote, is one line saying what to do.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
+import os
+import shutil
 from pathlib import Path
 
+from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
@@ -50,24 +54,52 @@ def _plugin(kind: str, name: str) -> dict:
     return {"name": name, "distribution": entry.dist, "version": _version(entry.dist)}
 
 
-def export_model(model, folder: Path, run_dir: Path | None = None) -> Path:
-    """Write ``model`` (a :class:`genzoo.api.Model`) into ``folder``; ``run_dir``'s
-    ``eval.json``, if any, goes into the model card."""
+def export_model(model, folder: Path, run_dir: Path | None = None, replace: bool = False) -> Path:
+    """Write ``model`` (a :class:`genzoo.api.Model`) as the folder ``folder``, new or empty
+    (``replace``: or an exported model, replaced); ``run_dir``'s ``eval.json``, if any, goes
+    into the model card. The folder is written beside its place and renamed into it, so a kill
+    leaves the old folder or the new one, never a mix."""
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        if not is_model_folder(folder):
+            raise GenzooError(
+                f"'{folder}' exists and is not an exported model; choose an empty or new folder"
+            )
+        if not replace:
+            raise GenzooError(
+                f"'{folder}' already holds an exported model; choose a new or empty folder, or "
+                f"replace it with --force (replace=True)"
+            )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for stale in folder.parent.glob(f".{folder.name}.*-export"):  # a killed export's
+        shutil.rmtree(stale, ignore_errors=True)
+    work = folder.with_name(f".{folder.name}.{os.getpid()}-export")
+    work.mkdir()
+    try:
+        _write_model(model, work, run_dir)
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.{os.getpid()}.old-export")
+            folder.rename(old)
+            work.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            work.rename(folder)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return folder
+
+
+def _write_model(model, folder: Path, run_dir: Path | None) -> None:
     from genzoo.images import save_samples
 
-    folder = Path(folder)
-    if folder.exists() and any(folder.iterdir()) and not is_model_folder(folder):
-        raise GenzooError(
-            f"'{folder}' exists and is not an exported model; choose an empty or new folder"
-        )
-    folder.mkdir(parents=True, exist_ok=True)
     r = model.recipe
     tensors = {
         f"{net}.{k}": v.detach().cpu().contiguous().clone()
         for net in NETWORKS
         for k, v in getattr(model.models, net).state_dict().items()
     }
-    atomic_write(folder / WEIGHTS, st_save(tensors, metadata={"format": "pt"}))
+    blob = st_save(tensors, metadata={"format": "pt"})
+    atomic_write(folder / WEIGHTS, blob)
     objectives = r.objective if isinstance(r.objective, list) else [r.objective]
     names = [o["name"] if isinstance(o, dict) else o for o in objectives]
     config = {
@@ -80,6 +112,7 @@ def export_model(model, folder: Path, run_dir: Path | None = None) -> Path:
         "sample_shape": list(model.sample_shape),
         "latent_shape": list(model.latent_shape),
         "step": model.step,
+        "weights_sha256": hashlib.sha256(blob).hexdigest(),
         "objective": r.objective,
         "data": r.data.name,
         "plugins": {
@@ -97,7 +130,6 @@ def export_model(model, folder: Path, run_dir: Path | None = None) -> Path:
     if run_dir is not None and (Path(run_dir) / "eval.json").is_file():
         report = json.loads((Path(run_dir) / "eval.json").read_text())
     atomic_write(folder / CARD, model_card(config, report, [p.name for p in shown]).encode())
-    return folder
 
 
 def model_card(config: dict, report: dict | None, pictures: list[str]) -> str:
@@ -170,6 +202,43 @@ def read_json(path: Path) -> dict:
         ) from None
 
 
+def check_config(config, path: Path) -> None:
+    """What loading reads from a ``config.json``, with the types genzoo writes; one line
+    naming the first field that is not."""
+
+    def positive_ints(v) -> bool:
+        return (
+            isinstance(v, list)
+            and len(v) > 0
+            and all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in v)
+        )
+
+    def plugin(v) -> bool:
+        return isinstance(v, dict) and all(
+            isinstance(v.get(k), str) for k in ("name", "distribution")
+        )
+
+    if not isinstance(config, dict):
+        raise GenzooError(f"'{path}' is damaged (not a JSON object); export the model again")
+    rules = {
+        "step": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "sample_shape": positive_ints,
+        "latent_shape": positive_ints,
+        "plugins": lambda v: isinstance(v, dict) and plugin(v.get("architecture")),
+    }
+    for key, ok in rules.items():
+        if key not in config or not ok(config[key]):
+            raise GenzooError(
+                f"'{path}' is damaged: its field '{key}' is missing or holds "
+                f"{_shown(config.get(key))}; export the model again"
+            )
+
+
+def _shown(v) -> str:
+    text = json.dumps(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def read_model_folder(folder: Path):
     """``(recipe, models, sample_shape, step)`` of an exported folder, the networks built and
     loaded (on the CPU)."""
@@ -177,6 +246,7 @@ def read_model_folder(folder: Path):
 
     folder = Path(folder)
     config = read_json(folder / CONFIG)
+    check_config(config, folder / CONFIG)
     fmt = config.get("format")
     if not isinstance(fmt, int) or fmt > FORMAT:
         raise GenzooError(
@@ -193,8 +263,16 @@ def read_model_folder(folder: Path):
     r = recipe_mod.load(folder / RECIPE)
     models = build_models(r, tuple(config["sample_shape"]))
     try:
-        tensors = st_load((folder / WEIGHTS).read_bytes())
-    except (OSError, RuntimeError, ValueError) as exc:
+        blob = (folder / WEIGHTS).read_bytes()
+        want = config.get("weights_sha256")
+        if not isinstance(want, str):
+            raise ValueError("config.json records no weights_sha256 to check them against")
+        if hashlib.sha256(blob).hexdigest() != want:
+            raise ValueError(
+                "their SHA-256 is not the one config.json records: damaged, or another model's"
+            )
+        tensors = st_load(blob)
+    except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
         raise GenzooError(
             f"'{folder / WEIGHTS}' is unreadable ({first}); export the model again"

@@ -19,6 +19,8 @@ CHECKPOINTS = "checkpoints"
 MARKER = ".genzoo-run"  # written when genzoo creates a run directory
 LOCK = ".lock"  # held (an OS file lock) while a process trains into the folder
 PREVIOUS = ".previous-run"  # with --force: the old run, kept until the new one has started
+MOVED = ".moved"  # in PREVIOUS once every file of the old run is in it
+DELETING = ".previous-run.deleting"  # PREVIOUS once the new run has started, while it goes
 OWNED = (
     CHECKPOINTS,
     SAMPLES,
@@ -52,6 +54,21 @@ def _differences(a, b, prefix="") -> list[str]:
     return [] if a == b else [f"{prefix}: {shown(a)} vs {shown(b)}"]
 
 
+def _failed_before_a_checkpoint(run_dir: Path, saved: Path, recipe) -> bool:
+    """A run of this same recipe that stopped (an error found mid-run) before it wrote any
+    checkpoint: it holds nothing a new start could lose, so the same command may start again."""
+    folder = run_dir / CHECKPOINTS
+    if not (run_dir / MARKER).is_file():
+        return False
+    if folder.is_dir() and any(folder.glob("step_*")):
+        return False
+    try:
+        old = recipe_mod.identity(toml_text.read_toml(saved))
+    except GenzooError:
+        return False
+    return old == recipe_mod.identity(recipe.to_dict())
+
+
 def check(run_dir: Path, recipe: recipe_mod.Recipe, resume: bool, force: bool) -> None:
     """Whether ``run_dir`` may be used (changes nothing): a directory that holds another run is
     refused unless ``resume`` (same recipe identity) or ``force`` (start over)."""
@@ -75,7 +92,7 @@ def check(run_dir: Path, recipe: recipe_mod.Recipe, resume: bool, force: bool) -
                     f"cannot resume '{run_dir}': it was trained with a different "
                     f"recipe ({'; '.join(diff[:3])}); use another --out or --force"
                 )
-        elif not force:
+        elif not force and not _failed_before_a_checkpoint(run_dir, saved, recipe):
             raise GenzooError(
                 f"run directory '{run_dir}' already holds a run; pass --resume to "
                 f"continue it, --force to start over, or --out for a new one"
@@ -111,6 +128,7 @@ def prepare(run_dir: Path, recipe: recipe_mod.Recipe, resume: bool, force: bool)
         for name in OWNED:
             if (run_dir / name).exists():
                 (run_dir / name).rename(aside / name)
+        (aside / MOVED).touch()  # a kill before this leaves a half-done move: undone next time
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / MARKER).touch()
     atomic_write(saved, toml_text.dumps(recipe.to_dict()).encode())
@@ -154,18 +172,29 @@ class Lock:
 
 
 def started(run_dir: Path) -> None:
-    """The new run trained a step: the run it replaced (``--force``) goes now."""
-    shutil.rmtree(Path(run_dir) / PREVIOUS, ignore_errors=True)
+    """The new run trained a step: the run it replaced (``--force``) goes now. It is renamed
+    first, so that a kill during the deletion never leaves a ``.previous-run`` to restore."""
+    run_dir = Path(run_dir)
+    if (run_dir / PREVIOUS).is_dir():
+        shutil.rmtree(run_dir / DELETING, ignore_errors=True)
+        (run_dir / PREVIOUS).rename(run_dir / DELETING)
+    shutil.rmtree(run_dir / DELETING, ignore_errors=True)
 
 
 def restore(run_dir: Path) -> None:
-    """The new run failed before its first step: put the run it was to replace back."""
+    """The new run failed (or was killed) before its first step: put the run it was to
+    replace back. After a complete move-aside, what the new run wrote goes and the old run's
+    files come back; after a move cut short, the files not yet moved are the old run's own and
+    stay, and those moved come back."""
     run_dir = Path(run_dir)
     aside = run_dir / PREVIOUS
     if not aside.is_dir():
         return
-    for name in OWNED:  # what the failed run wrote goes; what the old one had comes back
+    complete = (aside / MOVED).exists()
+    for name in OWNED:
         target = run_dir / name
+        if not complete and not (aside / name).exists():
+            continue
         if target.is_dir():
             shutil.rmtree(target)
         elif target.exists():
@@ -173,6 +202,17 @@ def restore(run_dir: Path) -> None:
         if (aside / name).exists():
             (aside / name).rename(target)
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def recover(run_dir: Path) -> None:
+    """Finish what a killed process left half done (under the folder's lock): a ``--force``
+    whose new run never trained a step gets the old run back, and the deletion of a replaced
+    run is completed."""
+    run_dir = Path(run_dir)
+    if (run_dir / DELETING).exists():
+        shutil.rmtree(run_dir / DELETING, ignore_errors=True)
+    if (run_dir / PREVIOUS).is_dir():
+        restore(run_dir)
 
 
 @contextmanager
@@ -185,14 +225,17 @@ def claimed(
     started_training,
 ):
     """The run directory, checked, locked and prepared for one process to train into (the
-    main one; the others only train), for the block's length. If the block fails before
+    main one; the others only train), for the block's length. What a killed process left half
+    done is finished first (:func:`recover`). If the block fails before
     ``started_training()`` is true, the run that ``--force`` moved aside comes back."""
     lock = None
-    if main:
-        check(run_dir, recipe, resume=resume, force=force)  # before making anything
-        lock = Lock(run_dir)
     try:
         if main:
+            if (run_dir / PREVIOUS).is_dir() or (run_dir / DELETING).exists():
+                lock = Lock(run_dir)  # finished under the lock, before anything is judged
+                recover(run_dir)
+            check(run_dir, recipe, resume=resume, force=force)  # before making anything
+            lock = lock or Lock(run_dir)
             prepare(run_dir, recipe, resume=resume, force=force)
         try:
             yield run_dir
@@ -224,23 +267,33 @@ class MetricsLog:
         self.path = Path(path)
 
     def truncate_after(self, step: int) -> None:
-        """Drop lines logged after ``step`` (a resumed run logs them again)."""
+        """Drop lines logged after ``step`` (a resumed run logs them again), and lines a kill
+        cut short or a stray byte damaged."""
         if not self.path.exists():
             return
         keep = []
-        for line in self.path.read_text().splitlines():
+        for line in self.path.read_bytes().splitlines():
             try:
                 if json.loads(line)["step"] <= step:
                     keep.append(line)
-            except (ValueError, KeyError):
-                continue  # a line cut short by a crash
-        atomic_write(self.path, ("\n".join(keep) + "\n").encode() if keep else b"")
+            except (ValueError, KeyError, TypeError):  # cut short, damaged, not UTF-8
+                continue
+        atomic_write(self.path, b"\n".join(keep) + b"\n" if keep else b"")
 
     def write(self, record: dict) -> None:
         with open(self.path, "a") as fh:
             fh.write(json.dumps(record) + "\n")
 
     def read(self) -> list[dict]:
+        """The logged lines, leaving out any a kill cut short or a stray byte damaged."""
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line]
+        out = []
+        for line in self.path.read_bytes().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and "step" in record:
+                out.append(record)
+        return out

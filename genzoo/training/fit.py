@@ -46,9 +46,7 @@ class Trainer:
     ):
         self.recipe, self.registry = recipe, registry
         self.group = group or distributed.Group()
-        device = (
-            torch.device(device) if device is not None else assemble.resolve_device(recipe.device)
-        )
+        device = assemble.resolve_device(recipe.device if device is None else device)
         self.device = distributed.device_for(self.group, device)
         distributed.check_batch(recipe.train.batch_size, self.group.world)
         self.thread_plan = threads.apply(recipe.train.threads)
@@ -144,6 +142,10 @@ class Trainer:
                     stopping = stop.requested  # read once: a signal may land at any moment
                     if self.group.any(stopping is not None, self.device):  # all stop together
                         stopping = stopping or "SIGTERM"
+                    means.add(metrics)
+                    # step s's outputs go before its checkpoint: a kill between the two loses
+                    # no metrics line and no grid (a resume starts after step s)
+                    out.after_step(s, final, means, bar)
                     if s % r.log.checkpoint_every == 0 or final or stopping:
                         self.save_checkpoint(run_dir)
                 except DivergenceError as exc:
@@ -151,8 +153,6 @@ class Trainer:
                     means, batches = controls.Means(), None
                     bar.update(self.step_count, None)
                     continue
-                means.add(metrics)
-                out.after_step(s, final, means, bar)
                 if stopping and not final:
                     events.fit_end(step=s, metrics=out.last)
                     raise controls.Interrupted(

@@ -10,6 +10,7 @@ import torch
 
 from genzoo import recipe as recipe_mod
 from genzoo import toml_text
+from genzoo.faults import boundary
 from genzoo.recipe import Recipe
 from genzoo.training.fit import Trainer
 
@@ -40,6 +41,7 @@ def _override_strings(overrides) -> list[str]:
     return [str(o) for o in overrides]
 
 
+@boundary
 def train(
     recipe: str | Path | Recipe,
     out: str | Path | None = None,

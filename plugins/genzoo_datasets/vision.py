@@ -8,8 +8,12 @@ A download whose checksum does not match is removed, never read. Every failure i
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 import urllib.error
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +63,32 @@ def hint(name: str, root: Path, where: str) -> str:
     )
 
 
+#: seconds a download may wait to connect or for the next bytes, and how often it is tried
+TIMEOUT, ATTEMPTS = "GENZOO_DOWNLOAD_TIMEOUT", "GENZOO_DOWNLOAD_ATTEMPTS"
+
+
+def _setting(var: str, default: float, low: float) -> float:
+    try:
+        value = float(os.environ.get(var, default))
+    except ValueError:
+        value = -1.0
+    if not (value >= low and value < float("inf")):
+        raise GenzooError(f"{var} must be a number >= {low:g}, got {os.environ.get(var)!r}")
+    return value
+
+
+@contextmanager
+def _socket_timeout(seconds: float | None):
+    """Connect and read timeouts for the sockets the block opens (torchvision's downloader
+    takes none of its own)."""
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)
+
+
 def open_torchvision(
     name: str,
     make: Callable[[bool], Dataset],
@@ -67,34 +97,47 @@ def open_torchvision(
     archives: list[tuple[Path, str | None]],
     where: str,
 ) -> Dataset:
-    """``make(download)``, a torchvision data set, with its failures as one line. After a
-    failed download every archive in ``archives`` whose checksum does not match is removed."""
+    """``make(download)``, a torchvision data set, with its failures as one line. A download
+    waits at most ``$GENZOO_DOWNLOAD_TIMEOUT`` seconds (60) to connect or for more bytes and
+    is tried ``$GENZOO_DOWNLOAD_ATTEMPTS`` times (3), waiting 0.5 s, 1 s, ... in between.
+    After a failed download every archive in ``archives`` whose checksum does not match is
+    removed."""
     from torchvision.datasets.utils import check_integrity
 
-    try:
-        return make(download)
-    except (RuntimeError, urllib.error.URLError, OSError, EOFError, ValueError) as exc:
-        removed = []
-        if download:
-            for path, md5 in archives:
-                if path.is_file() and not check_integrity(str(path), md5):
-                    path.unlink()
-                    removed.append(path.name)
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        if removed:
+    timeout = _setting(TIMEOUT, 60, 0.001) if download else None
+    attempts = int(_setting(ATTEMPTS, 3, 1)) if download else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            with _socket_timeout(timeout):
+                return make(download)
+        except (RuntimeError, urllib.error.URLError, OSError, EOFError, ValueError) as exc:
+            removed = []
+            if download:
+                for path, md5 in archives:
+                    if path.is_file() and not check_integrity(str(path), md5):
+                        path.unlink()
+                        removed.append(path.name)
+            if attempt < attempts:
+                time.sleep(0.5 * 2 ** (attempt - 1))
+                continue
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            if isinstance(exc, TimeoutError) or "timed out" in first:
+                first = f"no answer within {timeout:g} s ({TIMEOUT})"
+            tries = f" {attempts} times" if attempts > 1 else ""
+            if removed:
+                raise GenzooError(
+                    f"{name}: the download of {', '.join(removed)} failed its checksum "
+                    f"and was removed ({first}); try again, or put the files in "
+                    f"{root} by hand"
+                ) from None
+            if download:
+                raise GenzooError(
+                    f"{name}: download into {root} failed{tries} ({first}); check the "
+                    f"connection, or put {where} in {root} by hand"
+                ) from None
             raise GenzooError(
-                f"{name}: the download of {', '.join(removed)} failed its checksum "
-                f"and was removed ({first}); try again, or put the files in "
-                f"{root} by hand"
+                f"{name} not found or damaged in {root} ({first}); {hint(name, root, where)}"
             ) from None
-        if download:
-            raise GenzooError(
-                f"{name}: download into {root} failed ({first}); check the "
-                f"connection, or put {where} in {root} by hand"
-            ) from None
-        raise GenzooError(
-            f"{name} not found or damaged in {root} ({first}); {hint(name, root, where)}"
-        ) from None
 
 
 def _root(root: Path | None) -> Path:

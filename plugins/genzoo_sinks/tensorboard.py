@@ -25,7 +25,18 @@ def on_fit_start(run, step):
             "log.tensorboard = true needs the tensorboard package: pip install "
             "'genzoo[tensorboard]' (or set log.tensorboard = false)"
         ) from None
-    w = run.state["tensorboard"] = SummaryWriter(str(run.dir / FOLDER), purge_step=step or None)
+    folder = run.dir / FOLDER
+    try:  # TensorBoard writes from a thread of its own, whose failure would be a traceback
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".genzoo-write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise GenzooError(
+            f"cannot write TensorBoard files into '{folder}' ({exc.strerror or exc}); make it "
+            f"writable, or set log.tensorboard = false"
+        ) from None
+    w = run.state["tensorboard"] = SummaryWriter(str(folder), purge_step=step or None)
     w.add_text("recipe", "```toml\n" + dumps(run.recipe.to_dict()) + "```", step)
 
 
