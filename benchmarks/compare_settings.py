@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     ap.add_argument("a")
     ap.add_argument("b")
     ap.add_argument("--objective", default="triangle")
-    ap.add_argument("--markdown", default=str(ROOT / "docs" / "results.md"))
+    ap.add_argument("--markdown", default=str(ROOT / "docs" / "results" / "objectives.md"))
     args = ap.parse_args(argv)
     tables = {
         t: json.loads((ROOT / "benchmarks" / "results" / f"objectives_table_{t}.json").read_text())

@@ -1,10 +1,10 @@
 """The paper's Table 3 at CPU scale: learn from incomplete Fashion-MNIST images with the
 triangle, VAE and alternating back-propagation (ABP) for the five occlusion types, and report
-the recovery error of the occluded pixels (relative to the pixel range) in docs/results.md and
+the recovery error of the occluded pixels (relative to the pixel range) in docs/results/incomplete.md and
 JSON.
 
     python benchmarks/incomplete_table.py                    # about 1.5 hours on 2 CPU cores
-    python benchmarks/incomplete_table.py --steps 500        # the table in docs/results.md
+    python benchmarks/incomplete_table.py --steps 500        # the table in docs/results/incomplete.md
     python benchmarks/incomplete_table.py --steps 5000 --width 1.0 --limit 10000 --device cuda
 
 Every run uses recipes/dt_occluded_fashion.toml with its objective and occlusion replaced. The

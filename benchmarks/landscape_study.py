@@ -2,7 +2,7 @@
 check, on the same held-out images, whether the steepest descent reaches minima, whether the
 barriers are resolved finely enough, what single linkage does against other linkages and a
 depth-relative barrier, and how far each partition's purity is above chance. Writes JSON and
-a section of docs/results.md.
+a section of docs/results/landscape.md.
 
     python benchmarks/landscape_study.py runs/objectives_table_seeds/triangle/seed0
     python benchmarks/landscape_study.py RUN@2000 RUN@6000 RUN@10000 --n 300   # over training
@@ -282,7 +282,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--tag", default="", help="a name for this study (its own section and JSON)")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "landscape_study.json"))
-    ap.add_argument("--markdown", default=str(ROOT / "docs" / "results.md"))
+    ap.add_argument("--markdown", default=str(ROOT / "docs" / "results" / "landscape.md"))
     args = ap.parse_args(argv)
     if args.tag and args.json.endswith("landscape_study.json"):
         args.json = args.json.replace("landscape_study.json", f"landscape_study_{args.tag}.json")

@@ -1,7 +1,7 @@
 """The paper's Tables 1 and 2 side by side at CPU scale: train each objective on Fashion-MNIST
 with identical networks and budget over several seeds, evaluate each run with `genzoo eval` in
 both of the generator's sampling modes, and write a Markdown table (mean ± std over seeds) to
-docs/results.md plus JSON.
+docs/results/objectives.md plus JSON.
 
     python benchmarks/objectives_table.py --seeds 0,1,2          # about 70 minutes a seed
     python benchmarks/objectives_table.py --steps 500 --n-eval 2000   # a quick look

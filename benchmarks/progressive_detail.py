@@ -197,7 +197,7 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--json", default=str(ROOT / "benchmarks" / "results" / "progressive_detail.json")
     )
-    ap.add_argument("--markdown", default=str(ROOT / "docs" / "results.md"))
+    ap.add_argument("--markdown", default=str(ROOT / "docs" / "results" / "progressive.md"))
     args = ap.parse_args(argv)
     from genzoo import assemble
     from genzoo.errors import GenzooError

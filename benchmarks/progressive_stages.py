@@ -1,7 +1,7 @@
 """Progressive growing, stage by stage: the per-stage measurements that training writes to
 metrics.jsonl (reconstruction error of held-out crops, energies on data, samples and noise,
 and the samples' sharpness against the data's) for one or more runs side by side, as a table
-in docs/results.md and JSON.
+in docs/results/progressive.md and JSON.
 
     genzoo run recipes/dt_progressive.toml --out runs/prog_base
     genzoo run recipes/dt_progressive.toml --out runs/prog_eq --set model.equalized_lr=true
@@ -191,7 +191,7 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--json", default=str(ROOT / "benchmarks" / "results" / "progressive_stages.json")
     )
-    ap.add_argument("--markdown", default=str(ROOT / "docs" / "results.md"))
+    ap.add_argument("--markdown", default=str(ROOT / "docs" / "results" / "progressive.md"))
     ap.add_argument(
         "--remeasure",
         action="store_true",

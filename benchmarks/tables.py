@@ -1,6 +1,6 @@
 """What the benchmark scripts that train several runs and write a table share: their common
 command-line options, the recipe overrides those give every run, and their section of
-docs/results.md (between two copies of the script's marker, replaced in place on a rerun)."""
+a page of docs/results/ (between two copies of the script's marker, replaced in place on a rerun)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAD = "# Results\n\nTables produced by the scripts in `benchmarks/`; rerun them to refresh.\n"
+#: the page of docs/results/ each table script writes its section into
+MARKDOWN = {"objectives_table": "objectives", "incomplete_table": "incomplete"}
 
 
 def add_common_options(ap: argparse.ArgumentParser, name: str) -> None:
@@ -20,7 +22,9 @@ def add_common_options(ap: argparse.ArgumentParser, name: str) -> None:
     ap.add_argument("--data-root", default=None, help="Fashion-MNIST IDX folder")
     ap.add_argument("--out-dir", default=str(ROOT / "runs" / name))
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / f"{name}.json"))
-    ap.add_argument("--markdown", default=str(ROOT / "docs" / "results.md"))
+    ap.add_argument(
+        "--markdown", default=str(ROOT / "docs" / "results" / f"{MARKDOWN.get(name, name)}.md")
+    )
     ap.add_argument(
         "--set",
         dest="overrides",
