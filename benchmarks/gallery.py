@@ -93,6 +93,18 @@ def one(recipe_path: Path, steps: int, work: Path, find: Path | None) -> dict:
     return {**entry, "shown": bool(shown), "pictures": shown}
 
 
+def trains_an_encoder(entry: dict) -> bool:
+    """Whether the recipe's objective steps the inference model (GANs and CoopNets do not)."""
+    from genzoo import recipe
+
+    spec = recipe.load(ROOT / "recipes" / entry["recipe"]).objective
+    names = [
+        o["name"] if isinstance(o, dict) else o
+        for o in (spec if isinstance(spec, list) else [spec])
+    ]
+    return not set(names) <= {"gan", "wgan_gp", "coopnet"}
+
+
 def render(report: dict) -> str:
     lines = [
         "# Gallery",
@@ -118,10 +130,15 @@ def render(report: dict) -> str:
         )
         when = f", {e['seconds']:.0f} s" if "seconds" in e else ", a run found on disk"
         for pic in e["pictures"]:
+            caption = pic["caption"]
+            if pic["file"].endswith("_reconstructions.png") and not trains_an_encoder(e):
+                caption += (
+                    " (this objective trains no inference model: its encoder is as initialised)"
+                )
             lines += [
                 f"![{pic['caption']}](images/gallery/{pic['file']})",
                 "",
-                f"*{pic['caption']}: {budget}{when}*",
+                f"*{caption}: {budget}{when}*",
                 "",
             ]
     return "\n".join(lines).rstrip() + "\n"
