@@ -218,8 +218,8 @@ class Model:
                 generator=g,
             )
         except OverflowError:  # step_size ** 2 beyond a float
-            out = torch.tensor(float("inf"))
-        if not bool(torch.isfinite(out).all()):
+            out = None
+        if out is None or not bool(torch.isfinite(out).all()):
             raise GenzooError(
                 f"the Langevin steps diverged (step size {step_size:g} is too large for this "
                 f"energy); lower step_size"

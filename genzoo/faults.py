@@ -22,8 +22,9 @@ def describe_fault(exc: BaseException) -> str | None:
     """One line for a failure of the kinds that are the input's or the machine's fault, by the
     exception families of the libraries genzoo calls: memory (torch's on any device), nesting,
     the file system and the network (``OSError``, urllib's errors among them), text that is
-    not UTF-8, JSON that is not JSON, files safetensors or PIL cannot decode, and torch's
-    refusal of a device name. None for anything else (a bug: an internal error)."""
+    not UTF-8, JSON that is not JSON, and files safetensors or PIL cannot decode (device
+    names never reach torch unchecked: :func:`genzoo.devices.check_device`). None for anything
+    else (a bug: an internal error)."""
     import torch
     from PIL import Image
     from safetensors import SafetensorError
@@ -48,12 +49,6 @@ def describe_fault(exc: BaseException) -> str | None:
         exc, (SafetensorError, Image.UnidentifiedImageError, Image.DecompressionBombError)
     ):
         return f"{first}; the file cannot be decoded: replace it"
-    if (
-        isinstance(exc, RuntimeError)
-        and "device" in first.lower()
-        and ("expected one of" in first or "invalid device" in first.lower())
-    ):
-        return f"{first}; use a device of auto, cpu, cuda or cuda:N"
     return None
 
 

@@ -187,16 +187,13 @@ def _explicit() -> int:
         return 0
 
 
-def measure(requested: int = 0) -> ThreadPlan:
+def measure() -> ThreadPlan:
     """The plan for this process from the machine as it is now."""
     if os.environ.get(POLICY, "auto").lower() == "torch":
         cpus = usable_cpus()
-        return ThreadPlan(
-            requested or _explicit() or cpus, "default", cpus, 0, 1, f"{POLICY}=torch"
-        )
-    group = _group()
-    busy = max(runnable_others(), registered_threads(group))
-    return choose(usable_cpus(), busy, workers_here(), requested or _explicit())
+        return ThreadPlan(_explicit() or cpus, "default", cpus, 0, 1, f"{POLICY}=torch")
+    busy = max(runnable_others(), registered_threads(_group()))
+    return choose(usable_cpus(), busy, workers_here(), _explicit())
 
 
 def decide_before_torch() -> ThreadPlan:

@@ -27,7 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from genzoo import plugins, toml_text
+from genzoo import plugins, schema, toml_text
 from genzoo import recipe as recipe_mod
 from genzoo.errors import GenzooError
 from genzoo.store.files import atomic_write
@@ -230,13 +230,8 @@ def check_config(config, path: Path) -> None:
         if key not in config or not ok(config[key]):
             raise GenzooError(
                 f"'{path}' is damaged: its field '{key}' is missing or holds "
-                f"{_shown(config.get(key))}; export the model again"
+                f"{schema.shown(config.get(key))}; export the model again"
             )
-
-
-def _shown(v) -> str:
-    text = json.dumps(v)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def read_model_folder(folder: Path):
