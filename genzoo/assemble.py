@@ -11,7 +11,7 @@ from torch import nn
 
 from genzoo import objective as objective_mod
 from genzoo import plugins
-from genzoo.data import DataSource
+from genzoo.data import DataSource, carve_validation
 from genzoo.devices import check_device
 from genzoo.errors import GenzooError
 from genzoo.interfaces import Encoder, Energy, Generator, Growing, Models
@@ -41,6 +41,9 @@ def build_data(recipe: Recipe, registry=None, complete: bool = False) -> DataSou
             f"dataset '{recipe.data.name}' from '{entry.dist}' returned "
             f"{type(source).__name__}, not a genzoo.data.DataSource"
         )
+    if recipe.data.validation and source.validation is None:
+        train, validation = carve_validation(source.train, recipe.data.validation)
+        source = dataclasses.replace(source, train=train, validation=validation)
     if recipe.data.occlusion is not None and not complete:
         try:
             train = OccludedDataset(

@@ -10,32 +10,48 @@ from typing import NamedTuple
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from genzoo.errors import GenzooError
+
 
 @dataclass
 class DataSource:
     """A data set plugin's product.
 
-    ``train`` and ``test`` (optional) are map-style datasets whose items are a tensor in
-    ``[-1, 1]`` of shape ``sample_shape``, or ``(tensor, label)``.
+    ``train``, ``test`` and ``validation`` (both optional) are map-style datasets whose items
+    are a tensor in ``[-1, 1]`` of shape ``sample_shape``, or ``(tensor, label)``. A plugin may
+    give its own validation split; otherwise ``data.validation`` in a recipe carves one from
+    the training split (:func:`carve_validation`), which model selection (``genzoo tune``)
+    measures on, so that the test split is read only for the final table.
     """
 
     train: Dataset
     sample_shape: tuple[int, ...]
     test: Dataset | None = None
     description: str = ""
+    validation: Dataset | None = None
 
-    def held_out(self) -> tuple[Dataset, str]:
-        """The split that measurements are taken on, and its name: the test split, or the
-        training split where there is none."""
+    def held_out(self, split: str | None = None) -> tuple[Dataset, str]:
+        """The split that measurements are taken on, and its name: ``split = "validation"``
+        or ``"test"`` asks for that one; by default the test split, or the training split
+        where there is none."""
+        if split == "validation":
+            if self.validation is None or not len(self.validation):
+                raise GenzooError(
+                    "this data set has no validation split; set data.validation (the share "
+                    "of the training images held out, e.g. 0.1) in the recipe"
+                )
+            return self.validation, "validation"
         if self.test is not None and len(self.test):
             return self.test, "test"
+        if split == "test":
+            raise GenzooError("this data set has no test split; measure on split 'validation'")
         return self.train, "train"
 
-    def draw_held_out(self, n: int, seed: int):
+    def draw_held_out(self, n: int, seed: int, split: str | None = None):
         """Up to ``n`` examples of :meth:`held_out` (a random subset drawn with ``seed`` when
         the split holds more), with their labels when the data set has them (else None), and
         the split's name."""
-        split, name = self.held_out()
+        split, name = self.held_out(split)
         g = torch.Generator().manual_seed(seed)
         idx = (
             torch.randperm(len(split), generator=g)[:n].tolist()
@@ -55,6 +71,27 @@ class DataSource:
     def is_video(self) -> bool:
         """Clips ``(C, T, H, W)``."""
         return len(self.sample_shape) == 4 and self.sample_shape[0] in (1, 3)
+
+
+#: the validation split's draw: one fixed seed, so every run of a study holds out the same images
+VALIDATION_SEED = 20190101
+
+
+def carve_validation(train: Dataset, share: float) -> tuple[Dataset, Dataset]:
+    """``train`` split into (training, validation) with ``share`` of its items, drawn with
+    :data:`VALIDATION_SEED` whatever the run's seed."""
+    from torch.utils.data import Subset
+
+    n_val = round(len(train) * share)
+    if not 0 < n_val < len(train):
+        raise GenzooError(
+            f"data.validation = {share} of {len(train)} training items leaves "
+            f"{n_val} for validation and {len(train) - n_val} for training; choose a share "
+            f"that leaves both non-empty"
+        )
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(VALIDATION_SEED))
+    keep, held = sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
+    return Subset(train, keep), Subset(train, held)
 
 
 def data_home() -> Path:

@@ -144,6 +144,9 @@ class ModelTable:
 class DataTable:
     name: str
     occlusion: Occlusion | None = None  # train on incomplete images (section 4.4)
+    # the share of the training images held out as the validation split (model selection
+    # measures there; the same images whatever the seed); 0: the plugin's own split, if any
+    validation: Annotated[float, Field(ge=0, lt=1)] = 0.0
     options: dict = field(default_factory=dict)  # the data set's own keys
 
 
@@ -187,6 +190,8 @@ class Recipe:
         d["data"] = {"name": self.data.name, **self.data.options}
         if self.data.occlusion is not None:
             d["data"]["occlusion"] = dataclasses.asdict(self.data.occlusion)
+        if self.data.validation:
+            d["data"]["validation"] = self.data.validation
         return _plain(d)
 
     def identity_hash(self) -> str:
@@ -239,6 +244,7 @@ _LATER_KEYS = {
         "running_stats": "all",
     },
     "train": {"theta_z_hat": "reuse", "lr_decay_epoch0": False, "generator_ema": 0.0},
+    "data": {"validation": 0.0},
 }
 
 

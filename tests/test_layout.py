@@ -97,3 +97,18 @@ def test_the_trainer_reads_as_a_short_story():
     tree = ast.parse(MODULES["genzoo.training.fit"].read_text())
     assert span(tree, ast.ClassDef, "Trainer") <= 200
     assert span(tree, ast.FunctionDef, "_fit") <= 100
+
+
+@pytest.mark.parametrize(
+    "reader", ["genzoo.study.stats", "genzoo.study.spec", "genzoo.study.results"]
+)
+def test_reading_a_study_never_goes_through_training(reader):
+    chain = reaches(reader, lambda n: n.startswith("genzoo.training"))
+    assert chain is None, " -> ".join(chain)
+
+
+def test_only_the_report_command_reaches_into_the_study_wing():
+    # `genzoo report STUDY_FOLDER` reads a study's results, which never reach training
+    for m in (m for m in MODULES if not m.startswith("genzoo.study")):
+        into = {i for i in GRAPH[m] if i.startswith("genzoo.study")}
+        assert into <= ({"genzoo.study.report"} if m == "genzoo.analysis.commands" else set())

@@ -158,10 +158,16 @@ def register_commands(cli):
         help="torch-fidelity's Inception-v3 weights file (.pth or .safetensors); "
         "implies --inception.",
     )
+    @click.option(
+        "--split",
+        type=click.Choice(["test", "validation"]),
+        default=None,
+        help="Held-out split to measure on (default: test, else the training images).",
+    )
     @click.option("--seed", default=0, show_default=True, type=SEED)
     @click.option("--device", default="cpu", show_default=True)
     @NORM
-    def evaluate(run_dir, n, features, inception, inception_weights, seed, device, norm):
+    def evaluate(run_dir, n, features, inception, inception_weights, split, seed, device, norm):
         """Reconstruction MSE, FD/IS/precision/recall and energy statistics of RUN_DIR; for a run
         on incomplete images also the recovery error (Table 3) and RUN_DIR/recovery.png."""
         working_on(run_dir)
@@ -180,6 +186,7 @@ def register_commands(cli):
             console=console,
             norm=norm,
             inception=inception,
+            split=split,
         )
         print_report(report, console)
         console.print(f"wrote {Path(run_dir) / 'eval.json'}")
@@ -245,10 +252,16 @@ def register_commands(cli):
     )
     def report(run_dirs, out):
         """One self-contained HTML page of one or more runs: recipe (differences), loss and energy
-        curves, sample grids, pictures and eval results side by side."""
+        curves, sample grids, pictures and eval results side by side; of a study folder: its
+        cells, claims, curves against iterations and FLOPs, and final samples."""
         from genzoo.analysis.report import build_report
+        from genzoo.study.report import build_study_report, is_study
 
         working_on(run_dirs[0])
+        if len(run_dirs) == 1 and is_study(run_dirs[0]):  # a study folder: its own page
+            out = out or Path(run_dirs[0]) / "report.html"
+            click.echo(f"wrote {build_study_report(run_dirs[0], out)}")
+            return
         out = out or (
             Path(run_dirs[0]) / "report.html" if len(run_dirs) == 1 else Path("report.html")
         )

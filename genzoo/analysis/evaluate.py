@@ -50,11 +50,13 @@ def evaluate_run(
     norm: str | None = None,
     inception: bool = False,
     checkpoint: int | None = None,
+    split: str | None = None,
 ) -> dict:
     """Reconstruction error, energies, and sample quality in a trained classifier's features
     (``features``, FD-<dataset>) and, with ``inception`` (or ``inception_weights``), in the
     standard Inception-v3's (FID, KID, IS), each with the protocol it was measured under.
-    ``checkpoint``: the step of the checkpoint to evaluate (default: the newest good one)."""
+    ``checkpoint``: the step of the checkpoint to evaluate (default: the newest good one);
+    ``split``: ``"validation"`` or ``"test"`` (default: the test split, else the training one)."""
     from rich.progress import Progress
 
     run_dir = Path(run_dir)
@@ -66,7 +68,7 @@ def evaluate_run(
     norm = model.norm
     t0 = time.perf_counter()
     data = assemble.build_data(recipe)
-    x, labels, split = data.draw_held_out(n, seed)
+    x, labels, split = data.draw_held_out(n, seed, split)
     x = models.real_view(x)
     report: dict = {
         "run": str(run_dir),

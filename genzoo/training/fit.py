@@ -130,10 +130,10 @@ class Trainer:
         ):
             while self.step_count < r.train.steps:
                 if batches is None:
-                    sampler, batches = self._batches()
+                    sampler, batches = self.batches()
                 self.team.set_learning_rates(sampler.epoch_of(self.step_count))
                 try:
-                    metrics = self._step_on(next(batches))
+                    metrics = self.step_on(next(batches))
                     if not self._started:
                         self._started = True
                         if main:
@@ -163,8 +163,9 @@ class Trainer:
         events.fit_end(step=self.step_count, metrics=out.last)
         return out.last
 
-    def _batches(self):
-        """The training batches from ``step_count`` on, and their sampler (epochs)."""
+    def batches(self):
+        """The training batches from ``step_count`` on, and their sampler (epochs); feed
+        them to :meth:`step_on`."""
         train = self.data.train
         if self.per_example and not isinstance(train, OccludedDataset):
             train = WithIndex(train)  # the state's rows are found by index
@@ -177,7 +178,8 @@ class Trainer:
             shard=(self.group.rank, self.group.world),
         )
 
-    def _step_on(self, batch) -> dict[str, torch.Tensor]:
+    def step_on(self, batch) -> dict[str, torch.Tensor]:
+        """:meth:`step` on a batch of :meth:`batches` (images, or incomplete or indexed ones)."""
         to = {"device": self.device, "non_blocking": True}
         if isinstance(batch, Incomplete):
             return self.step(*(t.to(**to) for t in batch))

@@ -17,9 +17,10 @@ from genzoo.sampling import generate, norm_mode
 def held_out_images(
     models: Models, data, n: int = 64, device: str | torch.device = "cpu"
 ) -> torch.Tensor:
-    """The first ``n`` images of the held-out split (:meth:`DataSource.held_out`) at the
+    """The first ``n`` images of the held-out split (:meth:`DataSource.held_out`; the
+    validation split where there is one, so that training never reads the test split) at the
     networks' current resolution: what a growing network's stage is measured against."""
-    split, _ = data.held_out()
+    split, _ = data.held_out("validation" if data.validation is not None else None)
     x = torch.stack([samples_of(split[i]) for i in range(min(n, len(split)))])
     return models.real_view(x.to(device))
 

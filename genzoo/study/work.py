@@ -1,0 +1,89 @@
+"""How a worker takes work from a study's storage: queued trials (a study's cells, or the
+retries of trials whose worker died) first, a new trial only while the budget allows, each
+run under Optuna's heartbeat and told to the storage as complete, pruned or failed."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+
+import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+from genzoo.errors import GenzooError
+from genzoo.study.storage import RETRIES, Heartbeat, fail_stale
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def failed_for_good(trials) -> list:
+    """Failed trials that will not run again: not retried, and out of retries."""
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    return [
+        t
+        for t in trials
+        if t.state == TrialState.FAIL and t.number not in retried and not t.user_attrs.get("idle")
+    ]
+
+
+def in_flight(trials) -> list:
+    return [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+
+
+def claim(study: optuna.Study, may_start_new: bool) -> optuna.Trial | None:
+    """The next trial of ``study`` for this worker: a queued one, else a new one when
+    ``may_start_new``; None when there is nothing to take now."""
+    fail_stale(study)
+    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    if not waiting and not may_start_new:
+        return None
+    trial = study.ask()
+    if "fixed_params" not in system_attrs(study, trial) and not may_start_new:
+        # another worker took the last queued trial first: this new one is not wanted
+        trial.set_user_attr("idle", True)
+        study.tell(trial, state=TrialState.FAIL)
+        return None
+    return trial
+
+
+def system_attrs(study: optuna.Study, trial: optuna.Trial) -> dict:
+    return study._storage.get_trial(trial._trial_id).system_attrs
+
+
+def first_number(study: optuna.Study, trial: optuna.Trial) -> int:
+    """The number of the trial a retry repeats (its own number if it is not a retry)."""
+    history = system_attrs(study, trial).get("retry_history") or []
+    return history[0] if history else trial.number
+
+
+def run(study: optuna.Study, trial: optuna.Trial, fn: Callable[[optuna.Trial], float]) -> str:
+    """Run ``fn(trial)`` under a heartbeat and tell the storage how it ended ("complete",
+    "pruned" or "failed"). A failure is recorded (``error``) and queued again as Optuna's
+    retry callback does, up to its retries; an interruption (a signal) or bad input is queued
+    again at once and re-raised, so a rerun resumes it."""
+    storage = study._storage
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    try:
+        with Heartbeat(storage, trial._trial_id):
+            value = fn(trial)
+    except optuna.TrialPruned:
+        study.tell(trial, state=TrialState.PRUNED)
+        return "pruned"
+    except BaseException as exc:
+        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        trial.set_user_attr("error", line)
+        study.tell(trial, state=TrialState.FAIL)
+        frozen = study._storage.get_trial(trial._trial_id)
+        RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)(study, frozen)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, GenzooError)):
+            raise  # a signal (Interrupted), or bad input the user fixes before a rerun
+        return "failed"
+    study.tell(trial, value)
+    return "complete"
+
+
+def wait(seconds: float) -> None:
+    time.sleep(seconds)
