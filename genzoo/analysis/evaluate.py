@@ -86,7 +86,7 @@ def evaluate_run(
             "FID, KID and IS need images (C, H, W); this run's data are "
             f"{tuple(x.shape[1:])}: drop --inception"
         )
-    with Progress(console=console, transient=True) as prog:
+    with Progress(console=console, transient=True, disable=console is None) as prog:
 
         def quality(ext, real, fake_images):
             return metrics.sample_quality(

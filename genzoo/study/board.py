@@ -13,7 +13,7 @@ from genzoo.study.spec import StudyFile
 
 class Board:
     def __init__(self, spec: StudyFile, storage, show: bool = True, console=None):
-        self.spec, self.storage = spec, storage
+        self.spec, self.storage, self.show = spec, storage, show
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -34,15 +34,18 @@ class Board:
         self.status = self.progress.add_task("", total=None, start=False)
 
     def __enter__(self):
-        self.progress.__enter__()
-        self.refresh()
+        if self.show:
+            self.progress.__enter__()
+            self.refresh()
         return self
 
     def __exit__(self, *exc):
-        self.progress.__exit__(*exc)
+        if self.show:
+            self.progress.__exit__(*exc)
 
     def note(self, text: str) -> None:
-        self.progress.update(self.status, description=f"[dim]{text}")
+        if self.show:
+            self.progress.update(self.status, description=f"[dim]{text}")
 
     def _trials(self, part: str):
         try:
@@ -54,6 +57,8 @@ class Board:
         return study, study.get_trials(deepcopy=False)
 
     def refresh(self) -> None:
+        if not self.show:
+            return
         for key, task in self.tasks.items():
             study, trials = self._trials(key)
             if key == "cells":

@@ -11,6 +11,7 @@ import io
 import json
 from pathlib import Path
 
+from genzoo.analysis.report import SELFCHECK
 from genzoo.errors import GenzooError
 from genzoo.store.files import atomic_write
 
@@ -132,6 +133,7 @@ def build_study_report(folder: Path, out: Path) -> Path:
         *[curves(meta, m) for m in metrics],
         "<h2>Final samples</h2>",
         "".join(grids) or "<p>No sample grids.</p>",
+        SELFCHECK,
         "</body></html>",
     ]
     out = Path(out)
