@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tables import ROOT, write_section
+
 STUDY = ROOT / "benchmarks" / "studies" / "tune_workers.toml"
+MARK = "<!-- tune_workers -->"
+TITLE = "The search with one and two workers"
 
 
 def main(argv=None) -> int:
@@ -24,7 +28,12 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--out-dir", default=str(ROOT / "runs" / "tune_workers"))
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "tune_workers.json"))
+    ap.add_argument("--markdown", default=str(ROOT / "docs" / "results" / "studies.md"))
+    ap.add_argument("--table-only", action="store_true", help="rewrite the table from --json")
     args = ap.parse_args(argv)
+    if args.table_only:
+        write_section(Path(args.markdown), MARK, TITLE, table(json.loads(Path(args.json).read_text())))
+        return 0
     rows = []
     for n in map(int, args.workers.split(",")):
         out = Path(args.out_dir) / f"workers{n}"
@@ -43,8 +52,32 @@ def main(argv=None) -> int:
                 for v, t in tuned.items()
             )
         )
-    Path(args.json).write_text(json.dumps({"study": STUDY.name, "rows": rows}, indent=1))
+    result = {"study": STUDY.name, "cpus": os.cpu_count(), "rows": rows}
+    Path(args.json).write_text(json.dumps(result, indent=1))
+    write_section(Path(args.markdown), MARK, TITLE, table(result))
     return 0
+
+
+def table(result: dict) -> str:
+    rows = result["rows"]
+    lines = [
+        f"`genzoo tune benchmarks/studies/{result['study']} --no-cells` (two variants x eight "
+        f"trials of 300 iterations, median pruning at every 75, texture crops at 32x32, width "
+        f"0.125) in a fresh study folder, on {result.get('cpus', 2)} CPU cores with nothing else "
+        f"running; `python benchmarks/tune_workers.py`.",
+        "",
+        "| workers | wall time (s) | speed-up | triangle: pruned of trials | vae: pruned of trials |",
+        "|---|---|---|---|---|",
+    ]
+    base = rows[0]["wall_seconds"]
+    for r in rows:
+        t = r["tuned"]
+        lines.append(
+            f"| {r['workers']} | {r['wall_seconds']:.1f} | {base / r['wall_seconds']:.2f}x | "
+            f"{t['triangle']['pruned']} of {t['triangle']['trials']} | "
+            f"{t['vae']['pruned']} of {t['vae']['trials']} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
