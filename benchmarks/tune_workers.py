@@ -32,7 +32,9 @@ def main(argv=None) -> int:
     ap.add_argument("--table-only", action="store_true", help="rewrite the table from --json")
     args = ap.parse_args(argv)
     if args.table_only:
-        write_section(Path(args.markdown), MARK, TITLE, table(json.loads(Path(args.json).read_text())))
+        write_section(
+            Path(args.markdown), MARK, TITLE, table(json.loads(Path(args.json).read_text()))
+        )
         return 0
     rows = []
     for n in map(int, args.workers.split(",")):

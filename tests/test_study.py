@@ -187,3 +187,13 @@ def test_the_study_report_in_a_real_browser(finished, tmp_path):
     assert check["errors"] == []
     claim = json.loads((finished / "out" / "study.json").read_text())["claims"][0]
     assert f'class="{claim["verdict"]}">{claim["verdict"]}<' in page.stdout
+
+
+def test_one_iteration_is_timed_at_the_stated_thread_count(tmp_path):
+    from genzoo.study import compute, runs, spec
+
+    path = tmp_path / "s.toml"
+    path.write_text(study_text())
+    r = runs.variant_recipe(spec.load(path), "vae")
+    seconds = compute.iteration_seconds(r, threads=1, iterations=3)
+    assert 0 < seconds < 5

@@ -136,6 +136,29 @@ def markdown(spec: StudyFile, res: dict) -> str:
                 f"| {c['claim']} | {c['test']} | {_num(c['diff'])}{ci} | {t} | {_num(c['p'], '.3g')} "
                 f"| {_num(c['p_holm'], '.3g')} | **{c['verdict']}** |"
             )
+    for m in ev.metrics:
+        steps = sorted({pt["step"] for pts in res["curves"].values() for pt in pts})
+        if len(steps) < 2:
+            break
+        lines += [
+            "",
+            f"`{m}` over training (mean over seeds; the variant's GFLOPs at each point in "
+            f"parentheses):",
+            "",
+            "| variant | " + " | ".join(str(k) for k in steps) + " |",
+            "|---|" + "---|" * len(steps),
+        ]
+        for v, pts in res["curves"].items():
+            at = {pt["step"]: pt for pt in pts}
+            cells = []
+            for k in steps:
+                pt = at.get(k)
+                if pt is None or not pt[m]["n"]:
+                    cells.append("—")
+                    continue
+                fl = f" ({pt['flops'] / 1e9:.3g})" if pt.get("flops") else ""
+                cells.append(f"{pt[m]['mean']:.4g}{fl}")
+            lines.append(f"| {v} | " + " | ".join(cells) + " |")
     if res.get("tuned"):
         lines += [
             "",
