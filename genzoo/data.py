@@ -29,11 +29,16 @@ class DataSource:
     test: Dataset | None = None
     description: str = ""
     validation: Dataset | None = None
+    # crops of one stationary texture: texture statistics against the crops apply (genzoo eval,
+    # RUN/texture.jsonl)
+    stationary: bool = False
 
     def held_out(self, split: str | None = None) -> tuple[Dataset, str]:
         """The split that measurements are taken on, and its name: ``split = "validation"``
-        or ``"test"`` asks for that one; by default the test split, or the training split
-        where there is none."""
+        ``"test"`` or ``"train"`` asks for that one; by default the test split, or the training
+        split where there is none."""
+        if split == "train":
+            return self.train, "train"
         if split == "validation":
             if self.validation is None or not len(self.validation):
                 raise GenzooError(

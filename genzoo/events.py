@@ -24,6 +24,7 @@ class RunInfo:
     models: Models
     sample_shape: tuple[int, ...]
     state: dict[str, Any] = field(default_factory=dict)  # sinks keep their own objects here
+    data: Any = None  # the run's genzoo.data.DataSource (a sink may measure against it)
 
 
 class Events:

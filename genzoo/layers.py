@@ -28,11 +28,16 @@ def conv_stack(
     last_act: nn.Module | None,
     dims: int = 2,
     hidden_bias: bool = True,
+    resize: str | None = None,
 ) -> nn.Sequential:
     """Layers from rows ``(out_channels, kernel, stride, padding, batch_norm[, output_padding])``;
     ``act`` after every row but the last, ``last_act`` (if any) after the last. ``dims`` is 2
     for images, 3 for video (kernel, stride and padding may then be per-axis tuples). A layer
-    has a bias unless batch norm follows it or (``hidden_bias = False``) it is not the last."""
+    has a bias unless batch norm follows it or (``hidden_bias = False``) it is not the last.
+    ``resize`` ("nearest" or "bilinear"), with ``transpose``: each row upsamples by its stride
+    with that interpolation and then convolves with a 3x3 kernel (same size), instead of a
+    transposed convolution, whose uneven kernel overlap paints checkerboards (Odena et al.,
+    2016, "Deconvolution and checkerboard artifacts")."""
     conv = {
         2: (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d),
         3: (nn.Conv3d, nn.ConvTranspose3d, nn.BatchNorm3d),
@@ -43,7 +48,11 @@ def conv_stack(
         out, k, s, p, bn = row[:5]
         last = i == len(spec) - 1
         bias = not bn and (hidden_bias or last)
-        if transpose:
+        if transpose and resize:
+            if s != 1:
+                layers.append(nn.Upsample(scale_factor=s, mode=resize))
+            layers.append(conv[0](c, out, 3, 1, 1, bias=bias))
+        elif transpose:
             op = row[5] if len(row) > 5 else 0
             layers.append(conv[1](c, out, k, s, p, output_padding=op, bias=bias))
         else:

@@ -196,3 +196,33 @@ def test_tuning_measures_on_the_validation_split_and_never_reads_the_test_split(
             evaluate_run(next((tmp_path / "out" / "tune" / "vae").iterdir()), n=4)
     finally:
         plugins.unregister_plugin(plugin)
+
+
+def test_a_sigterm_queues_the_running_cell_again_and_a_rerun_finishes(tmp_path):
+    path = tmp_path / "term.toml"
+    path.write_text(study_text(seeds=(0,), budget=SLOW_CELLS))
+    out = tmp_path / "out"
+    journal = tmp_path / "term.journal"
+    worker = spawn_worker(path, out, str(journal), tmp_path / "w.log")
+    deadline, study = time.time() + 120, None
+    while time.time() < deadline:
+        time.sleep(0.3)
+        if not journal.exists():
+            continue
+        try:
+            study = optuna.load_study(
+                storage=open_storage(f"journal:{journal}", heartbeat=1), study_name="term:cells"
+            )
+        except KeyError:
+            continue
+        if study.get_trials(states=(TrialState.RUNNING,)):
+            break
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=120) != 0
+    trials = study.get_trials()
+    (failed,) = [t for t in trials if t.state == TrialState.FAIL]  # told at once ...
+    (retry,) = [t for t in trials if t.system_attrs.get("failed_trial") == failed.number]
+    assert retry.state == TrialState.WAITING and retry.params == failed.params  # ... and queued
+    p = genzoo("study", path, "--out", out, "--storage", journal, "--quiet")
+    assert p.returncode == 0, p.stderr
+    assert "Not finished" not in (out / "table.md").read_text()

@@ -12,6 +12,7 @@ import torch
 
 from genzoo import assemble, metrics, plugins
 from genzoo.analysis.features import classifier_extractor, default_path
+from genzoo.analysis.texture import texture_report
 from genzoo.api import load
 from genzoo.assemble import resolve_device
 from genzoo.data import samples_of
@@ -103,6 +104,9 @@ def evaluate_run(
             "f_samples": float(batched(f, fake, batch, "energy on samples", prog).mean()),
             "f_noise": float(batched(f, noise, batch, "energy on noise", prog).mean()),
         }
+        report["texture"] = (  # one stationary texture: its statistics against the crops
+            texture_report(fake, x) if data.stationary and x.dim() == 4 else None
+        )
         fd_name = f"FD-{recipe.data.name}"
         report["feature_metrics"] = None
         path = Path(features) if features else default_path(recipe.data.name)
@@ -225,6 +229,20 @@ def print_report(report: dict, console) -> None:
     if rec:
         t.add_row(
             f"recovery error, {rec['occlusion']} (occluded pixels / range)", f"{rec['error']:.4f}"
+        )
+    tex = report.get("texture")
+    if tex:
+        t.add_row(
+            "texture: high-frequency share, samples / data",
+            f"{tex['high_frequency_share']:.4f} / {tex['high_frequency_share_data']:.4f}",
+        )
+        t.add_row(
+            "texture: Nyquist share, samples / data",
+            f"{tex['nyquist_share']:.5f} / {tex['nyquist_share_data']:.5f}",
+        )
+        t.add_row(
+            "texture: orientation / Gram distance to the data",
+            f"{tex['orientation_distance']:.4f} / {tex['gram_distance']:.4f}",
         )
     e = report["energy"]
     t.add_row(

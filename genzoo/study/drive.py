@@ -5,6 +5,7 @@ join the same storage (as workers started on other machines do), and the results
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -48,6 +49,9 @@ def drive(
                 f"the study tunes its variants and has no tuned recipe for "
                 f"{', '.join(missing)}: run 'genzoo tune {file}' first (it runs the cells too)"
             )
+    # SIGTERM (a scheduler's stop) unwinds like Ctrl-C: the running trial is told failed and
+    # queued again, local workers are stopped too (training stops after a checkpoint)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     with Board(spec, storage, show, console) as board:
         if workers > 1:
             spawn(file, folder, url, workers, heartbeat, tune, cells, board)

@@ -73,6 +73,14 @@ def measure(
     values = {**{k: fm.get(k) for k in SAMPLE_QUALITY}, **rep["energy"]}
     values["recon_mse"] = rep["recon_mse"] if trains_encoder(load_recipe(run_dir)) else None
     values["recovery"] = rep["recovery"]["error"] if rep["recovery"] else None
+    tex = rep.get("texture") or {}
+    if tex:
+        values["high_frequency_ratio"] = (
+            tex["high_frequency_share"] / tex["high_frequency_share_data"]
+        )
+        values["nyquist_ratio"] = tex["nyquist_share"] / tex["nyquist_share_data"]
+        values["orientation_distance"] = tex["orientation_distance"]
+        values["gram_distance"] = tex["gram_distance"]
     return {m: values.get(m) for m in ev.metrics}
 
 

@@ -62,6 +62,12 @@ METRICS: dict[str, bool | None] = {
     "coverage": False,
     "recon_mse": True,
     "recovery": True,
+    # one stationary texture (genzoo.analysis.texture): samples' share over the data's, and
+    # the distances of orientation histograms and of Gram statistics to the data
+    "high_frequency_ratio": None,
+    "nyquist_ratio": None,
+    "orientation_distance": True,
+    "gram_distance": True,
     "f_data": None,
     "f_samples": None,
     "f_noise": None,
@@ -89,7 +95,8 @@ class Budget:
 class Evaluation:
     metrics: list[str] = field(default_factory=lambda: ["recon_mse"])
     n: Annotated[int, Field(ge=2, le=10**7)] = 2000  # held-out images (and as many samples)
-    split: Literal["test", "validation"] = "test"  # of the final table (tuning: validation)
+    # of the final table (tuning: validation); "train" for crops of one texture image
+    split: Literal["test", "validation", "train"] = "test"
     every: Annotated[int, Field(ge=0, le=10**9)] = 0  # curve points; 0: at the end only
     validation: Annotated[float, Field(ge=0, lt=1)] = 0.1  # data.validation of every run
     seed: Annotated[int, Field(ge=0, lt=2**32)] = 0  # the evaluation's draws, fixed for all

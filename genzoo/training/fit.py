@@ -110,7 +110,9 @@ class Trainer:
         self.group.barrier()
         pm = (self.registry or plugins.registry()).pm
         events = self.events = Events(
-            pm, RunInfo(r, run_dir, self.models, tuple(self.data.sample_shape)), main
+            pm,
+            RunInfo(r, run_dir, self.models, tuple(self.data.sample_shape), data=self.data),
+            main,
         )
         console = console if main else None
         if resume:

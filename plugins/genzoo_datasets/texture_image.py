@@ -89,4 +89,5 @@ def texture_image(
         RandomCrops(x, size, n_crops),
         (x.shape[0], size, size),
         description=f"{size}x{size} crops of {label} ({h}x{w})",
+        stationary=True,
     )

@@ -7,12 +7,14 @@ convolutions and LReLU(0.2). The energy model has three convolutions: 7x7 stride
 filters, 7x7 stride 2 with 70, 5x5 stride 1 with 30; f(x) sums its last feature maps over
 channels and positions, so f is defined for any image size (a FRAME-style energy).
 The latent's spatial size is the image size / 32, so any multiple of 32 works (64x64 crops give
-a 2x2x5 latent).
+a 2x2x5 latent). ``upsample = "transposed"`` is the paper's generator; ``"nearest"`` or
+``"bilinear"`` replaces each transposed convolution by that resize and a 3x3 convolution (no
+checkerboard).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 from torch import nn
@@ -29,6 +31,7 @@ def build_texture(
     sample_shape: tuple[int, ...],
     width: Annotated[float, Field(gt=0, le=64)] = 1.0,
     latent_channels: Annotated[int, Field(ge=1, le=4096)] = 5,
+    upsample: Literal["transposed", "nearest", "bilinear"] = "transposed",
 ) -> Models:
     """Texture generator/inference/energy nets; ``width`` scales every hidden layer."""
     if len(sample_shape) != 3 or sample_shape[1] % 32 or sample_shape[2] % 32:
@@ -46,6 +49,7 @@ def build_texture(
         transpose=True,
         act=nn.ReLU(True),
         last_act=nn.Tanh(),
+        resize=None if upsample == "transposed" else upsample,
     )
     enc = conv_stack(
         [(scaled(n, width), 4, 2, 1, False) for n in ENCODER]
