@@ -55,13 +55,15 @@ class Model:
         #: how the generator's batch norm draws: "running" statistics or each batch's own
         #: ("batch", in batches of the training batch size); the recipe's model.sample_norm
         self.norm = recipe.model.sample_norm
-        for net in (models.generator, models.encoder, models.energy):
+        extras = [m for _, m in models.extras.values()]
+        sampler = [models.sampler] if models.sampler is not None else []
+        for net in (models.generator, models.encoder, models.energy, *extras, *sampler):
             net.to(self.device).eval()
 
     # --- what it is -------------------------------------------------------------------------
     @property
     def latent_shape(self) -> tuple[int, ...]:
-        return tuple(self.models.generator.latent_shape)
+        return tuple(self.models.drawing.latent_shape)
 
     def __repr__(self) -> str:
         return (
@@ -121,11 +123,10 @@ class Model:
 
     @boundary
     def decode(self, z) -> torch.Tensor:
-        """``g(z)``: latents to samples (the generator's batch norm in ``self.norm`` mode)."""
+        """``g(z)``: latents to samples (the generator's batch norm in ``self.norm`` mode), or
+        the objective's own sampler where it has one (an energy model's Langevin chains)."""
         z = self.check_latents(z)
-        return sampling.generate(
-            self.models.generator, z, self.norm, self.sample_batch, self.device
-        )
+        return sampling.generate(self.models.drawing, z, self.norm, self.sample_batch, self.device)
 
     @boundary
     def sample(self, n: int, seed: int | None = None) -> torch.Tensor:

@@ -114,6 +114,7 @@ def build_models(recipe: Recipe, sample_shape: tuple[int, ...], registry=None) -
         init_weights(net, recipe.model.init_std, recipe.model.bias_init)
     models.encoder.posterior_head = recipe.model.posterior
     models.encoder.posterior_clamp = recipe.model.posterior_clamp
+    models.sample_shape = tuple(sample_shape)
     models.set_step(0)
     return models
 
@@ -125,13 +126,20 @@ def build_objective(recipe: Recipe, registry=None) -> objective_mod.Composition:
 
 def attach_networks(models: Models, objective: objective_mod.Objective, recipe: Recipe) -> None:
     """Build the networks the objective adds (``Objective.networks``), initialise them like the
-    architecture's and keep them in ``models.extras``."""
+    architecture's and keep them in ``models.extras``; then the objective's sampler, if it has
+    one (``Objective.sampler``), as ``models.sampler``."""
     extras = objective.networks(models)
     for _, net in extras.values():
         init_weights(net, recipe.model.init_std, recipe.model.bias_init)
     models.extras = dict(extras)
     if models.stage is not None:
         models.set_step(0)
+    models.sampler = objective.sampler(models)
+    if models.sampler is not None and not isinstance(models.sampler, Generator):
+        raise GenzooError(
+            f"objective {recipe.objective!r} returned a {type(models.sampler).__name__} as its "
+            f"sampler, not a genzoo.interfaces.Generator"
+        )
 
 
 def one_process_only(recipe: Recipe, registry=None) -> bool:

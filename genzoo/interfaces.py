@@ -21,6 +21,14 @@ def _sum_per_example(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).sum(1)
 
 
+def device_of(module: nn.Module) -> torch.device:
+    """Where a module computes: its first parameter's or buffer's device (a sampler without
+    weights of its own keeps an empty buffer to follow ``.to``), else the CPU."""
+    for t in (*module.parameters(), *module.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
 @dataclass
 class Posterior:
     """A diagonal Gaussian ``q_phi(z|x) = N(mean, diag(exp(log_std))^2)``.
@@ -66,7 +74,7 @@ class Generator(nn.Module, ABC):
     ) -> torch.Tensor:
         """Draw ``z ~ N(0, I)`` of shape ``(n, *latent_shape)``."""
         if device is None:
-            device = next(self.parameters()).device
+            device = device_of(self)
         return torch.randn((n, *self.latent_shape), generator=generator, device=device)
 
     @abstractmethod
@@ -142,7 +150,8 @@ class Growing(ABC):
 @dataclass
 class Models:
     """The three players an architecture plugin builds, for growing networks their schedule,
-    and the networks objectives add to a player (``extras``: name -> ``(player, module)``)."""
+    the networks objectives add to a player (``extras``: name -> ``(player, module)``) and the
+    objective's own sampler, where samples are not ``g_theta(z)`` (``Objective.sampler``)."""
 
     generator: Generator
     encoder: Encoder
@@ -150,6 +159,14 @@ class Models:
     growth: GrowthSchedule | None = None
     stage: Stage | None = field(default=None, repr=False)
     extras: dict[str, tuple[str, nn.Module]] = field(default_factory=dict, repr=False)
+    sampler: Generator | None = field(default=None, repr=False)
+    #: the data's sample shape (set by genzoo.assemble.build_models)
+    sample_shape: tuple[int, ...] | None = field(default=None, repr=False)
+
+    @property
+    def drawing(self) -> Generator:
+        """What samples are drawn from: the objective's sampler, else the generator."""
+        return self.sampler if self.sampler is not None else self.generator
 
     def players(self) -> dict[str, nn.Module]:
         """The three networks keyed by the paper's parameter names."""

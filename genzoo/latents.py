@@ -22,4 +22,4 @@ def interpolation_latents(
 def fixed_noise(recipe, models, n: int) -> torch.Tensor:
     """The latents of a run's sample grids (their first rows) and stage measurements."""
     g = torch.Generator().manual_seed(recipe.seed + 12345)
-    return torch.randn((n, *models.generator.latent_shape), generator=g)
+    return torch.randn((n, *models.drawing.latent_shape), generator=g)

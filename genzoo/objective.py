@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from genzoo.errors import GenzooError
-from genzoo.interfaces import Models, Posterior
+from genzoo.interfaces import Generator, Models, Posterior
 from genzoo.per_example import PerExample
 from genzoo.sampling import running_stats_frozen
 
@@ -236,6 +236,17 @@ class Objective:
         """Whether ``player`` steps in ``iteration`` (0-based)."""
         return iteration % max(1, int(self.every.get(player, 1))) == 0
 
+    def sampler(self, models: Models) -> Generator | None:
+        """The generator samples are drawn from when it is not the architecture's ``g_theta``:
+        an energy model trained by MCMC alone draws by Langevin from noise, a latent-space
+        energy prior by Langevin in latent space before ``g``. Grids, ``genzoo sample``,
+        ``genzoo eval`` and the studies all draw from it. None: ``g_theta`` itself."""
+        return None
+
+    def trains(self, player: str) -> bool:
+        """Whether the objective has loss terms for ``player`` (overrides its method)."""
+        return getattr(type(self), player) is not getattr(Objective, player)
+
 
 @dataclass(frozen=True)
 class Part:
@@ -289,6 +300,13 @@ class Composition(Objective):
                     )
                 out[name] = t
         return out
+
+    def sampler(self, models: Models) -> Generator | None:
+        """The first part's own sampler, if one has one."""
+        return next((s for p in self.parts if (s := p.objective.sampler(models)) is not None), None)
+
+    def trains(self, player: str) -> bool:
+        return any(p.objective.trains(player) for p in self.parts)
 
     def reconstruct(self, d: Draws) -> torch.Tensor:
         """The first part's own reconstruction if one overrides it, else the default."""

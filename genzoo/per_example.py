@@ -1,7 +1,9 @@
 """Tensors with one row per training example, kept from iteration to iteration: the current
 fill of the hidden pixels of incomplete images (section 4.4) and objectives' own, such as
 alternating back-propagation's latent vectors. The trainer checkpoints them with the networks,
-so a resumed run continues from the same rows."""
+so a resumed run continues from the same rows. A tensor with fewer rows than there are examples
+is shared among them: example ``i`` uses row ``i mod rows`` (a replay buffer smaller than the
+data set)."""
 
 from __future__ import annotations
 
@@ -29,11 +31,11 @@ class PerExample:
 
     def rows(self, name: str, index: torch.Tensor) -> torch.Tensor:
         t = self.tensors[name]
-        return t[index.to(t.device)]
+        return t[index.to(t.device) % len(t)]
 
     def set_rows(self, name: str, index: torch.Tensor, values: torch.Tensor) -> None:
         t = self.tensors[name]
-        t[index.to(t.device)] = values.detach().to(t.device, t.dtype)
+        t[index.to(t.device) % len(t)] = values.detach().to(t.device, t.dtype)
 
     def to(self, device) -> PerExample:
         self.tensors = {k: v.to(device) for k, v in self.tensors.items()}

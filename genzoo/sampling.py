@@ -15,6 +15,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from genzoo.interfaces import device_of
+
 NORMS = ("running", "batch")
 
 
@@ -47,7 +49,7 @@ def generate(
     """``fn(z)`` (by default ``generator(z)``) in batches of ``batch`` without gradients, in
     ``norm``'s mode, gathered on the CPU. In ``"batch"`` mode ``batch`` is the size whose
     statistics each sample is normalised with (use the training batch size)."""
-    device = device if device is not None else next(generator.parameters()).device
+    device = device if device is not None else device_of(generator)
     fn = fn or generator
     out = []
     with torch.no_grad(), norm_mode(generator, norm):

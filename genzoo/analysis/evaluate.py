@@ -94,8 +94,10 @@ def evaluate_run(
                 ext, real, fake_images, batch, k, pr_max, seed=seed, progress=prog
             )
 
-        x_hat = model.reconstruct(x)
-        report["recon_mse"] = float(metrics.mse_unit_range(x, x_hat).mean())
+        report["recon_mse"] = None  # an objective without an inference model reconstructs nothing
+        if assemble.build_objective(recipe).trains("phi"):
+            x_hat = model.reconstruct(x)
+            report["recon_mse"] = float(metrics.mse_unit_range(x, x_hat).mean())
         fake = model.sample(len(x), seed + 1)
         f = lambda b: models.energy(b.to(dev)).cpu()  # noqa: E731
         noise = torch.rand(x.shape, generator=torch.Generator().manual_seed(seed + 2)) * 2 - 1
@@ -198,6 +200,13 @@ def recovery(recipe, fill: torch.Tensor, picture: Path | None = None, shown: int
     return out
 
 
+def recon_text(report: dict) -> str:
+    """The test reconstruction error as a table shows it, or why it does not apply."""
+    if report.get("recon_mse") is None:
+        return f"does not apply: objective {report['objective']!r} trains no inference model"
+    return f"{report['recon_mse']:.5f}"
+
+
 def print_report(report: dict, console) -> None:
     from rich.table import Table
 
@@ -207,7 +216,7 @@ def print_report(report: dict, console) -> None:
     )
     t.add_column("metric")
     t.add_column("value", justify="right")
-    t.add_row("test reconstruction MSE (per pixel, [0, 1] scale)", f"{report['recon_mse']:.5f}")
+    t.add_row("test reconstruction MSE (per pixel, [0, 1] scale)", recon_text(report))
     for block, what in (
         (report.get("feature_metrics"), "classifier"),
         (report.get("inception"), "Inception-v3"),

@@ -22,11 +22,11 @@ def starting_points(run_dir: Path, n: int, start: str, seed: int, device):
     recipe, models, _ = load_trained(run_dir, device)
     g = torch.Generator().manual_seed(seed)
     if start == "samples":
-        z = torch.randn((n, *models.generator.latent_shape), generator=g).to(device)
+        z = torch.randn((n, *models.drawing.latent_shape), generator=g).to(device)
         with torch.no_grad():
             return (
                 models,
-                torch.cat([models.generator(z[i : i + 256]) for i in range(0, n, 256)]),
+                torch.cat([models.drawing(z[i : i + 256]) for i in range(0, n, 256)]),
                 None,
             )
     x, labels, _ = assemble.build_data(recipe).draw_held_out(n, seed)

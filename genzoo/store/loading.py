@@ -66,6 +66,8 @@ def load_trained(
             f"'{run_dir / rundir.RECIPE}'"
         )
     models = assemble.build_models(recipe, tuple(ckpt.meta["sample_shape"]), registry)
+    # the objective's own networks and sampler (a latent prior's energy draws the samples)
+    assemble.attach_networks(models, assemble.build_objective(recipe, registry), recipe)
     averaged = {
         k.removeprefix("module."): v
         for k, v in ckpt.module_state(ckpts.EMA).items()
@@ -77,5 +79,11 @@ def load_trained(
         )
         load_weights(module, state, ckpt.path, f"{player} network", "use the run's own recipe")
         module.to(device).eval()
+    for name, (_, module) in models.extras.items():
+        state = ckpt.module_state(f"extra.{name}")
+        load_weights(module, state, ckpt.path, f"network '{name}'", "use the run's own recipe")
+        module.to(device).eval()
+    if models.sampler is not None:
+        models.sampler.to(device).eval()
     models.set_step(max(ckpt.step - 1, 0))  # growing nets: the stage of the last step trained
     return recipe, models, ckpt

@@ -98,6 +98,13 @@ def _write_model(model, folder: Path, run_dir: Path | None) -> None:
         for net in NETWORKS
         for k, v in getattr(model.models, net).state_dict().items()
     }
+    tensors.update(  # the objective's own networks (a latent energy prior draws the samples)
+        {
+            f"extra.{name}.{k}": v.detach().cpu().contiguous().clone()
+            for name, (_, module) in model.models.extras.items()
+            for k, v in module.state_dict().items()
+        }
+    )
     blob = st_save(tensors, metadata={"format": "pt"})
     atomic_write(folder / WEIGHTS, blob)
     objectives = r.objective if isinstance(r.objective, list) else [r.objective]
@@ -172,7 +179,12 @@ def model_card(config: dict, report: dict | None, pictures: list[str]) -> str:
             "",
             "| metric | value |",
             "|---|---|",
-            f"| test reconstruction MSE ([0, 1] scale) | {report['recon_mse']:.5f} |",
+            "| test reconstruction MSE ([0, 1] scale) | "
+            + (
+                "does not apply (no inference model) |"
+                if report.get("recon_mse") is None
+                else f"{report['recon_mse']:.5f} |"
+            ),
         ]
         for key in ("feature_metrics", "inception"):
             block = report.get(key)
@@ -237,7 +249,7 @@ def check_config(config, path: Path) -> None:
 def read_model_folder(folder: Path):
     """``(recipe, models, sample_shape, step)`` of an exported folder, the networks built and
     loaded (on the CPU)."""
-    from genzoo.assemble import build_models
+    from genzoo.assemble import attach_networks, build_models, build_objective
 
     folder = Path(folder)
     config = read_json(folder / CONFIG)
@@ -257,6 +269,7 @@ def read_model_folder(folder: Path):
         )
     r = recipe_mod.load(folder / RECIPE)
     models = build_models(r, tuple(config["sample_shape"]))
+    attach_networks(models, build_objective(r), r)  # its networks and sampler, if it has them
     try:
         blob = (folder / WEIGHTS).read_bytes()
         want = config.get("weights_sha256")
@@ -279,6 +292,15 @@ def read_model_folder(folder: Path):
             {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)},
             folder / WEIGHTS,
             f"{net} network",
+            "export the model again",
+        )
+    for name, (_, module) in models.extras.items():
+        prefix = f"extra.{name}."
+        load_weights(
+            module,
+            {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)},
+            folder / WEIGHTS,
+            f"network '{name}'",
             "export the model again",
         )
     models.set_step(max(int(config["step"]) - 1, 0))

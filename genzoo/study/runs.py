@@ -10,9 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from genzoo import assemble, toml_text
 from genzoo import recipe as recipe_mod
-from genzoo.objective import Objective
+from genzoo import toml_text
 from genzoo.recipe import Recipe
 from genzoo.store import checkpoint, rundir
 from genzoo.store.files import atomic_write
@@ -53,14 +52,6 @@ def with_steps(recipe: Recipe, steps: int) -> Recipe:
     return recipe_mod.from_dict(raw, recipe.path)
 
 
-def trains_encoder(recipe: Recipe) -> bool:
-    """Whether the recipe's objective trains the inference model (reconstructions mean
-    something)."""
-    return any(
-        type(p.objective).phi is not Objective.phi for p in assemble.build_objective(recipe).parts
-    )
-
-
 def measure(
     run_dir: Path, spec: StudyFile, split: str, features: Path | None, device: str = "cpu"
 ) -> dict[str, float | None]:
@@ -71,7 +62,7 @@ def measure(
     rep = evaluate_run(run_dir, n=ev.n, features=features, seed=ev.seed, split=split, device=device)
     fm = rep["feature_metrics"] or {}
     values = {**{k: fm.get(k) for k in SAMPLE_QUALITY}, **rep["energy"]}
-    values["recon_mse"] = rep["recon_mse"] if trains_encoder(load_recipe(run_dir)) else None
+    values["recon_mse"] = rep["recon_mse"]  # None where the objective has no inference model
     values["recovery"] = rep["recovery"]["error"] if rep["recovery"] else None
     tex = rep.get("texture") or {}
     if tex:

@@ -238,7 +238,7 @@ class Outputs:
         if self.stages is not None:
             self.stages.after_step(s)
         if final and r.log.interpolation and self.main:
-            z = interpolation_latents(t.models.generator.latent_shape, 8, 10, r.seed)
+            z = interpolation_latents(t.models.drawing.latent_shape, 8, 10, r.seed)
             t.events.samples(step=s, name="interpolation", images=t.team.sample(z), real=None)
 
 

@@ -54,6 +54,8 @@ class Team:
         )
         for module in self.networks.values():
             module.to(device, memory_format=self.memory_format).train()
+        if self.models.sampler is not None:
+            self.models.sampler.to(device)
         # a copy of the plain module, made before compiling
         self.ema = (
             GeneratorEMA(self.models.generator, recipe.train.generator_ema)
@@ -127,7 +129,10 @@ class Team:
     def sampling_generator(self) -> torch.nn.Module:
         """The generator that grids and measurements draw from: with ``train.generator_ema``
         the moving average, at the live generator's stage, with batch-norm statistics of its
-        own weights (``GeneratorEMA.refresh_norm``); else the generator itself."""
+        own weights (``GeneratorEMA.refresh_norm``); the objective's sampler where it has one
+        (``Objective.sampler``); else the generator itself."""
+        if self.models.sampler is not None:
+            return self.models.sampler
         if self.ema is None:
             return self.models.generator
         if self.models.stage is not None:

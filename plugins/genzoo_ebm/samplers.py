@@ -1,0 +1,100 @@
+"""The samplers of MCMC-trained energy models, as generators: every place genzoo draws samples
+(grids, ``genzoo sample``, ``genzoo eval``, studies) calls them as it calls ``g(z)``."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from genzoo.interfaces import Energy, Generator
+from genzoo.langevin import chain, langevin
+
+#: the seed of a sampler's chain noise: samples depend on the latent alone, as g(z) does, and
+#: drawing them leaves the global random state (which training checkpoints) alone
+CHAIN_SEED = 20190101
+
+
+def chain_noise(z: torch.Tensor) -> torch.Generator:
+    return torch.Generator(device=z.device).manual_seed(CHAIN_SEED)
+
+
+def uniform_start(z: torch.Tensor) -> torch.Tensor:
+    """``z ~ N(0, I)`` mapped to ``U[-1, 1]`` entry by entry (``2 Phi(z) - 1 = erf(z / sqrt
+    2)``): the chains' uniform starting noise, fixed by the latent like a generator's sample."""
+    return torch.erf(z / math.sqrt(2.0))
+
+
+class Borrowed:
+    """A network a sampler calls but does not own: its weights stay its player's (not in the
+    sampler's state dict, not moved or switched to eval mode by it)."""
+
+    def __init__(self, module: nn.Module):
+        self.module = module
+
+    def __call__(self, *args):
+        return self.module(*args)
+
+
+class ChainsFromNoise(Generator):
+    """Samples of an energy model alone: ``steps`` updates of :func:`genzoo.langevin.chain` on
+    ``f`` from uniform noise, kept in [-1, 1]. The latent is the starting noise's seed, of the
+    data's shape (:func:`uniform_start`)."""
+
+    def __init__(
+        self,
+        energy: Energy,
+        sample_shape: tuple[int, ...],
+        steps: int,
+        gradient_step: float,
+        noise_std: float,
+        gradient_clip: float = 0.0,
+    ):
+        super().__init__()
+        self.latent_shape = tuple(sample_shape)
+        self.energy = Borrowed(energy)
+        self.steps, self.gradient_step, self.noise_std = steps, gradient_step, noise_std
+        self.gradient_clip = gradient_clip
+        self.register_buffer("where", torch.zeros(0), persistent=False)  # follows .to(device)
+
+    def run(self, x0: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The chains from ``x0`` (images in [-1, 1]), their noise from ``generator`` (by
+        default the global random state, as training draws it)."""
+        return chain(
+            self.energy,
+            x0,
+            self.steps,
+            self.gradient_step,
+            self.noise_std,
+            bounds=(-1.0, 1.0),
+            gradient_clip=self.gradient_clip,
+            generator=generator,
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.run(uniform_start(z), chain_noise(z))
+
+
+class PriorThenGenerator(Generator):
+    """Samples of a generator with a latent energy prior ``p_a(z) ∝ exp(f_a(z)) N(0, I)``:
+    ``steps`` Langevin steps of size ``step_size`` on the prior from ``z ~ N(0, I)``, then
+    ``g``."""
+
+    def __init__(self, generator: Generator, prior: nn.Module, steps: int, step_size: float):
+        super().__init__()
+        self.latent_shape = tuple(generator.latent_shape)
+        self.generator, self.prior = Borrowed(generator), Borrowed(prior)
+        self.steps, self.step_size = steps, step_size
+        self.register_buffer("where", torch.zeros(0), persistent=False)
+
+    def prior_draws(
+        self, z0: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """The prior's Langevin chains from ``z0``, their noise from ``generator``."""
+        return langevin(
+            self.prior, z0, self.steps, self.step_size, reference_sigma=1.0, generator=generator
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(self.prior_draws(z, chain_noise(z)))
