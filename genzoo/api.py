@@ -56,7 +56,7 @@ class Model:
         #: ("batch", in batches of the training batch size); the recipe's model.sample_norm
         self.norm = recipe.model.sample_norm
         extras = [m for _, m in models.extras.values()]
-        sampler = [models.sampler] if models.sampler is not None else []
+        sampler = [m for m in (models.sampler, models.reconstructor) if m is not None]
         for net in (models.generator, models.encoder, models.energy, *extras, *sampler):
             net.to(self.device).eval()
 
@@ -150,6 +150,10 @@ class Model:
         """``g(mean of q(z|x))``: what ``genzoo eval``'s test MSE compares with ``x``."""
         x = self.check_images(x)
         g, e = self.models.generator, self.models.encoder
+        if self.models.reconstructor is not None:  # the objective's own (posterior chains)
+            return sampling.generate(
+                g, x, self.norm, self.sample_batch, self.device, fn=self.models.reconstructor
+            )
         return sampling.generate(
             g, x, self.norm, self.sample_batch, self.device, fn=lambda b: g(e(b).mean)
         )

@@ -135,6 +135,7 @@ def attach_networks(models: Models, objective: objective_mod.Objective, recipe: 
     if models.stage is not None:
         models.set_step(0)
     models.sampler = objective.sampler(models)
+    models.reconstructor = objective.reconstructor(models)
     if models.sampler is not None and not isinstance(models.sampler, Generator):
         raise GenzooError(
             f"objective {recipe.objective!r} returned a {type(models.sampler).__name__} as its "

@@ -160,6 +160,8 @@ class Models:
     stage: Stage | None = field(default=None, repr=False)
     extras: dict[str, tuple[str, nn.Module]] = field(default_factory=dict, repr=False)
     sampler: Generator | None = field(default=None, repr=False)
+    #: the objective's own way from images to reconstructions (``Objective.reconstructor``)
+    reconstructor: nn.Module | None = field(default=None, repr=False)
     #: the data's sample shape (set by genzoo.assemble.build_models)
     sample_shape: tuple[int, ...] | None = field(default=None, repr=False)
 

@@ -243,6 +243,12 @@ class Objective:
         ``genzoo eval`` and the studies all draw from it. None: ``g_theta`` itself."""
         return None
 
+    def reconstructor(self, models: Models) -> nn.Module | None:
+        """How a trained model reconstructs images when not by ``g(mean of q(z|x))``: a module
+        from images to their reconstructions (the latent energy prior's posterior Langevin
+        chains followed by ``g``). None: by the inference model, where one is trained."""
+        return None
+
     def trains(self, player: str) -> bool:
         """Whether the objective has loss terms for ``player`` (overrides its method)."""
         return getattr(type(self), player) is not getattr(Objective, player)
@@ -304,6 +310,11 @@ class Composition(Objective):
     def sampler(self, models: Models) -> Generator | None:
         """The first part's own sampler, if one has one."""
         return next((s for p in self.parts if (s := p.objective.sampler(models)) is not None), None)
+
+    def reconstructor(self, models: Models) -> nn.Module | None:
+        return next(
+            (r for p in self.parts if (r := p.objective.reconstructor(models)) is not None), None
+        )
 
     def trains(self, player: str) -> bool:
         return any(p.objective.trains(player) for p in self.parts)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 from conftest import params_of, ring_centres, toy_recipe
-from genzoo_ebm.samplers import PriorThenGenerator, uniform_start
+from genzoo_ebm.samplers import CHAIN_SEED, PriorThenGenerator, uniform_start
 
 from genzoo.langevin import chain, langevin
 from genzoo.training import Trainer
@@ -195,8 +195,15 @@ def test_an_mcmc_trained_energy_rises_on_the_ring_above_noise(toy_plugin, object
 def test_the_latent_prior_generator_learns_the_ring(toy_plugin):
     r = toy_recipe(
         objective="latent_ebm",
-        objectives={"latent_ebm": {"hidden": 32, "prior_steps": 20, "posterior_steps": 10}},
-        model={"hidden": 64, "s": 0.1},
+        objectives={
+            "latent_ebm": {
+                "hidden": 32,
+                "prior_steps": 20,
+                "posterior_steps": 10,
+                "likelihood_sigma": 0.1,
+            }
+        },
+        model={"hidden": 64},
         data={"n": 2048},
         train={
             "steps": 600,
@@ -266,6 +273,48 @@ def test_the_latent_prior_is_exported_with_the_generator(toy_plugin, tmp_path):
     x = model.sample(32, seed=1)
     back = genzoo.load(model.save(tmp_path / "exported"))
     assert torch.equal(back.sample(32, seed=1), x)
+    # reconstructions are g of the posterior chains, not of the untrained encoder's means
+    data = back.check_images(torch.rand(32, 2) * 0.2 - 0.1)
+    recon = back.reconstruct(data)
+    assert torch.equal(recon, model.reconstruct(data))
+    with torch.no_grad():
+        by_encoder = model.models.generator(model.models.encoder(data).mean)
+        noise = torch.Generator().manual_seed(CHAIN_SEED)  # the start, then the chains' noise
+        z = torch.randn(32, 2, generator=noise)
+        chains = model.models.reconstructor.posterior_draws(data, z, noise)
+        by_chains = model.models.generator(chains)
+    assert not torch.allclose(recon, by_encoder)
+    assert torch.allclose(recon, by_chains, atol=1e-6)
     prior = dict(back.models.extras)["latent_ebm.prior"][1]
     trained = dict(model.models.extras)["latent_ebm.prior"][1]
     assert all(torch.equal(a, b) for a, b in zip(prior.parameters(), trained.parameters()))
+
+
+# --- what a sample costs ------------------------------------------------------------------------
+def test_flops_are_torchs_count_and_a_chain_costs_k_times_one_step(toy_plugin):
+    import copy
+
+    from genzoo_ebm.samplers import ChainsFromNoise
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from genzoo.flops import CountFlops
+
+    t = Trainer(toy_recipe())
+    _, batches = t.batches()
+    batch = next(batches)
+    twin = copy.deepcopy(t)
+    with FlopCounterMode(display=False) as theirs:
+        t.step_on(batch)
+    with CountFlops() as ours:
+        twin.step_on(batch)
+    assert ours.total == theirs.get_total_flops() > 0
+    # a linear energy f(x) = w.x + b on 2-D points: per example and step, the forward's
+    # matmul (2 * 2 flops) and the backward's gradient to x (2 * 2); nothing else is counted
+    f = torch.nn.Linear(2, 1)
+    energy = lambda x: f(x).squeeze(1)
+    costs = {}
+    for k in (5, 10):
+        with CountFlops() as c:
+            ChainsFromNoise(energy, (2,), k, 0.1, 0.01)(torch.randn(8, 2))
+        costs[k] = c.total
+    assert costs[10] - costs[5] == 5 * 8 * (4 + 4)

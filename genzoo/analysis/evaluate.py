@@ -95,7 +95,7 @@ def evaluate_run(
             )
 
         report["recon_mse"] = None  # an objective without an inference model reconstructs nothing
-        if assemble.build_objective(recipe).trains("phi"):
+        if assemble.build_objective(recipe).trains("phi") or models.reconstructor is not None:
             x_hat = model.reconstruct(x)
             report["recon_mse"] = float(metrics.mse_unit_range(x, x_hat).mean())
         fake = model.sample(len(x), seed + 1)
@@ -106,6 +106,7 @@ def evaluate_run(
             "f_samples": float(batched(f, fake, batch, "energy on samples", prog).mean()),
             "f_noise": float(batched(f, noise, batch, "energy on noise", prog).mean()),
         }
+        report["sampling"] = sample_cost(model)
         report["texture"] = (  # one stationary texture: its statistics against the crops
             texture_report(fake, x) if data.stationary and x.dim() == 4 else None
         )
@@ -200,10 +201,28 @@ def recovery(recipe, fill: torch.Tensor, picture: Path | None = None, shown: int
     return out
 
 
+def sample_cost(model, n: int = 16) -> dict:
+    """What one sample costs at inference, in floating-point operations (torch's flop_counter
+    formulas, machine independent, the backward passes of Langevin chains included) and in
+    seconds on this machine (as busy as it is): one generator pass, or K Langevin steps."""
+    from genzoo.flops import CountFlops
+
+    model.sample(2, seed=0)  # warm
+    t0 = time.perf_counter()
+    model.sample(n, seed=0)
+    seconds = time.perf_counter() - t0
+    with CountFlops() as counter:
+        model.sample(n, seed=0)
+    return {"gflops_per_sample": counter.total / n / 1e9, "seconds_per_sample": seconds / n}
+
+
 def recon_text(report: dict) -> str:
     """The test reconstruction error as a table shows it, or why it does not apply."""
     if report.get("recon_mse") is None:
-        return f"does not apply: objective {report['objective']!r} trains no inference model"
+        return (
+            f"does not apply: objective {report['objective']!r} trains no inference model "
+            f"and has no reconstruction of its own"
+        )
     return f"{report['recon_mse']:.5f}"
 
 
@@ -217,6 +236,12 @@ def print_report(report: dict, console) -> None:
     t.add_column("metric")
     t.add_column("value", justify="right")
     t.add_row("test reconstruction MSE (per pixel, [0, 1] scale)", recon_text(report))
+    cost = report.get("sampling")
+    if cost:
+        t.add_row(
+            "cost of one sample (GFLOPs, seconds)",
+            f"{cost['gflops_per_sample']:.4g}, {cost['seconds_per_sample']:.3g}",
+        )
     for block, what in (
         (report.get("feature_metrics"), "classifier"),
         (report.get("inception"), "Inception-v3"),

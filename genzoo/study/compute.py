@@ -1,5 +1,5 @@
 """Matched compute: what one iteration of a recipe costs, in floating-point operations counted
-by ``torch.utils.flop_counter.FlopCounterMode`` (machine independent) or in seconds at a
+with the formulas of ``torch.utils.flop_counter`` (genzoo.flops; machine independent) or in seconds at a
 stated thread count (this machine's), and the iteration count each variant gets from a
 budget."""
 
@@ -13,11 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from torch.utils.flop_counter import FlopCounterMode
-
 from genzoo import recipe as recipe_mod
 from genzoo import toml_text
 from genzoo.errors import GenzooError
+from genzoo.flops import CountFlops
 from genzoo.recipe import Recipe
 from genzoo.study.spec import Budget
 
@@ -34,9 +33,9 @@ def iteration_flops(recipe: Recipe) -> int:
     trainer = _trainer(recipe)
     _, batches = trainer.batches()
     trainer.step_on(next(batches))
-    with FlopCounterMode(display=False) as counter:
+    with CountFlops() as counter:
         trainer.step_on(next(batches))
-    return int(counter.get_total_flops())
+    return counter.total
 
 
 def iteration_seconds(recipe: Recipe, threads: int, iterations: int = 8) -> float:

@@ -64,6 +64,7 @@ def measure(
     values = {**{k: fm.get(k) for k in SAMPLE_QUALITY}, **rep["energy"]}
     values["recon_mse"] = rep["recon_mse"]  # None where the objective has no inference model
     values["recovery"] = rep["recovery"]["error"] if rep["recovery"] else None
+    values["sample_gflops"] = rep["sampling"]["gflops_per_sample"]
     tex = rep.get("texture") or {}
     if tex:
         values["high_frequency_ratio"] = (

@@ -68,6 +68,8 @@ METRICS: dict[str, bool | None] = {
     "nyquist_ratio": None,
     "orientation_distance": True,
     "gram_distance": True,
+    # what one sample costs at inference (genzoo eval's "sampling"): GFLOPs, machine independent
+    "sample_gflops": True,
     "f_data": None,
     "f_samples": None,
     "f_noise": None,

@@ -11,9 +11,8 @@ from pydantic import Field
 from torch import nn
 
 from genzoo.interfaces import Energy, Models
-from genzoo.langevin import langevin
 from genzoo.objective import Draws, Objective, Terms, per_example_sq_error
-from genzoo_ebm.samplers import PriorThenGenerator
+from genzoo_ebm.samplers import PosteriorThenGenerator, PriorThenGenerator
 
 
 class LatentEnergy(Energy):
@@ -43,11 +42,13 @@ class LatentEBM(Objective):
     Each iteration runs two short-run Langevin chains from ``z ~ N(0, I)`` (none is kept):
     ``prior_steps`` steps of size ``prior_step_size`` on the prior (``z-``), and
     ``posterior_steps`` of ``posterior_step_size`` on the posterior ``log p(z|x) = -|x -
-    g(z)|^2 / (2 s^2) + f_a(z) - |z|^2 / 2 + const`` (``z+``). theta minimises ``|x -
-    g(z+)|^2 / (2 s^2)`` (``kl_data_p.recon``), alpha ``E f_a(z-) - E f_a(z+)`` (``mle``: the
-    prior's maximum-likelihood gradient). The prior's network is ``latent_ebm.prior`` of player
-    alpha; the architecture's energy and inference networks are not used. Samples: ``g`` of
-    the prior chains' ends (``sampler``).
+    g(z)|^2 / (2 sigma^2) + f_a(z) - |z|^2 / 2 + const`` (``z+``), ``sigma`` =
+    ``likelihood_sigma`` (their ``g_llhd_sigma``; ``model.s`` is not used). theta minimises ``|x
+    - g(z+)|^2 / (2 sigma^2)`` (``kl_data_p.recon``), alpha ``E f_a(z-) - E f_a(z+)``
+    (``mle``: the prior's maximum-likelihood gradient). The prior's network is
+    ``latent_ebm.prior`` of player alpha; the architecture's energy and inference networks are
+    not used. Samples: ``g`` of the prior chains' ends (``sampler``); reconstructions: ``g`` of
+    the posterior chains' ends (``reconstructor``).
     """
 
     network = "latent_ebm.prior"
@@ -59,10 +60,12 @@ class LatentEBM(Objective):
         prior_step_size: Annotated[float, Field(gt=0, le=10)] = 0.4,
         posterior_steps: Annotated[int, Field(ge=1, le=10_000)] = 20,
         posterior_step_size: Annotated[float, Field(gt=0, le=10)] = 0.1,
+        likelihood_sigma: Annotated[float, Field(gt=0, le=100)] = 0.3,
     ):
         self.hidden = hidden
         self.prior_steps, self.prior_step_size = prior_steps, prior_step_size
         self.posterior_steps, self.posterior_step_size = posterior_steps, posterior_step_size
+        self.sigma = likelihood_sigma
 
     def networks(self, models: Models) -> dict[str, tuple[str, nn.Module]]:
         return {self.network: ("alpha", LatentEnergy(models.generator.latent_shape, self.hidden))}
@@ -83,24 +86,20 @@ class LatentEBM(Objective):
             lambda: self.sampler(d.models).prior_draws(torch.randn_like(d.z)),
         )
 
+    def reconstructor(self, models: Models) -> PosteriorThenGenerator:
+        return PosteriorThenGenerator(
+            models.generator,
+            self.prior(models),
+            self.posterior_steps,
+            self.posterior_step_size,
+            self.sigma,
+        )
+
     def posterior_draws(self, d: Draws) -> torch.Tensor:
         """``z+``: the posterior's short-run chains for the real batch (once per iteration)."""
-        f = self.prior(d.models)
-
-        def log_posterior(z):
-            recon = per_example_sq_error(d.x, d.models.generator(z)) / (2.0 * d.s**2)
-            return f(z) - recon
-
+        chains = self.reconstructor(d.models)
         return d.memo(
-            "latent_ebm.posterior",
-            (),
-            lambda: langevin(
-                log_posterior,
-                torch.randn_like(d.z),
-                self.posterior_steps,
-                self.posterior_step_size,
-                reference_sigma=1.0,
-            ),
+            "latent_ebm.posterior", (), lambda: chains.posterior_draws(d.x, torch.randn_like(d.z))
         )
 
     def alpha(self, d: Draws) -> Terms:
@@ -110,7 +109,7 @@ class LatentEBM(Objective):
 
     def theta(self, d: Draws) -> Terms:
         recon = per_example_sq_error(d.x, d.models.generator(self.posterior_draws(d)))
-        return {"kl_data_p.recon": (recon / (2.0 * d.s**2)).mean()}
+        return {"kl_data_p.recon": (recon / (2.0 * self.sigma**2)).mean()}
 
     def reconstruct(self, d: Draws) -> torch.Tensor:
         return d.models.generator(self.posterior_draws(d))

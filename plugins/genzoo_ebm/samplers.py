@@ -10,6 +10,7 @@ from torch import nn
 
 from genzoo.interfaces import Energy, Generator
 from genzoo.langevin import chain, langevin
+from genzoo.objective import per_example_sq_error
 
 #: the seed of a sampler's chain noise: samples depend on the latent alone, as g(z) does, and
 #: drawing them leaves the global random state (which training checkpoints) alone
@@ -98,3 +99,41 @@ class PriorThenGenerator(Generator):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(self.prior_draws(z, chain_noise(z)))
+
+
+class PosteriorThenGenerator(nn.Module):
+    """Reconstructions by a generator with a latent energy prior: ``steps`` Langevin steps of
+    size ``step_size`` from ``z ~ N(0, I)`` on the posterior ``log p(z|x) = f_a(z) - |x -
+    g(z)|^2 / (2 sigma^2) - |z|^2 / 2 + const``, then ``g``."""
+
+    def __init__(
+        self, generator: Generator, prior: nn.Module, steps: int, step_size: float, sigma: float
+    ):
+        super().__init__()
+        self.generator, self.prior = Borrowed(generator), Borrowed(prior)
+        self.steps, self.step_size, self.sigma = steps, step_size, sigma
+        self.register_buffer("where", torch.zeros(0), persistent=False)
+
+    def log_posterior(self, x: torch.Tensor):
+        return lambda z: (
+            self.prior(z) - per_example_sq_error(x, self.generator(z)) / (2.0 * self.sigma**2)
+        )
+
+    def posterior_draws(
+        self, x: torch.Tensor, z0: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """The posterior's Langevin chains for images ``x`` from ``z0``."""
+        return langevin(
+            self.log_posterior(x),
+            z0,
+            self.steps,
+            self.step_size,
+            reference_sigma=1.0,
+            generator=generator,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        noise = chain_noise(x)
+        shape = (len(x), *self.generator.module.latent_shape)
+        z0 = torch.randn(shape, generator=noise, device=x.device)
+        return self.generator(self.posterior_draws(x, z0, noise))
