@@ -127,7 +127,7 @@ def test_growing_networks_report_each_stage_end(recorder, tmp_path, capsys):
 
 def test_without_the_built_in_sinks_fit_writes_only_checkpoints(tmp_path):
     reg = plugins.build_registry()
-    for name in ("sink_metrics_log", "sink_grids", "sink_tensorboard"):
+    for name in ("sink_metrics_log", "sink_grids", "sink_tensorboard", "sink_texture"):
         reg.pm.unregister(name=name)
     r = recipe_mod.from_dict(tomllib.loads(TINY))
     Trainer(r, registry=reg).fit(tmp_path / "run")

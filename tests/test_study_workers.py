@@ -204,9 +204,9 @@ def test_a_sigterm_queues_the_running_cell_again_and_a_rerun_finishes(tmp_path):
     out = tmp_path / "out"
     journal = tmp_path / "term.journal"
     worker = spawn_worker(path, out, str(journal), tmp_path / "w.log")
-    deadline, study = time.time() + 120, None
-    while time.time() < deadline:
-        time.sleep(0.3)
+    deadline, study, running = time.time() + 300, None, False
+    while time.time() < deadline and worker.poll() is None and not running:
+        time.sleep(0.1)
         if not journal.exists():
             continue
         try:
@@ -215,8 +215,8 @@ def test_a_sigterm_queues_the_running_cell_again_and_a_rerun_finishes(tmp_path):
             )
         except KeyError:
             continue
-        if study.get_trials(states=(TrialState.RUNNING,)):
-            break
+        running = bool(study.get_trials(states=(TrialState.RUNNING,)))
+    assert running, "the worker ended (or stalled) before a cell was seen running"
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=120) != 0
     trials = study.get_trials()
