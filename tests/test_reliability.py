@@ -206,3 +206,30 @@ def test_sigkill_anywhere_then_resume_ends_exactly_like_an_uninterrupted_run(tmp
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert metrics(ref) == metrics(run)
     assert not list(ck.glob(".*.tmp"))
+
+
+def test_a_stop_signal_during_the_last_step_reaches_the_program_around_the_run(
+    toy_plugin, tmp_path
+):
+    """The run finishes (nothing to stop early), and the signal is delivered again to the
+    handler that was installed before fit, once: a study's worker stops instead of going on."""
+    import os
+
+    from genzoo.training import Trainer
+
+    seen = []
+    old = signal.signal(signal.SIGTERM, lambda signum, _: seen.append(signum))
+    try:
+        t = Trainer(toy_recipe(train={"steps": 3, "batch_size": 64}))
+        save = t.save_checkpoint
+
+        def save_and_signal(run_dir):
+            if t.step_count == 3:  # the last step's checkpoint
+                os.kill(os.getpid(), signal.SIGTERM)
+            return save(run_dir)
+
+        t.save_checkpoint = save_and_signal
+        t.fit(tmp_path / "run")
+        assert t.step_count == 3 and seen == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, old)

@@ -21,14 +21,20 @@ class Interrupted(GenzooError):
 
 
 class Stop:
-    """The name of the signal that asked the run to stop, once one did."""
+    """The name of the signal that asked the run to stop, once one did, and whether the loop
+    acted on it (stopped early)."""
 
     requested: str | None = None
+    acted: bool = False
 
 
 @contextmanager
 def stop_requests():
-    """SIGINT/SIGTERM ask the loop to finish its step, checkpoint and stop."""
+    """SIGINT/SIGTERM ask the loop to finish its step, checkpoint and stop. A request the loop
+    did not act on (it landed during the last step, when the run was finishing anyway) is
+    delivered again to the handler that was there before, once the run's own is gone: the
+    program around the run (a study's worker, a shell) still learns that it was asked to
+    stop."""
     stop = Stop()
     old = {}
 
@@ -45,6 +51,8 @@ def stop_requests():
     finally:
         for sig, h in old.items():
             signal.signal(sig, h)
+        if old and stop.requested and not stop.acted:
+            signal.raise_signal(signal.Signals[stop.requested])
 
 
 class Means:

@@ -157,6 +157,7 @@ class Trainer:
                     continue
                 if stopping and not final:
                     events.fit_end(step=s, metrics=out.last)
+                    stop.acted = True
                     raise controls.Interrupted(
                         f"stopped at step {s} by {stopping}; checkpoint saved; continue with: "
                         f"genzoo run RECIPE --resume --out {run_dir}",
