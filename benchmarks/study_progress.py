@@ -1,0 +1,83 @@
+"""How far a long study has got, from its committed storage: per variant, the tuning trials
+by state and the cells finished of their seeds, and the training time the finished ones took.
+Writes its section of docs/results/studies.md.
+
+    python benchmarks/study_progress.py benchmarks/studies/tables_fashion.toml \\
+        benchmarks/results/studies/tables_fashion.journal
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+from tables import ROOT, write_section
+
+from genzoo.study import shared, spec
+from genzoo.study.storage import open_storage
+
+PAGE = ROOT / "docs" / "results" / "studies.md"
+
+
+def trials_of(storage, name: str) -> list:
+    try:
+        return optuna.load_study(storage=storage, study_name=name).get_trials(deepcopy=False)
+    except KeyError:  # not started
+        return []
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("study", type=Path)
+    ap.add_argument("journal", type=Path)
+    args = ap.parse_args(argv)
+    args.study, args.journal = args.study.resolve(), args.journal.resolve()
+    s = spec.load(args.study)
+    storage = open_storage(f"journal:{args.journal}")  # read only: nothing is written
+    cells = collections.Counter(
+        t.params.get("variant")
+        for t in trials_of(storage, shared.name_of(s, "cells"))
+        if t.state == TrialState.COMPLETE
+    )
+    lines = [
+        "| variant | tuning trials complete | pruned | failed (retried) | queued or running | "
+        "tuning hours (finished trials) | cells finished |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    total = collections.Counter()
+    for v in s.variants:
+        trials = trials_of(storage, shared.name_of(s, f"tune:{v}")) if s.tune else []
+        by = collections.Counter(t.state for t in trials)
+        hours = (
+            sum(
+                (t.datetime_complete - t.datetime_start).total_seconds()
+                for t in trials
+                if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.datetime_start
+            )
+            / 3600
+        )
+        total.update(by)
+        lines.append(
+            f"| {v} | {by[TrialState.COMPLETE]} of {s.tune.trials if s.tune else 0} | "
+            f"{by[TrialState.PRUNED]} | {by[TrialState.FAIL]} | "
+            f"{by[TrialState.WAITING] + by[TrialState.RUNNING]} | {hours:.2f} | "
+            f"{cells[v]} of {len(s.seeds)} |"
+        )
+    body = (
+        f"From the committed storage `{args.journal.relative_to(ROOT).as_posix()}` "
+        f"(`python benchmarks/study_progress.py {args.study.relative_to(ROOT).as_posix()} "
+        f"{args.journal.relative_to(ROOT).as_posix()}`); a failed trial was stopped (a session "
+        f"ended, or a worker was killed) and queued again; a finished trial counts as complete "
+        f"or pruned.\n\n" + "\n".join(lines) + "\n"
+    )
+    write_section(PAGE, f"<!-- progress:{s.name} -->", f"Progress of `{s.name}`", body)
+    print(body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
