@@ -48,7 +48,6 @@ def main(argv=None) -> int:
         "tuning hours (finished trials) | cells finished |",
         "|---|---|---|---|---|---|---|",
     ]
-    total = collections.Counter()
     for v in s.variants:
         trials = trials_of(storage, shared.name_of(s, f"tune:{v}")) if s.tune else []
         by = collections.Counter(t.state for t in trials)
@@ -60,7 +59,6 @@ def main(argv=None) -> int:
             )
             / 3600
         )
-        total.update(by)
         lines.append(
             f"| {v} | {by[TrialState.COMPLETE]} of {s.tune.trials if s.tune else 0} | "
             f"{by[TrialState.PRUNED]} | {by[TrialState.FAIL]} | "
@@ -70,8 +68,8 @@ def main(argv=None) -> int:
     body = (
         f"From the committed storage `{args.journal.relative_to(ROOT).as_posix()}` "
         f"(`python benchmarks/study_progress.py {args.study.relative_to(ROOT).as_posix()} "
-        f"{args.journal.relative_to(ROOT).as_posix()}`); a failed trial was stopped (a session "
-        f"ended, or a worker was killed) and queued again; a finished trial counts as complete "
+        f"{args.journal.relative_to(ROOT).as_posix()}`); a failed trial was stopped (a signal "
+        f"stopped the study, or a worker was killed) and queued again; a finished trial counts as complete "
         f"or pruned.\n\n" + "\n".join(lines) + "\n"
     )
     write_section(PAGE, f"<!-- progress:{s.name} -->", f"Progress of `{s.name}`", body)

@@ -197,3 +197,61 @@ def test_one_iteration_is_timed_at_the_stated_thread_count(tmp_path):
     r = runs.variant_recipe(spec.load(path), "vae")
     seconds = compute.iteration_seconds(r, threads=1, iterations=3)
     assert 0 < seconds < 5
+
+
+def test_a_trial_that_diverges_is_pruned_and_the_search_goes_on(tmp_path):
+    """Settings that make training diverge are an outcome of the search, not a crash: the
+    trial counts as finished (pruned, with the reason), it is not retried, and the workers go
+    on to the other trials and variants."""
+    import optuna
+
+    from genzoo.study.storage import open_storage
+
+    path = tmp_path / "diverge.toml"
+    path.write_text(
+        study_text(
+            seeds=(0,),
+            variants=("triangle",),
+            claims=("triangle < blowup on recon_mse",),
+            tune=TUNE,
+        )
+        + "[variants.blowup]\nobjective = \"triangle\"\nset = ['train.energy_bound=1e-12']\n"
+    )
+    journal = tmp_path / "diverge.journal"
+    p = genzoo(
+        "tune", path, "--out", tmp_path / "out", "--storage", journal, "--quiet", "--no-cells"
+    )
+    assert p.returncode == 0, p.stderr
+    storage = open_storage(f"journal:{journal}")
+    blowup = optuna.load_study(storage=storage, study_name="diverge:tune:blowup").get_trials()
+    assert len(blowup) == 3  # the trial budget, none retried
+    assert all(t.state == optuna.trial.TrialState.PRUNED for t in blowup)
+    assert all("diverged" in t.user_attrs["diverged"] for t in blowup)
+    assert (tmp_path / "out" / "best" / "triangle.toml").exists()
+    assert not (tmp_path / "out" / "best" / "blowup.toml").exists()  # no trial to pick
+
+
+def test_a_cell_that_diverges_is_recorded_once_and_the_grid_finishes(tmp_path):
+    import optuna
+
+    from genzoo.study.storage import open_storage
+
+    path = tmp_path / "cells.toml"
+    path.write_text(
+        study_text(
+            seeds=(0,),
+            budget='compute = "iterations"\niterations = 4',
+            variants=("triangle",),
+            claims=("triangle < blowup on recon_mse",),
+        )
+        + "[variants.blowup]\nobjective = \"triangle\"\nset = ['train.energy_bound=1e-12']\n"
+    )
+    journal = tmp_path / "cells.journal"
+    p = genzoo("study", path, "--out", tmp_path / "out", "--storage", journal, "--quiet")
+    assert p.returncode == 0, p.stderr
+    trials = optuna.load_study(
+        storage=open_storage(f"journal:{journal}"), study_name="cells:cells"
+    ).get_trials()
+    (failed,) = [t for t in trials if t.params["variant"] == "blowup"]  # not retried
+    assert failed.state == optuna.trial.TrialState.FAIL and failed.user_attrs["diverged"]
+    assert "Not finished: blowup seed 0" in (tmp_path / "out" / "table.md").read_text()

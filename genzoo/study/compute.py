@@ -29,8 +29,10 @@ def _trainer(recipe: Recipe):
 
 def iteration_flops(recipe: Recipe) -> int:
     """The FLOPs of one training iteration (every player's forward and backward passes), on
-    the recipe's first batch after one iteration to warm up."""
-    trainer = _trainer(recipe)
+    the recipe's first batch after one iteration to warm up. The energy bound is lifted: what
+    an iteration costs does not depend on whether the run will diverge (its cells say that)."""
+    raw = toml_text.apply_overrides(recipe.to_dict(), ["train.energy_bound=0.0"])
+    trainer = _trainer(recipe_mod.from_dict(raw, recipe.path))
     _, batches = trainer.batches()
     trainer.step_on(next(batches))
     with CountFlops() as counter:

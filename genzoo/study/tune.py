@@ -16,6 +16,7 @@ from genzoo.errors import GenzooError
 from genzoo.study import compute, runs, shared, work
 from genzoo.study.folder import StudyFolder
 from genzoo.study.spec import Param, StudyFile, direction, space_of
+from genzoo.training.step import DivergenceError
 
 POLL = 2.0
 
@@ -135,13 +136,17 @@ def run_tune(spec: StudyFile, folder: StudyFolder, storage, board=None) -> None:
                     if trial.should_prune():
                         raise optuna.TrialPruned()
 
-                done = runs.train_and_measure(
-                    r,
-                    folder.trial(variant, number),
-                    runs.points(steps, every),
-                    lambda d: runs.measure(d, spec, "validation", features, r.device),
-                    report,
-                )
+                try:
+                    done = runs.train_and_measure(
+                        r,
+                        folder.trial(variant, number),
+                        runs.points(steps, every),
+                        lambda d: runs.measure(d, spec, "validation", features, r.device),
+                        report,
+                    )
+                except DivergenceError as exc:  # settings that diverge: a finished trial,
+                    trial.set_user_attr("diverged", str(exc).splitlines()[0][:300])
+                    raise optuna.TrialPruned() from None  # counted, never the best
                 return done[steps][t.metric]
 
             work.run(study, trial, one)

@@ -15,6 +15,7 @@ from optuna.trial import TrialState
 
 from genzoo.errors import GenzooError
 from genzoo.study.storage import RETRIES, Heartbeat, fail_stale
+from genzoo.training.step import DivergenceError
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -63,7 +64,8 @@ def run(study: optuna.Study, trial: optuna.Trial, fn: Callable[[optuna.Trial], f
     """Run ``fn(trial)`` under a heartbeat and tell the storage how it ended ("complete",
     "pruned" or "failed"). A failure is recorded (``error``) and queued again as Optuna's
     retry callback does, up to its retries; an interruption (a signal) or bad input is queued
-    again at once and re-raised, so a rerun resumes it."""
+    again at once and re-raised, so a rerun resumes it. Training that diverged is recorded
+    failed (``error``, ``diverged``) and not retried: the same settings diverge again."""
     storage = study._storage
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
     try:
@@ -72,6 +74,11 @@ def run(study: optuna.Study, trial: optuna.Trial, fn: Callable[[optuna.Trial], f
     except optuna.TrialPruned:
         study.tell(trial, state=TrialState.PRUNED)
         return "pruned"
+    except DivergenceError as exc:  # an outcome of the settings: a retry diverges again
+        trial.set_user_attr("error", str(exc).strip().splitlines()[0][:300])
+        trial.set_user_attr("diverged", True)
+        study.tell(trial, state=TrialState.FAIL)
+        return "diverged"
     except BaseException as exc:
         line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         trial.set_user_attr("error", line)

@@ -15,7 +15,7 @@ import torch
 from genzoo.errors import GenzooError
 from genzoo.store import checkpoint, rundir
 from genzoo.store.loading import load_weights
-from genzoo.training.step import DivergenceError
+from genzoo.training.step import DivergenceError, RollbacksExhausted
 
 
 def host_rng_state() -> dict:
@@ -170,18 +170,22 @@ def rollback(trainer, exc: DivergenceError, ckpt_dir: Path, last_target: int | N
             exc.reason, exc.player, checkpoint.step_of(newest[-1]) if newest else None
         ) from None
     if rollbacks >= t.max_rollbacks:
-        raise GenzooError(
+        raise RollbacksExhausted(
             f"{exc.reason}, still after {rollbacks} rollbacks (train.max_rollbacks); "
-            f"lower the learning rates"
+            f"lower the learning rates",
+            exc.reason,
+            exc.player,
         ) from None
     failed = trainer.step_count + 1
     # failing right after the last rollback target means that checkpoint is itself bad
     limit = last_target if last_target is not None and failed <= last_target + 1 else failed
     ckpt = checkpoint.latest(ckpt_dir, before=limit)
     if ckpt is None:
-        raise GenzooError(
+        raise RollbacksExhausted(
             f"{exc.reason}, and no earlier good checkpoint is left to roll back "
-            f"to; lower the learning rates"
+            f"to; lower the learning rates",
+            exc.reason,
+            exc.player,
         ) from None
     scale = trainer.team.lr_scale * t.rollback_lr_factor
     load(trainer, ckpt)

@@ -30,6 +30,15 @@ class DivergenceError(GenzooError):
         )
 
 
+class RollbacksExhausted(DivergenceError):
+    """Training diverged and no rollback is left to try (``train.max_rollbacks`` spent, or no
+    good checkpoint before the failure)."""
+
+    def __init__(self, message: str, reason: str, player: str):
+        self.reason, self.player = reason, player
+        GenzooError.__init__(self, message)
+
+
 def iteration(
     team: Team,
     x: torch.Tensor,
