@@ -97,9 +97,10 @@ class LatentEBM(Objective):
 
     def posterior_draws(self, d: Draws) -> torch.Tensor:
         """``z+``: the posterior's short-run chains for the real batch (once per iteration)."""
-        chains = self.reconstructor(d.models)
         return d.memo(
-            "latent_ebm.posterior", (), lambda: chains.posterior_draws(d.x, torch.randn_like(d.z))
+            "latent_ebm.posterior",
+            (),
+            lambda: self.reconstructor(d.models).posterior_draws(d.x, torch.randn_like(d.z)),
         )
 
     def alpha(self, d: Draws) -> Terms:
