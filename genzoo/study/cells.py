@@ -67,38 +67,39 @@ def run_cells(spec: StudyFile, folder: StudyFolder, storage, board=None) -> None
     features = shared.features_for(spec, folder)
     total = len(spec.variants) * len(spec.seeds)
     while True:
-        trial = work.claim(study, may_start_new=False)
-        if trial is None:
-            trials = study.get_trials(deepcopy=False)
-            done = {(t.params["variant"], t.params["seed"]) for t in trials if _finished(t)}
-            lost = [t for t in work.failed_for_good(trials) if t.params]
-            if len(done) + len(lost) >= total or not work.in_flight(trials):
-                return
+        with work.held():  # a stop waits while a cell is taken or told
+            trial = work.claim(study, may_start_new=False)
+            if trial is None:
+                trials = study.get_trials(deepcopy=False)
+                done = {(t.params["variant"], t.params["seed"]) for t in trials if _finished(t)}
+                lost = [t for t in work.failed_for_good(trials) if t.params]
+                if len(done) + len(lost) >= total or not work.in_flight(trials):
+                    return
+                if board:
+                    board.note("waiting for cells that other workers run (or that went stale)")
+                work.wait(POLL)
+                continue
+            variant = trial.suggest_categorical("variant", list(spec.variants))
+            seed = trial.suggest_categorical("seed", list(spec.seeds))
+            steps = the_plan["iterations"][variant]
             if board:
-                board.note("waiting for cells that other workers run (or that went stale)")
-            work.wait(POLL)
-            continue
-        variant = trial.suggest_categorical("variant", list(spec.variants))
-        seed = trial.suggest_categorical("seed", list(spec.seeds))
-        steps = the_plan["iterations"][variant]
-        if board:
-            board.note(f"cell {variant} seed {seed}: {steps} iterations")
+                board.note(f"cell {variant} seed {seed}: {steps} iterations")
 
-        def cell(trial, variant=variant, seed=seed, steps=steps) -> float:
-            r = recipe_of(spec, folder, variant, seed, steps)
-            at = runs.points(steps, spec.evaluate.every)
-            done = runs.train_and_measure(
-                r,
-                folder.cell(variant, seed),
-                at,
-                lambda d: runs.measure(d, spec, spec.evaluate.split, features, r.device),
-            )
-            trial.set_user_attr("evaluations", {str(k): v for k, v in done.items()})
-            return float(len(done))
+            def cell(trial, variant=variant, seed=seed, steps=steps) -> float:
+                r = recipe_of(spec, folder, variant, seed, steps)
+                at = runs.points(steps, spec.evaluate.every)
+                done = runs.train_and_measure(
+                    r,
+                    folder.cell(variant, seed),
+                    at,
+                    lambda d: runs.measure(d, spec, spec.evaluate.split, features, r.device),
+                )
+                trial.set_user_attr("evaluations", {str(k): v for k, v in done.items()})
+                return float(len(done))
 
-        work.run(study, trial, cell)
-        if board:
-            board.refresh()
+            work.run(study, trial, cell)
+            if board:
+                board.refresh()
 
 
 def _finished(t) -> bool:

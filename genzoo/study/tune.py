@@ -104,54 +104,55 @@ def run_tune(spec: StudyFile, folder: StudyFolder, storage, board=None) -> None:
         study = tune_study(spec, storage, variant)
         space = space_of(spec, variant)
         while True:
-            trials = study.get_trials(deepcopy=False)
-            trial = work.claim(study, may_start_new=counted(trials) < t.trials)
-            if trial is None:
+            with work.held():  # a stop waits while a trial is taken or told
                 trials = study.get_trials(deepcopy=False)
-                if not work.in_flight(trials):
-                    break
+                trial = work.claim(study, may_start_new=counted(trials) < t.trials)
+                if trial is None:
+                    trials = study.get_trials(deepcopy=False)
+                    if not work.in_flight(trials):
+                        break
+                    if board:
+                        board.note(f"tune {variant}: waiting for trials other workers run")
+                    work.wait(POLL)
+                    continue
+                params = {k: suggest(trial, k, p) for k, p in space.items()}
+                number = work.first_number(study, trial)
                 if board:
-                    board.note(f"tune {variant}: waiting for trials other workers run")
-                work.wait(POLL)
-                continue
-            params = {k: suggest(trial, k, p) for k, p in space.items()}
-            number = work.first_number(study, trial)
-            if board:
-                board.note(f"tune {variant}: trial {number}")
+                    board.note(f"tune {variant}: trial {number}")
 
-            def one(trial, params=params, number=number, variant=variant) -> float:
-                r = runs.variant_recipe(spec, variant, params, seed=t.seed)
-                steps = trial_iterations(spec, r, total)
-                r = runs.with_steps(r, steps)
-                trial.set_user_attr("iterations", steps)
-                every = t.report_every or max(steps // 4, 1)
+                def one(trial, params=params, number=number, variant=variant) -> float:
+                    r = runs.variant_recipe(spec, variant, params, seed=t.seed)
+                    steps = trial_iterations(spec, r, total)
+                    r = runs.with_steps(r, steps)
+                    trial.set_user_attr("iterations", steps)
+                    every = t.report_every or max(steps // 4, 1)
 
-                def report(step: int, m: dict) -> None:
-                    value = m[t.metric]
-                    if value is None:
-                        raise GenzooError(
-                            f"tune.metric '{t.metric}' does not apply to variant '{variant}'"
+                    def report(step: int, m: dict) -> None:
+                        value = m[t.metric]
+                        if value is None:
+                            raise GenzooError(
+                                f"tune.metric '{t.metric}' does not apply to variant '{variant}'"
+                            )
+                        trial.report(value, step)
+                        if trial.should_prune():
+                            raise optuna.TrialPruned()
+
+                    try:
+                        done = runs.train_and_measure(
+                            r,
+                            folder.trial(variant, number),
+                            runs.points(steps, every),
+                            lambda d: runs.measure(d, spec, "validation", features, r.device),
+                            report,
                         )
-                    trial.report(value, step)
-                    if trial.should_prune():
-                        raise optuna.TrialPruned()
+                    except DivergenceError as exc:  # settings that diverge: a finished trial,
+                        trial.set_user_attr("diverged", str(exc).splitlines()[0][:300])
+                        raise optuna.TrialPruned() from None  # counted, never the best
+                    return done[steps][t.metric]
 
-                try:
-                    done = runs.train_and_measure(
-                        r,
-                        folder.trial(variant, number),
-                        runs.points(steps, every),
-                        lambda d: runs.measure(d, spec, "validation", features, r.device),
-                        report,
-                    )
-                except DivergenceError as exc:  # settings that diverge: a finished trial,
-                    trial.set_user_attr("diverged", str(exc).splitlines()[0][:300])
-                    raise optuna.TrialPruned() from None  # counted, never the best
-                return done[steps][t.metric]
-
-            work.run(study, trial, one)
-            if board:
-                board.refresh()
+                work.run(study, trial, one)
+                if board:
+                    board.refresh()
     write_best(spec, folder, storage)
 
 

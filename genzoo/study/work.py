@@ -1,13 +1,20 @@
 """How a worker takes work from a study's storage: queued trials (a study's cells, or the
 retries of trials whose worker died) first, a new trial only while the budget allows, each
-run under Optuna's heartbeat and told to the storage as complete, pruned or failed."""
+run under Optuna's heartbeat and told to the storage as complete, pruned or failed.
+
+A worker holds SIGINT/SIGTERM back while it takes a trial and tells its outcome
+(:func:`held`): a stop lands either inside a trial, which is then told failed and queued
+again, or between trials, where nothing is half-claimed or half-told."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
@@ -18,6 +25,48 @@ from genzoo.study.storage import RETRIES, Heartbeat, fail_stale
 from genzoo.training.step import DivergenceError
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+STOPS = {signal.SIGINT, signal.SIGTERM}
+
+
+_HELD: list[tuple[dict, list]] = []  # the handlers a held block replaced, the stops it kept
+
+
+@contextmanager
+def held():
+    """SIGINT/SIGTERM wait in this block and arrive, to the handlers there before, when it
+    ends. (Python's handlers, not the thread's signal mask: a process with native threads,
+    as torch's, takes a masked signal on any of them.) Main thread only; elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    waiting: list[int] = []
+    before = {s: signal.signal(s, lambda signum, _: waiting.append(signum)) for s in STOPS}
+    _HELD.append((before, waiting))
+    try:
+        yield
+    finally:
+        _HELD.pop()
+        for sig, h in before.items():
+            signal.signal(sig, h)
+        if waiting:
+            signal.raise_signal(waiting[0])
+
+
+@contextmanager
+def let_through():
+    """Inside a held block, the stops come through: one that waited arrives now."""
+    if not _HELD or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before, waiting = _HELD[-1]
+    mine = {sig: signal.signal(sig, h) for sig, h in before.items()}
+    try:
+        if waiting:
+            signal.raise_signal(waiting.pop(0))
+        yield
+    finally:
+        for sig, h in mine.items():
+            signal.signal(sig, h)
 
 
 def failed_for_good(trials) -> list:
@@ -69,7 +118,7 @@ def run(study: optuna.Study, trial: optuna.Trial, fn: Callable[[optuna.Trial], f
     storage = study._storage
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
     try:
-        with Heartbeat(storage, trial._trial_id):
+        with Heartbeat(storage, trial._trial_id), let_through():
             value = fn(trial)
     except optuna.TrialPruned:
         study.tell(trial, state=TrialState.PRUNED)
@@ -93,4 +142,5 @@ def run(study: optuna.Study, trial: optuna.Trial, fn: Callable[[optuna.Trial], f
 
 
 def wait(seconds: float) -> None:
-    time.sleep(seconds)
+    with let_through():  # a stop while waiting ends the worker at once
+        time.sleep(seconds)
