@@ -73,15 +73,9 @@ def nn_agreement(matrix: torch.Tensor, labels: list[int]) -> float:
 def study(
     target: str, n: int, seed: int, eta: float, steps: list[int], grid: int, fine_grid: int, k: int
 ) -> dict:
-    from genzoo.analysis.landscape import (
-        chance_purity,
-        descend,
-        descent_report,
-        energy_of,
-        merge_minima,
-        purity,
-    )
+    from genzoo.analysis.landscape import descend, descent_report, energy_of, merge_minima
     from genzoo.analysis.landscape_command import starting_points
+    from genzoo.analysis.landscape_purity import chance_purity, purity
     from genzoo.store.loading import load_trained
 
     run, step = parse_target(target)

@@ -22,7 +22,7 @@ import torch
 from genzoo import sampling
 from genzoo.errors import GenzooError
 from genzoo.faults import boundary
-from genzoo.interfaces import Models, Posterior
+from genzoo.interfaces import NETWORKS, Models, Posterior
 from genzoo.recipe import Recipe
 
 
@@ -102,6 +102,14 @@ class Model:
     def check_latents(self, z) -> torch.Tensor:
         return self._batch(z, self.latent_shape, "latents", bounded=False)
 
+    def needs(self, player: str, what: str) -> None:
+        """A clear error where ``what`` needs a network the objective does not use."""
+        if not self.models.uses(player):
+            raise GenzooError(
+                f"{what} needs the {NETWORKS[player][1]} ({player}), and objective "
+                f"{self.recipe.objective!r} has none"
+            )
+
     @property
     def sample_batch(self) -> int:
         """The batch samples are drawn in: the training batch for batch statistics."""
@@ -137,6 +145,7 @@ class Model:
     def encode(self, x) -> Posterior:
         """The posterior ``q(z|x)`` (its ``mean`` and ``std``), on the CPU."""
         x = self.check_images(x)
+        self.needs("phi", "encode")
         means, log_stds = [], []
         with torch.no_grad():
             for i in range(0, len(x), 256):
@@ -150,18 +159,17 @@ class Model:
         """``g(mean of q(z|x))``: what ``genzoo eval``'s test MSE compares with ``x``."""
         x = self.check_images(x)
         g, e = self.models.generator, self.models.encoder
-        if self.models.reconstructor is not None:  # the objective's own (posterior chains)
-            return sampling.generate(
-                g, x, self.norm, self.sample_batch, self.device, fn=self.models.reconstructor
-            )
-        return sampling.generate(
-            g, x, self.norm, self.sample_batch, self.device, fn=lambda b: g(e(b).mean)
-        )
+        fn = self.models.reconstructor  # the objective's own (posterior chains), if it has one
+        if fn is None:
+            self.needs("phi", "reconstruct")
+            fn = lambda b: g(e(b).mean)  # noqa: E731
+        return sampling.generate(g, x, self.norm, self.sample_batch, self.device, fn=fn)
 
     @boundary
     def energy(self, x) -> torch.Tensor:
         """``f(x)`` per example (density ``exp f``: higher is more data-like)."""
         x = self.check_images(x)
+        self.needs("alpha", "energy")
         with torch.no_grad():
             return torch.cat(
                 [
@@ -196,6 +204,7 @@ class Model:
         from genzoo.langevin import langevin
 
         x = self.check_images(x)
+        self.needs("alpha", "langevin")
         if (
             not isinstance(steps, int)
             or steps < 0

@@ -127,11 +127,15 @@ def build_objective(recipe: Recipe, registry=None) -> objective_mod.Composition:
 def attach_networks(models: Models, objective: objective_mod.Objective, recipe: Recipe) -> None:
     """Build the networks the objective adds (``Objective.networks``), initialise them like the
     architecture's and keep them in ``models.extras``; then the objective's sampler, if it has
-    one (``Objective.sampler``), as ``models.sampler``."""
+    one (``Objective.sampler``), as ``models.sampler``. The players' networks the objective
+    does not use (``Objective.uses``) are dropped."""
     extras = objective.networks(models)
     for _, net in extras.values():
         init_weights(net, recipe.model.init_std, recipe.model.bias_init)
     models.extras = dict(extras)
+    for player in objective_mod.PLAYERS:
+        if not objective.uses(player):
+            models.drop(player, repr(recipe.objective))
     if models.stage is not None:
         models.set_step(0)
     models.sampler = objective.sampler(models)

@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from genzoo.errors import GenzooError
 from genzoo.growth import GrowthSchedule, Stage, real_at
+
+#: each player's network in Models, and what the paper calls it
+NETWORKS = {
+    "alpha": ("energy", "energy model f_alpha"),
+    "phi": ("encoder", "inference model q_phi"),
+    "theta": ("generator", "generator g_theta"),
+}
 
 
 def _sum_per_example(t: torch.Tensor) -> torch.Tensor:
@@ -147,6 +155,26 @@ class Growing(ABC):
         """Work at ``stage.resolution``, with the newest layer weighted by ``stage.fade``."""
 
 
+class Unused(nn.Module):
+    """What stands in ``Models`` for a player's network that the objective does not use
+    (``Objective.uses``): no weights, nothing to train or checkpoint, and a clear error if
+    anything runs it. A generator's ``latent_shape`` stays (the iteration's noise is drawn
+    the same)."""
+
+    def __init__(self, player: str, objective: str, latent_shape=None):
+        super().__init__()
+        self.player, self.objective = player, objective
+        if latent_shape is not None:
+            self.latent_shape = tuple(latent_shape)
+
+    def forward(self, *args, **kwargs):
+        raise GenzooError(
+            f"objective {self.objective} does not use the {NETWORKS[self.player][1]} "
+            f"({self.player}), yet something ran it; an objective that reads it says so in "
+            f"Objective.uses"
+        )
+
+
 @dataclass
 class Models:
     """The three players an architecture plugin builds, for growing networks their schedule,
@@ -171,8 +199,23 @@ class Models:
         return self.sampler if self.sampler is not None else self.generator
 
     def players(self) -> dict[str, nn.Module]:
-        """The three networks keyed by the paper's parameter names."""
-        return {"alpha": self.energy, "phi": self.encoder, "theta": self.generator}
+        """The networks the objective uses, keyed by the paper's parameter names (of alpha,
+        phi and theta; see :meth:`drop`)."""
+        out = {"alpha": self.energy, "phi": self.encoder, "theta": self.generator}
+        return {p: m for p, m in out.items() if not isinstance(m, Unused)}
+
+    def uses(self, player: str) -> bool:
+        return not isinstance(getattr(self, NETWORKS[player][0]), Unused)
+
+    def drop(self, player: str, objective: str) -> None:
+        """Put :class:`Unused` where ``player``'s network was: an objective that does not use
+        it trains, checkpoints, exports and evaluates without it."""
+        attr = NETWORKS[player][0]
+        setattr(
+            self,
+            attr,
+            Unused(player, objective, getattr(getattr(self, attr), "latent_shape", None)),
+        )
 
     def networks(self) -> dict[str, tuple[str, nn.Module]]:
         """Every trained network as ``(player, module)``, keyed by its checkpoint name: the

@@ -253,6 +253,14 @@ class Objective:
         """Whether the objective has loss terms for ``player`` (overrides its method)."""
         return getattr(type(self), player) is not getattr(Objective, player)
 
+    def uses(self, player: str) -> bool:
+        """Whether the objective's losses or sampling run ``player``'s network (the energy
+        model for alpha, the inference model for phi, the generator for theta); the trainer
+        builds, steps, checkpoints and evaluates only those. By default, the players it has
+        loss terms for; an objective whose player's terms train only a network it adds (the
+        latent energy prior, on alpha) says no for the player's own."""
+        return self.trains(player)
+
 
 @dataclass(frozen=True)
 class Part:
@@ -318,6 +326,9 @@ class Composition(Objective):
 
     def trains(self, player: str) -> bool:
         return any(p.objective.trains(player) for p in self.parts)
+
+    def uses(self, player: str) -> bool:
+        return any(p.objective.uses(player) for p in self.parts)
 
     def reconstruct(self, d: Draws) -> torch.Tensor:
         """The first part's own reconstruction if one overrides it, else the default."""

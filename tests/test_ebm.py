@@ -9,7 +9,9 @@ import torch
 from conftest import params_of, ring_centres, toy_recipe
 from genzoo_ebm.samplers import CHAIN_SEED, PriorThenGenerator, uniform_start
 
+from genzoo.errors import GenzooError
 from genzoo.langevin import chain, langevin
+from genzoo.store.checkpoint import latest
 from genzoo.training import Trainer
 
 
@@ -245,9 +247,15 @@ def test_an_energy_only_run_samples_by_its_chains_evaluates_exports_and_reports(
     x = model.sample(64, seed=0)
     assert torch.equal(x, model.sample(64, seed=0))  # the latent fixes the sample
     assert x.abs().max() <= 1
-    # the chains' ends, not the architecture's untrained g(z)
-    with torch.no_grad():
-        assert not torch.allclose(x, model.models.generator(model.prior(64, seed=0)))
+    # only the energy is built, stepped and checkpointed: no generator or inference model
+    assert set(model.models.players()) == {"alpha"}
+    ckpt = latest(run / "checkpoints")
+    kinds = {k.split(".")[1] for k in ckpt.tensors if k.startswith(("model.", "optim."))}
+    assert kinds == {"alpha"} and set(ckpt.meta["optim"]) == {"alpha"}
+    with pytest.raises(GenzooError, match="encode needs the inference model q_phi"):
+        model.encode(x)
+    with pytest.raises(GenzooError, match="does not use the generator g_theta"):
+        model.models.generator(model.prior(4, seed=0))
     with pytest.warns(UserWarning, match="no feature network"):
         rep = evaluate_run(run, n=128)
     assert rep["recon_mse"] is None
@@ -273,17 +281,17 @@ def test_the_latent_prior_is_exported_with_the_generator(toy_plugin, tmp_path):
     x = model.sample(32, seed=1)
     back = genzoo.load(model.save(tmp_path / "exported"))
     assert torch.equal(back.sample(32, seed=1), x)
-    # reconstructions are g of the posterior chains, not of the untrained encoder's means
+    # reconstructions are g of the posterior chains: there is no encoder
     data = back.check_images(torch.rand(32, 2) * 0.2 - 0.1)
     recon = back.reconstruct(data)
     assert torch.equal(recon, model.reconstruct(data))
+    assert set(model.models.players()) == {"theta"}  # the image energy and q_phi are not built
+    assert set(back.models.players()) == {"theta"}
     with torch.no_grad():
-        by_encoder = model.models.generator(model.models.encoder(data).mean)
         noise = torch.Generator().manual_seed(CHAIN_SEED)  # the start, then the chains' noise
         z = torch.randn(32, 2, generator=noise)
         chains = model.models.reconstructor.posterior_draws(data, z, noise)
         by_chains = model.models.generator(chains)
-    assert not torch.allclose(recon, by_encoder)
     assert torch.allclose(recon, by_chains, atol=1e-6)
     prior = dict(back.models.extras)["latent_ebm.prior"][1]
     trained = dict(model.models.extras)["latent_ebm.prior"][1]

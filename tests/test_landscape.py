@@ -6,7 +6,8 @@ import math
 import torch
 from torch import nn
 
-from genzoo.analysis.landscape import barrier, cluster, descend, map_landscape, merge_minima, purity
+from genzoo.analysis.landscape import barrier, cluster, descend, map_landscape, merge_minima
+from genzoo.analysis.landscape_purity import purity
 
 
 class Bumps(nn.Module):
@@ -140,7 +141,7 @@ def test_purity_on_a_labelled_toy():
 
 
 def test_chance_purity_is_the_majority_share_for_one_basin_and_lower_for_singletons():
-    from genzoo.analysis.landscape import chance_purity
+    from genzoo.analysis.landscape_purity import chance_purity
 
     labels = [0] * 6 + [1] * 3 + [2]
     mean, std = chance_purity([0] * 10, labels)  # one basin: its majority share, always
@@ -212,6 +213,13 @@ def test_landscape_command_end_to_end_on_a_tiny_run(tmp_path, capsys):
                 "5",
                 "--min-size",
                 "1",
+                "--min-converged",
+                "0",
+                "--paths",
+                "--path-iterations",
+                "3",
+                "--path-images",
+                "4",
             ]
         )
     assert exc.value.code == 0, capsys.readouterr().err
@@ -227,6 +235,25 @@ def test_landscape_command_end_to_end_on_a_tiny_run(tmp_path, capsys):
     assert len(report["merges"]) == report["n_basins"] - 1  # the tree ends in one basin
     png = run / "landscape" / "disconnectivity.png"
     assert png.stat().st_size > 5000
+    assert d["method"] == "projected"
+    levels = report["levels"]  # purity at 1, 2, 4, ... clusters of the minima's tree
+    assert [r["clusters"] for r in levels][:2] == [1, 2] and levels[0]["purity"] <= 1
+    assert levels[0]["purity"] == pytest.approx(levels[0]["chance_mean"])  # one cluster: chance
+    ps = report["paths"]
+    assert ps["pairs"] == report["barriers_computed"] and 0 <= ps["lower_share"] <= 1
+    assert ps["height_path_median"] <= ps["height_straight_median"] + 1e-9
+    # too few steps to reach minima: one line, exit 2, no map (the descent's report is kept)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(
+            ["landscape", str(run), "--n", "30", "--max-steps", "1", "--grad-tol", "0"]
+            + ["--out", str(tmp_path / "r")]
+        )
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and len(err.splitlines()) == 1, err
+    assert "reached a minimum" in err and "--max-steps" in err
+    assert not (tmp_path / "r" / "landscape.json").exists()
+    assert json.loads((tmp_path / "r" / "descent.json").read_text())["converged"] < 0.9
     with pytest.raises(SystemExit) as exc:
         main(
             [
@@ -238,6 +265,8 @@ def test_landscape_command_end_to_end_on_a_tiny_run(tmp_path, capsys):
                 "samples",
                 "--max-steps",
                 "5",
+                "--min-converged",
+                "0",
                 "--out",
                 str(tmp_path / "from_samples"),
             ]

@@ -42,7 +42,14 @@ def register_commands(cli):
         "--eta", default=0.01, show_default=True, type=POSITIVE, help="Descent step size."
     )
     @click.option("--max-steps", default=300, show_default=True, type=click.IntRange(min=1))
-    @click.option("--grad-tol", default=1e-3, show_default=True, type=NONNEGATIVE)
+    @click.option(
+        "--grad-tol",
+        default=1e-3,
+        show_default=True,
+        type=NONNEGATIVE,
+        help="A descent has converged where the gradient's norm inside the pixel box is this "
+        "share of its norm at the start (projected), or under this value (steepest).",
+    )
     @click.option("--energy-tol", default=1e-5, show_default=True, type=NONNEGATIVE)
     @click.option(
         "--same-tol",
@@ -86,26 +93,31 @@ def register_commands(cli):
         type=click.IntRange(min=1),
         help="Smallest basin drawn.",
     )
+    @click.option(
+        "--descent",
+        "method",
+        type=click.Choice(["projected", "steepest"]),
+        default="projected",
+        show_default=True,
+        help="projected: gradient descent in the pixel box with a line search, stopping at a "
+        "minimum; steepest: the paper's fixed step --eta.",
+    )
+    @click.option(
+        "--min-converged",
+        default=0.9,
+        show_default=True,
+        type=click.FloatRange(0, 1),
+        help="Refuse to map unless this share of the descents reached a minimum.",
+    )
+    @click.option(
+        "--paths", is_flag=True, help="Also relax a string (minimum-energy path) per pair."
+    )
+    @click.option("--path-images", default=12, show_default=True, type=click.IntRange(min=3))
+    @click.option("--path-iterations", default=100, show_default=True, type=click.IntRange(min=1))
+    @click.option("--path-step", default=0.01, show_default=True, type=POSITIVE)
     @click.option("--seed", default=0, show_default=True, type=SEED)
     @click.option("--device", default="cpu", show_default=True)
-    def landscape(
-        run_dir,
-        n,
-        out,
-        start,
-        eta,
-        max_steps,
-        grad_tol,
-        energy_tol,
-        same_tol,
-        threshold,
-        n_basins,
-        neighbours,
-        grid,
-        min_size,
-        seed,
-        device,
-    ):
+    def landscape(run_dir, out, paths, path_images, path_iterations, path_step, **options):
         """Map the energy landscape of a trained RUN_DIR: minima, barriers, basins (section 4.3)."""
         working_on(run_dir)
         from genzoo.analysis.landscape_command import run_landscape
@@ -113,20 +125,12 @@ def register_commands(cli):
         run_landscape(
             run_dir,
             out or Path(run_dir) / "landscape",
-            n=n,
-            start=start,
-            eta=eta,
-            max_steps=max_steps,
-            grad_tol=grad_tol,
-            energy_tol=energy_tol,
-            same_tol=same_tol,
-            threshold=threshold,
-            n_basins=n_basins,
-            neighbours=neighbours,
-            grid=grid,
-            min_size=min_size,
-            seed=seed,
-            device=device,
+            paths=(
+                {"images": path_images, "iterations": path_iterations, "step": path_step}
+                if paths
+                else None
+            ),
+            **options,
         )
 
     @cli.command(name="eval")

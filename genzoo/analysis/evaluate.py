@@ -95,17 +95,20 @@ def evaluate_run(
             )
 
         report["recon_mse"] = None  # an objective without an inference model reconstructs nothing
-        if assemble.build_objective(recipe).trains("phi") or models.reconstructor is not None:
+        if models.uses("phi") or models.reconstructor is not None:
             x_hat = model.reconstruct(x)
             report["recon_mse"] = float(metrics.mse_unit_range(x, x_hat).mean())
         fake = model.sample(len(x), seed + 1)
-        f = lambda b: models.energy(b.to(dev)).cpu()  # noqa: E731
-        noise = torch.rand(x.shape, generator=torch.Generator().manual_seed(seed + 2)) * 2 - 1
-        report["energy"] = {
-            "f_data": float(batched(f, x, batch, "energy on data", prog).mean()),
-            "f_samples": float(batched(f, fake, batch, "energy on samples", prog).mean()),
-            "f_noise": float(batched(f, noise, batch, "energy on noise", prog).mean()),
-        }
+        report["energy"] = None  # an objective without an energy model on images
+        if models.uses("alpha"):
+            f = lambda b: models.energy(b.to(dev)).cpu()  # noqa: E731
+            noise = torch.rand(x.shape, generator=torch.Generator().manual_seed(seed + 2))
+            noise = noise * 2 - 1
+            report["energy"] = {
+                "f_data": float(batched(f, x, batch, "energy on data", prog).mean()),
+                "f_samples": float(batched(f, fake, batch, "energy on samples", prog).mean()),
+                "f_noise": float(batched(f, noise, batch, "energy on noise", prog).mean()),
+            }
         report["sampling"] = sample_cost(model)
         report["texture"] = (  # one stationary texture: its statistics against the crops
             texture_report(fake, x) if data.stationary and x.dim() == 4 else None
@@ -281,7 +284,9 @@ def print_report(report: dict, console) -> None:
     e = report["energy"]
     t.add_row(
         "mean f: data / samples / noise",
-        f"{e['f_data']:.3g} / {e['f_samples']:.3g} / {e['f_noise']:.3g}",
+        f"{e['f_data']:.3g} / {e['f_samples']:.3g} / {e['f_noise']:.3g}"
+        if e
+        else "does not apply (no energy model on images)",
     )
     console.print(t)
 

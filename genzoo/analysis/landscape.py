@@ -11,18 +11,15 @@ from dataclasses import dataclass, field
 
 import torch
 
+from genzoo.analysis import box_descent
+from genzoo.analysis import paths as paths_mod
+from genzoo.analysis.box_descent import energy_of
 from genzoo.errors import GenzooError
 
 
 def _advance(progress, task, n: int) -> None:
     if progress is not None:
         progress.advance(task, n)
-
-
-def energy_of(f, x: torch.Tensor, batch: int = 512) -> torch.Tensor:
-    """``-f(x)`` in batches, without gradients."""
-    with torch.no_grad():
-        return torch.cat([-f(x[i : i + batch]) for i in range(0, len(x), batch)])
 
 
 def descend(
@@ -268,6 +265,9 @@ class Landscape:
     pairs: torch.Tensor  # (p, 2) minima whose barriers were computed
     barriers: torch.Tensor  # (p,)
     descent: dict = field(default_factory=dict)  # descent_report of the starting points
+    converged: torch.Tensor | None = None  # (n,) bool: each start's descent reached a minimum
+    straight_barriers: torch.Tensor | None = None  # (p,) the straight line's, where paths ran
+    path_barriers: torch.Tensor | None = None  # (p,) the relaxed strings' (genzoo.analysis.paths)
 
     @property
     def n_basins(self) -> int:
@@ -303,17 +303,34 @@ def map_landscape(
     bounds: tuple[float, float] | None = (-1.0, 1.0),
     batch: int = 256,
     show_progress: bool = False,
+    method: str = "steepest",
+    paths: dict | None = None,
 ) -> Landscape:
     """Descend from every start, merge identical minima, compute barriers between
     neighbouring minima, cluster by barrier, and cut basins at the barrier ``threshold``
-    (by default, the level that leaves ``n_basins`` basins)."""
+    (by default, the level that leaves ``n_basins`` basins).
+
+    ``method``: ``"steepest"``, the paper's fixed step ``eta`` (:func:`descend`), or
+    ``"projected"``, projected gradient descent with a line search that stops only at a
+    minimum (:func:`genzoo.analysis.box_descent.descend_box`). ``paths``: keywords of
+    :func:`genzoo.analysis.paths.path_barriers` (``images``, ``iterations``, ``step``) to
+    relax a string between every pair as well; a pair's barrier is then the lower of the
+    straight line's and the string's highest point (both bound the true one from above)."""
     if len(x0) == 0:
         raise GenzooError("landscape mapping needs at least one starting point")
     from rich.progress import Progress
 
     with Progress(disable=not show_progress) as progress:
-        x, e, taken = descend(f, x0, eta, max_steps, grad_tol, energy_tol, bounds, batch, progress)
-        report = descent_report(f, x, taken, max_steps, bounds)
+        if method == "projected":
+            d = box_descent.descend_box(f, x0, eta, max_steps, grad_tol, bounds, batch, progress)
+            x, e, converged = d.minima, d.energies, d.converged
+            report = box_descent.report(d, bounds, max_steps, grad_tol)
+        else:
+            x, e, taken = descend(
+                f, x0, eta, max_steps, grad_tol, energy_tol, bounds, batch, progress
+            )
+            report = descent_report(f, x, taken, max_steps, bounds)
+            converged = taken < max_steps
         rep = merge_minima(x, e, same_tol)
         keep = rep.unique()
         pairs = candidate_pairs(x[keep], neighbours)
@@ -326,6 +343,18 @@ def map_landscape(
     start_to_min = torch.tensor([index[int(r)] for r in rep.tolist()])
     minima, energies = x[keep], e[keep]
     pairs, bars = connect(f, minima, pairs, bars, grid, 4096) if len(minima) > 1 else (pairs, bars)
+    straight = along = None
+    if paths is not None and len(pairs):
+        with Progress(disable=not show_progress) as progress:
+            along = paths_mod.path_barriers(
+                f,
+                minima[pairs[:, 0]],
+                minima[pairs[:, 1]],
+                bounds=bounds,
+                progress=progress,
+                **paths,
+            )
+        straight, bars = bars, torch.minimum(bars, along)
     tree = cluster(len(minima), pairs, bars)
     if threshold is None:
         levels = [level for level, *_ in tree.merges]  # ascending
@@ -348,33 +377,7 @@ def map_landscape(
         pairs,
         bars,
         report,
+        converged,
+        straight,
+        along,
     )
-
-
-def purity(basin_of_start: list[int], labels: list[int]) -> tuple[float, dict[int, float]]:
-    """Share of each basin's members that carry its majority label, and overall (weighted by
-    basin size)."""
-    per: dict[int, list[int]] = {}
-    for b, y in zip(basin_of_start, labels):
-        per.setdefault(b, []).append(y)
-    out, agree = {}, 0
-    for b, ys in per.items():
-        top = max(ys.count(v) for v in set(ys))
-        out[b] = top / len(ys)
-        agree += top
-    return agree / max(1, len(labels)), out
-
-
-def chance_purity(
-    basin_of_start: list[int], labels: list[int], draws: int = 200, seed: int = 0
-) -> tuple[float, float]:
-    """The purity that basins of the same sizes reach by chance: mean and std of ``purity``
-    over ``draws`` random permutations of the labels. A purity is informative only as far as
-    it exceeds this (one basin holding everything has exactly its majority share)."""
-    g = torch.Generator().manual_seed(seed)
-    values = []
-    for _ in range(draws):
-        perm = torch.randperm(len(labels), generator=g).tolist()
-        values.append(purity(basin_of_start, [labels[i] for i in perm])[0])
-    t = torch.tensor(values, dtype=torch.float64)
-    return float(t.mean()), float(t.std()) if draws > 1 else 0.0

@@ -30,6 +30,7 @@ from safetensors.torch import save as st_save
 from genzoo import plugins, schema, toml_text
 from genzoo import recipe as recipe_mod
 from genzoo.errors import GenzooError
+from genzoo.interfaces import Unused
 from genzoo.store.files import atomic_write
 from genzoo.store.loading import load_weights
 
@@ -194,9 +195,12 @@ def model_card(config: dict, report: dict | None, pictures: list[str]) -> str:
                     lines.append(f"| KID ({block['name']} features) | {block['kid']:.4f} |")
                 lines.append(f"| IS ({block['name']} features) | {block['is']:.3f} |")
         e = report["energy"]
+        if e is not None:
+            lines.append(
+                f"| mean f: data / samples / noise | {e['f_data']:.3g} / "
+                f"{e['f_samples']:.3g} / {e['f_noise']:.3g} |"
+            )
         lines += [
-            f"| mean f: data / samples / noise | {e['f_data']:.3g} / "
-            f"{e['f_samples']:.3g} / {e['f_noise']:.3g} |",
             "",
             f"Measured on {report['n']} {report['split']} {report.get('kind', 'images')} "
             f"at step {report['step']}.",
@@ -286,6 +290,8 @@ def read_model_folder(folder: Path):
             f"'{folder / WEIGHTS}' is unreadable ({first}); export the model again"
         ) from None
     for net in NETWORKS:
+        if isinstance(getattr(models, net), Unused):  # the objective does not use it
+            continue
         prefix = f"{net}."
         load_weights(
             getattr(models, net),

@@ -61,7 +61,8 @@ def measure(
     ev = spec.evaluate
     rep = evaluate_run(run_dir, n=ev.n, features=features, seed=ev.seed, split=split, device=device)
     fm = rep["feature_metrics"] or {}
-    values = {**{k: fm.get(k) for k in SAMPLE_QUALITY}, **rep["energy"]}
+    energy = rep["energy"] or dict.fromkeys(("f_data", "f_samples", "f_noise"))
+    values = {**{k: fm.get(k) for k in SAMPLE_QUALITY}, **energy}
     values["recon_mse"] = rep["recon_mse"]  # None where the objective has no inference model
     values["recovery"] = rep["recovery"]["error"] if rep["recovery"] else None
     values["sample_gflops"] = rep["sampling"]["gflops_per_sample"]

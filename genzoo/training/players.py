@@ -11,6 +11,7 @@ import math
 import torch
 
 from genzoo import assemble
+from genzoo.errors import GenzooError
 from genzoo.interfaces import Models
 from genzoo.recipe import Recipe
 from genzoo.sampling import generate
@@ -45,6 +46,11 @@ class Team:
         self.models = assemble.build_models(recipe, sample_shape, registry)
         self.objective = assemble.build_objective(recipe, registry)
         assemble.attach_networks(self.models, self.objective, recipe)
+        if recipe.train.generator_ema and not self.models.uses("theta"):
+            raise GenzooError(
+                f"train.generator_ema averages the generator, and objective "
+                f"{recipe.objective!r} has none; drop the key"
+            )
         # every trained network by checkpoint name: the players' and objectives' extras
         self.networks = {k: m for k, (_, m) in self.models.networks().items()}
         self.memory_format = (
@@ -74,7 +80,7 @@ class Team:
                 for q in m.parameters()
                 if q.requires_grad
             ]
-            for p in self.models.players()
+            for p in sorted({owner for owner, _ in self.models.networks().values()})
         }
         self.optimizers = make_optimizers(recipe, self.params)
         self.forward_models = self.models
@@ -89,10 +95,11 @@ class Team:
                 )
                 for k, m in self.networks.items()
             }
+            m = self.models
             self.forward_models = Models(
-                wrap["theta"],
-                wrap["phi"],
-                wrap["alpha"],
+                wrap.get("theta", m.generator),
+                wrap.get("phi", m.encoder),
+                wrap.get("alpha", m.energy),
                 extras={n: (p, wrap[f"extra.{n}"]) for n, (p, _) in self.models.extras.items()},
             )
         self.lr_scale = 1.0  # lowered by each divergence rollback

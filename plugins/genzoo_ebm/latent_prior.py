@@ -70,6 +70,9 @@ class LatentEBM(Objective):
     def networks(self, models: Models) -> dict[str, tuple[str, nn.Module]]:
         return {self.network: ("alpha", LatentEnergy(models.generator.latent_shape, self.hidden))}
 
+    def uses(self, player: str) -> bool:
+        return player == "theta"  # alpha's terms train the latent prior, not an image energy
+
     def prior(self, models: Models) -> nn.Module:
         return models.extras[self.network][1]
 
