@@ -93,3 +93,30 @@ def test_texture_nets_follow_section_4_1_4():
     assert small.energy(x).shape == (3,)
     with pytest.raises(ValueError, match="multiples of 32"):
         build_texture((1, 48, 48))
+
+
+def test_a_smooth_energy_has_a_gradient_without_jumps():
+    """energy_activation = "silu": only the energy's hidden activations change, and f is
+    smooth. Along a line, N steps of dt move a smooth f's gradient by ~H v dt each, so the sum
+    of their squares shrinks 100x when the segment (and dt) shrinks 10x; a piecewise-linear f
+    (the paper's leaky ReLU) moves its gradient only by jumps at the kinks crossed, whose
+    number (and so the sum) shrinks only 10x."""
+    import torch
+
+    torch.manual_seed(0)
+    smooth = build_dcgan((1, 28, 28), width=0.125, energy_activation="silu")
+    plain = build_dcgan((1, 28, 28), width=0.125)
+    kinds = (nn.SiLU, nn.LeakyReLU)
+    acts = lambda m: {type(a) for a in m.modules() if isinstance(a, kinds)}  # noqa: E731
+    assert acts(smooth.energy) == {nn.SiLU} and acts(plain.energy) == {nn.LeakyReLU}
+    assert acts(smooth.encoder) == acts(plain.encoder) == {nn.LeakyReLU}
+    x, v = torch.rand(1, 1, 28, 28) * 2 - 1, torch.randn(1, 1, 28, 28)
+
+    def moved(model, length):
+        ts = torch.linspace(0, length, 201).view(-1, 1, 1, 1)
+        pts = (x + ts * v).requires_grad_(True)
+        (g,) = torch.autograd.grad(model.energy.eval()(pts).sum(), pts)
+        return float((g.flatten(1).double().diff(dim=0).norm(dim=1) ** 2).sum())
+
+    assert moved(smooth, 0.1) / moved(smooth, 1.0) < 0.02  # 0.01 for a smooth f
+    assert moved(plain, 0.1) / moved(plain, 1.0) > 0.05  # 0.1: jumps at kinks

@@ -13,7 +13,7 @@ Where the tables cannot be followed literally, the choice is written beside the 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import torch
 from einops import rearrange
@@ -87,6 +87,7 @@ def build_dcgan(
     width: Annotated[float, Field(gt=0, le=64)] = 1.0,
     latent_dim: Annotated[int, Field(ge=1, le=65536)] = 100,
     hidden_bias: bool = True,
+    energy_activation: Literal["leaky_relu", "silu"] = "leaky_relu",
 ) -> Models:
     """DCGAN family for 28x28 (Table 6), 32x32 (Table 5) and 64x64 (Table 4) images.
 
@@ -95,6 +96,10 @@ def build_dcgan(
     (the authors' ``_netI``/``_netE``; their output layers keep theirs). At 32x32 with width 1
     and no hidden bias these are the authors' CIFAR-10 networks layer for layer, the encoder's
     two output convolutions (mean, log-variance) stacked as one.
+    ``energy_activation = "silu"``: the energy model's hidden layers use SiLU instead of the
+    paper's leaky ReLU, so that f is smooth: its gradient vanishes at its minima, which a
+    landscape's descents can then reach (a piecewise-linear f has its minima on kinks, where
+    no gradient vanishes).
     """
     if (
         len(sample_shape) != 3
@@ -130,7 +135,7 @@ def build_dcgan(
         _widen(en_rows, width) + [(1, last_k, 1, 0, False)],
         c,
         transpose=False,
-        act=lrelu,
+        act=lrelu if energy_activation == "leaky_relu" else nn.SiLU(True),
         last_act=None,
         hidden_bias=hidden_bias,
     )
