@@ -26,6 +26,7 @@ from genzoo.study import stats
 
 OUT = Path(__file__).parent / "results" / "landscape_seeds.json"
 PAGE = Path(__file__).parents[1] / "docs" / "results" / "landscape.md"
+IMAGES = Path(__file__).parents[1] / "docs" / "images" / "landscape"
 MARK, TITLE = "<!-- landscape:seeds -->", "Minima that are minima, over seeds"
 
 
@@ -44,6 +45,24 @@ def saturation(run: Path, n: int, step: int | None = None) -> dict:
             "f_black": float(f(-torch.ones_like(x[:1]))),
             "f_white": float(f(torch.ones_like(x[:1]))),
         }
+
+
+def minima_picture(run: Path, path: Path, max_steps: int) -> str:
+    """16 held-out images above the minima their descents reach, as a committed PNG."""
+    import torchvision
+
+    from genzoo import assemble
+    from genzoo.analysis import box_descent
+    from genzoo.store.loading import load_trained
+
+    recipe, models, _ = load_trained(run, "cpu")
+    x, _, _ = assemble.build_data(recipe).draw_held_out(16, 0)
+    x = models.real_view(x)
+    d = box_descent.descend_box(models.energy, x, 0.01, max_steps, 1e-3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid = torch.cat([x, d.minima]) * 0.5 + 0.5
+    torchvision.utils.save_image(grid, path, nrow=16, padding=1, pad_value=0.5)
+    return path.as_posix()
 
 
 def convergence(target: str, n: int, max_steps: int) -> dict:
@@ -73,7 +92,9 @@ def convergence(target: str, n: int, max_steps: int) -> dict:
     }
 
 
-def map_one(run: Path, n: int, paths: dict | None, max_steps: int, folder: Path) -> dict:
+def map_one(
+    run: Path, n: int, paths: dict | None, max_steps: int, folder: Path, min_converged: float
+) -> dict:
     from genzoo.analysis.landscape_command import run_landscape
 
     settings = dict(
@@ -94,7 +115,7 @@ def map_one(run: Path, n: int, paths: dict | None, max_steps: int, folder: Path)
         method="projected",
     )
     try:
-        rep = run_landscape(run, folder, paths=paths, **settings)
+        rep = run_landscape(run, folder, paths=paths, min_converged=min_converged, **settings)
     except GenzooError as exc:  # descents that did not converge: no map, the reason kept
         return {
             "mapped": False,
@@ -188,6 +209,14 @@ def section(res: dict) -> str:
             f"{full['n_minima']} | {full['purity']:.3f} | {ch['mean']:.3f} ± {ch['std']:.3f} | "
             f"{full['seconds']:.0f} |"
         )
+    lines += [
+        "",
+        "Held-out images (top row) and the minima their descents reach (below), per seed:",
+        "",
+    ]
+    for s, r in sorted(res["seeds"].items()):
+        name = Path(r["picture"]).name
+        lines += [f"![seed {s}: 16 test images above their minima](../images/landscape/{name})", ""]
     rows = [r for r in res["seeds"].values() if r["full"]["mapped"] and r["full"]["levels"]]
     if rows:
         lines += ["", "Purity per level of the merge tree (mean over seeds):", ""]
@@ -240,6 +269,9 @@ def main(argv=None) -> int:
     ap.add_argument("--max-steps", type=int, default=1000)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--page", type=Path, default=PAGE)
+    ap.add_argument("--path-iterations", type=int, default=100)
+    ap.add_argument("--min-converged", type=float, default=0.9, help="as genzoo landscape's")
+    ap.add_argument("--images", type=Path, default=IMAGES, help="where the minima's PNGs go")
     ap.add_argument(
         "--convergence",
         nargs="+",
@@ -256,11 +288,8 @@ def main(argv=None) -> int:
         write_section(args.page, MARK, TITLE, section(res))
         print(f"wrote {args.out} and the section in {args.page}")
         return 0
-    same = {k: res.get(k) for k in ("n", "paths_n", "max_steps")} == {
-        "n": args.n,
-        "paths_n": args.paths_n,
-        "max_steps": args.max_steps,
-    }
+    keys = ("n", "paths_n", "max_steps", "min_converged", "path_iterations")
+    same = {k: res.get(k) for k in keys} == {k: getattr(args, k) for k in keys}
     if not same:
         res = {"convergence": res["convergence"]} if "convergence" in res else {}
     from genzoo.store import rundir
@@ -270,6 +299,8 @@ def main(argv=None) -> int:
         n=args.n,
         paths_n=args.paths_n,
         max_steps=args.max_steps,
+        min_converged=args.min_converged,
+        path_iterations=args.path_iterations,
         recipe=rundir.load_recipe(args.runs[0]).name,
     )
     res.setdefault("seeds", {})
@@ -279,9 +310,16 @@ def main(argv=None) -> int:
             continue
         print(f"seed {seed}: {run}", flush=True)
         entry = {"run": run.as_posix(), "saturation": saturation(run, 256)}
-        entry["full"] = map_one(run, args.n, None, args.max_steps, run / "landscape_full")
-        paths = {"images": 10, "iterations": 100, "step": 0.01}
-        entry["paths"] = map_one(run, args.paths_n, paths, args.max_steps, run / "landscape_paths")
+        picture = args.images / f"minima_seed{seed}.png"
+        minima_picture(run, picture, args.max_steps)
+        entry["picture"] = f"docs/images/landscape/{picture.name}"
+        entry["full"] = map_one(
+            run, args.n, None, args.max_steps, run / "landscape_full", args.min_converged
+        )
+        paths = {"images": 10, "iterations": args.path_iterations, "step": 0.01}
+        entry["paths"] = map_one(
+            run, args.paths_n, paths, args.max_steps, run / "landscape_paths", args.min_converged
+        )
         res["seeds"][seed] = entry
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(res, indent=1))
