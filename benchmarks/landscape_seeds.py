@@ -190,8 +190,8 @@ def section(res: dict) -> str:
         f"gradient falls to 1e-3 of its start.",
         "",
         "| seed | descents converged | pixels at a bound | f data / black / white | minima | "
-        "purity (20 basins) | chance | seconds |",
-        "|---|---|---|---|---|---|---|---|",
+        "purity (20 basins) | chance |",
+        "|---|---|---|---|---|---|---|",
     ]
     for s, r in sorted(res["seeds"].items()):
         full, sat = r["full"], r["saturation"]
@@ -200,14 +200,13 @@ def section(res: dict) -> str:
         if not full["mapped"]:
             lines.append(
                 f"| {s} | {d['converged']:.0%} | {d['at_bound']:.0%} | {energy} | not mapped "
-                f"| – | – | – |"
+                f"| – | – |"
             )
             continue
         ch = full["purity_chance"]
         lines.append(
             f"| {s} | {d['converged']:.0%} | {d['at_bound']:.0%} | {energy} | "
-            f"{full['n_minima']} | {full['purity']:.3f} | {ch['mean']:.3f} ± {ch['std']:.3f} | "
-            f"{full['seconds']:.0f} |"
+            f"{full['n_minima']} | {full['purity']:.3f} | {ch['mean']:.3f} ± {ch['std']:.3f} |"
         )
     lines += [
         "",
