@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from genzoo.analysis.box_descent import descend_box, projected
-from genzoo.analysis.landscape import barrier, map_landscape
+from genzoo.analysis.landscape import barrier, cluster, map_landscape
 from genzoo.analysis.landscape_purity import chance_purity, purity, purity_by_level
 from genzoo.analysis.paths import equal_arc_length, path_barriers, string_paths
 
@@ -114,16 +114,7 @@ def test_purity_by_level_against_its_definition():
     class Land:  # four minima: two pairs merging low, the pairs merging high
         minima = torch.zeros(4, 1)
         start_to_min = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
-
-        class tree:
-            merges = [(1.0, 0, 1, 4), (1.5, 2, 3, 5), (3.0, 4, 5, 6)]
-            links = [(0, 1), (2, 3), (1, 2)]
-
-            @staticmethod
-            def clusters_below(t):
-                return {1.0: [0, 1, 2, 3], 1.5: [0, 0, 2, 3], 3.0: [0, 0, 2, 2]}.get(
-                    t, [0, 0, 0, 0]
-                )
+        tree = cluster(4, torch.tensor([[0, 1], [2, 3], [1, 2]]), torch.tensor([1.0, 1.5, 3.0]))
 
     labels = [0, 0, 0, 1, 1, 1, 1, 0]
     rows = purity_by_level(Land, labels, draws=50)

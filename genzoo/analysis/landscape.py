@@ -80,11 +80,7 @@ def projected_grad_norm(
     for i in range(0, len(x), batch):
         xa = x[i : i + batch].detach().clone().requires_grad_(True)
         (g,) = torch.autograd.grad(f(xa).sum(), xa)
-        if bounds is not None:
-            lo, hi = bounds
-            blocked = ((xa >= hi) & (g > 0)) | ((xa <= lo) & (g < 0))
-            g = g.masked_fill(blocked, 0.0)
-        out.append(g.flatten(1).norm(dim=1).detach())
+        out.append(box_descent.projected(g, xa, bounds).flatten(1).norm(dim=1).detach())
     return torch.cat(out) if out else torch.zeros(0)
 
 
@@ -172,6 +168,12 @@ class MergeTree:
     n: int
     merges: list[tuple[float, int, int, int]] = field(default_factory=list)
     links: list[tuple[int, int]] = field(default_factory=list)
+
+    def threshold_for(self, k: int) -> float:
+        """The barrier level below which the merges leave ``k`` clusters (inf: the tree has
+        too few merges to get down to ``k``)."""
+        cut = self.n - max(1, k)
+        return self.merges[cut][0] if 0 <= cut < len(self.merges) else float("inf")
 
     def clusters_below(self, threshold: float) -> list[int]:
         """Component (a root minimum) of each minimum, joining only below ``threshold``."""
@@ -357,9 +359,7 @@ def map_landscape(
         straight, bars = bars, torch.minimum(bars, along)
     tree = cluster(len(minima), pairs, bars)
     if threshold is None:
-        levels = [level for level, *_ in tree.merges]  # ascending
-        cut = len(minima) - max(1, n_basins)  # merges below the cut leave n_basins clusters
-        threshold = levels[cut] if 0 <= cut < len(levels) else float("inf")
+        threshold = tree.threshold_for(n_basins)
     comp = tree.clusters_below(threshold)
     ids = {c: i for i, c in enumerate(dict.fromkeys(comp))}
     basin_of_min = [ids[c] for c in comp]

@@ -205,9 +205,7 @@ def path_summary(land, n_basins: int, labels) -> dict:
     e = land.energies[land.pairs].max(1).values
     straight, along = land.straight_barriers, land.path_barriers
     tree = cluster(len(land.minima), land.pairs, straight)
-    levels = [level for level, *_ in tree.merges]
-    cut = len(land.minima) - max(1, n_basins)
-    comp = tree.clusters_below(levels[cut] if 0 <= cut < len(levels) else float("inf"))
+    comp = tree.clusters_below(tree.threshold_for(n_basins))
     of_start = [comp[i] for i in land.start_to_min.tolist()]
     return {
         "pairs": len(land.pairs),

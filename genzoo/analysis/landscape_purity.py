@@ -42,11 +42,9 @@ def purity_by_level(land, labels: list[int], draws: int = 200, seed: int = 0) ->
     barrier threshold of the cut, the purity of the starting points' clusters, its chance
     mean and std, and how many chance stds the purity lies above the chance mean."""
     tree, m = land.tree, len(land.minima)
-    levels = [level for level, *_ in tree.merges]  # ascending; after k merges m - k clusters
     out, k = [], 1
     while k <= m:
-        cut = m - k  # merges below the cut leave k clusters (fewer if the tree is not joined)
-        threshold = levels[cut] if 0 <= cut < len(levels) else float("inf")
+        threshold = tree.threshold_for(k)
         comp = tree.clusters_below(threshold)
         of_start = [comp[i] for i in land.start_to_min.tolist()]
         p, _ = purity(of_start, labels)
