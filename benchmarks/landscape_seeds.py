@@ -158,7 +158,9 @@ def claims(seeds: dict) -> list[dict]:
 def convergence_table(rows: list[dict], n: int, max_steps: int) -> list[str]:
     lines = [
         f"Does the descent reach minima? Projected descent from {n} held-out images, at most "
-        f"{max_steps} steps (`--convergence`):",
+        f"{max_steps} steps (`--convergence`). A check before any map, not a comparison: the "
+        f"checkpoints differ in length (the leaky-ReLU run kept step 1000, the others 2000 and "
+        f"3000).",
         "",
         "| checkpoint | energy activation | energy_l2 | converged | median projected gradient "
         "| pixels at a bound | energy start → end | f data / black / white |",
@@ -168,7 +170,7 @@ def convergence_table(rows: list[dict], n: int, max_steps: int) -> list[str]:
         d = r["descent"]
         lines.append(
             f"| `{r['target']}` | {r['energy_activation']} | {r['energy_l2']:g} | "
-            f"{d['converged']:.0%} | {d['grad_norm_median']:.3g} | {d['at_bound']:.0%} | "
+            f"{d['converged']:.1%} | {d['grad_norm_median']:.3g} | {d['at_bound']:.0%} | "
             f"{r['energy_start']:.3g} → {r['energy_end']:.3g} | {r['f_data']:.3g} / "
             f"{r['f_black']:.3g} / {r['f_white']:.3g} |"
         )
@@ -185,9 +187,11 @@ def section(res: dict) -> str:
     lines += [
         f"From `benchmarks/results/landscape_seeds.json`, written by `python "
         f"benchmarks/landscape_seeds.py {' '.join(res['runs'])} --n {res['n']} --paths-n "
-        f"{res['paths_n']}` ({res['recipe']}, one run per seed). Descent: projected gradient "
-        f"with a line search, at most {res['max_steps']} steps; converged where the projected "
-        f"gradient falls to 1e-3 of its start.",
+        f"{res['paths_n']} --path-iterations {res['path_iterations']} --max-steps "
+        f"{res['max_steps']}` (recipe {res['recipe']}{res.get('overrides', '')}, one run per "
+        f"seed). Descent: projected gradient with a line search, at most {res['max_steps']} "
+        f"steps; converged where the projected gradient falls to 1e-3 of its start. A seed is "
+        f"mapped only where at least {res['min_converged']:.0%} of its descents converged.",
         "",
         "| seed | descents converged | pixels at a bound | f data / black / white | minima | "
         "purity (20 basins) | chance |",
@@ -199,13 +203,13 @@ def section(res: dict) -> str:
         energy = f"{sat['f_data']:.3g} / {sat['f_black']:.3g} / {sat['f_white']:.3g}"
         if not full["mapped"]:
             lines.append(
-                f"| {s} | {d['converged']:.0%} | {d['at_bound']:.0%} | {energy} | not mapped "
+                f"| {s} | {d['converged']:.1%} | {d['at_bound']:.0%} | {energy} | not mapped "
                 f"| – | – |"
             )
             continue
         ch = full["purity_chance"]
         lines.append(
-            f"| {s} | {d['converged']:.0%} | {d['at_bound']:.0%} | {energy} | "
+            f"| {s} | {d['converged']:.1%} | {d['at_bound']:.0%} | {energy} | "
             f"{full['n_minima']} | {full['purity']:.3f} | {ch['mean']:.3f} ± {ch['std']:.3f} |"
         )
     lines += [
@@ -301,6 +305,11 @@ def main(argv=None) -> int:
         min_converged=args.min_converged,
         path_iterations=args.path_iterations,
         recipe=rundir.load_recipe(args.runs[0]).name,
+    )
+    first = rundir.load_recipe(args.runs[0])
+    res["overrides"] = (
+        f" with model.energy_activation = {first.model.options.get('energy_activation', 'leaky_relu')}"
+        f", objectives.acd.energy_l2 = {first.objectives.get('acd', {}).get('energy_l2', 0.0):g}"
     )
     res.setdefault("seeds", {})
     for run in args.runs:
