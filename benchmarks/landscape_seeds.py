@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -220,6 +221,11 @@ def section(res: dict) -> str:
     for s, r in sorted(res["seeds"].items()):
         name = Path(r["picture"]).name
         lines += [f"![seed {s}: 16 test images above their minima](../images/landscape/{name})", ""]
+    graphs = [(s, r["graph"]) for s, r in sorted(res["seeds"].items()) if r.get("graph")]
+    if graphs:
+        lines += ["Disconnectivity graphs (barriers relative to the minima, per seed):", ""]
+        for s, g in graphs:
+            lines += [f"![seed {s}: disconnectivity graph](../images/landscape/{Path(g).name})", ""]
     rows = [r for r in res["seeds"].values() if r["full"]["mapped"] and r["full"]["levels"]]
     if rows:
         lines += ["", "Purity per level of the merge tree (mean over seeds):", ""]
@@ -251,16 +257,7 @@ def section(res: dict) -> str:
                 f"{ps['basins_straight']} / {p['n_basins']} |"
             )
     if res["claims"]:
-        lines += ["", "| claim | test | diff | 95% CI | p | p (Holm) | verdict |"]
-        lines.append("|---|---|---|---|---|---|---|")
-        for t in res["claims"]:
-            ci = "–" if t["ci"] is None else f"[{t['ci'][0]:.3g}, {t['ci'][1]:.3g}]"
-            p = "–" if t["p"] is None else f"{t['p']:.3g}"
-            ph = "–" if t["p_holm"] is None else f"{t['p_holm']:.3g}"
-            lines.append(
-                f"| {t['claim']} | {t['test']} | {t['diff']:.3g} | {ci} | {p} | {ph} | "
-                f"{t['verdict']} |"
-            )
+        lines += [""] + stats.claims_table(res["claims"])
     return "\n".join(lines) + "\n"
 
 
@@ -324,6 +321,10 @@ def main(argv=None) -> int:
         entry["full"] = map_one(
             run, args.n, None, args.max_steps, run / "landscape_full", args.min_converged
         )
+        if entry["full"]["mapped"]:  # the disconnectivity graph, for the page
+            graph = args.images / f"graph_seed{seed}.png"
+            shutil.copyfile(run / "landscape_full" / "disconnectivity.png", graph)
+            entry["graph"] = f"docs/images/landscape/{graph.name}"
         paths = {"images": 10, "iterations": args.path_iterations, "step": 0.01}
         entry["paths"] = map_one(
             run, args.paths_n, paths, args.max_steps, run / "landscape_paths", args.min_converged

@@ -91,11 +91,24 @@ class Detail:
         }
 
 
+def samples_at(run: Path, step: int, average: bool = True, n: int = N_SAMPLES) -> torch.Tensor:
+    """``n`` samples of the run's checkpoint at ``step`` (from the generator average where the
+    run keeps one and ``average``), drawn from the run's fixed noise."""
+    from genzoo.latents import fixed_noise
+    from genzoo.sampling import generate
+    from genzoo.store.loading import load_trained
+
+    recipe, models, _ = load_trained(run, checkpoint=step, average=average)
+    models.set_step(step - 1)
+    noise = fixed_noise(recipe, models, n)
+    return generate(
+        models.generator, noise, recipe.model.sample_norm, batch=recipe.train.batch_size
+    )
+
+
 def run_points(run: Path, detail_of, average: bool = True, stages: int = 2) -> list[dict]:
     """For the last ``stages`` stages' stable-phase points with a kept checkpoint: the
     samples' FD."""
-    from genzoo.latents import fixed_noise
-    from genzoo.sampling import generate
     from genzoo.store import rundir
     from genzoo.store.checkpoint import list_checkpoints, step_of
     from genzoo.store.loading import load_trained
@@ -109,18 +122,12 @@ def run_points(run: Path, detail_of, average: bool = True, stages: int = 2) -> l
     for step, res in growth.stable_points(recipe.train.steps).items():
         if step not in kept or res not in last:
             continue
-        recipe, models, _ = load_trained(run, checkpoint=step, average=average)
-        models.set_step(step - 1)
-        noise = fixed_noise(recipe, models, N_SAMPLES)
-        samples = generate(
-            models.generator, noise, recipe.model.sample_norm, batch=recipe.train.batch_size
-        )
         out.append(
             {
                 "step": step,
                 "resolution": res,
                 "end": ends.get(step) == res,
-                "fd": detail_of(samples),
+                "fd": detail_of(samples_at(run, step, average)),
             }
         )
     return out

@@ -53,6 +53,7 @@ def test_landscape_seeds_benchmark(tmp_path):
     assert sorted(res["seeds"]) == ["0", "1"] and "convergence" in res  # the check is kept
     for entry in res["seeds"].values():
         assert (images / entry["picture"].rsplit("/", 1)[1]).stat().st_size > 1000
+        assert (images / entry["graph"].rsplit("/", 1)[1]).stat().st_size > 1000
         full = entry["full"]
         assert full["mapped"] and full["n_starts"] == 30
         assert [r["clusters"] for r in full["levels"]][:2] == [1, 2]

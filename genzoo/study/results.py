@@ -126,16 +126,8 @@ def markdown(spec: StudyFile, res: dict) -> str:
             f"Claims, tested two-sided (paired by seed where both cells share their seeds, "
             f"else Welch), Holm-corrected over the {len(res['claims'])} claims, α = {spec.alpha}:",
             "",
-            "| claim | test | mean difference (a − b) [95% CI] | t (df) | p | p (Holm) | verdict |",
-            "|---|---|---|---|---|---|---|",
         ]
-        for c in res["claims"]:
-            ci = f" [{c['ci'][0]:.4g}, {c['ci'][1]:.4g}]" if c["ci"] else ""
-            t = f"{c['t']:.3g} ({c['df']:.3g})" if c["t"] is not None else "—"
-            lines.append(
-                f"| {c['claim']} | {c['test']} | {_num(c['diff'])}{ci} | {t} | {_num(c['p'], '.3g')} "
-                f"| {_num(c['p_holm'], '.3g')} | **{c['verdict']}** |"
-            )
+        lines += stats.claims_table(res["claims"])
     for m in ev.metrics:
         steps = sorted({pt["step"] for pts in res["curves"].values() for pt in pts})
         if len(steps) < 2:

@@ -89,3 +89,24 @@ def decide(tests: list[Test], less: list[bool], alpha: float) -> list[Test]:
         else:
             t.verdict = "holds" if (t.diff < 0) == claimed_less else "fails"
     return tests
+
+
+def claims_table(claims: list[dict]) -> list[str]:
+    """The Markdown rows of a table of tested claims (:class:`Test` as dicts, after
+    :func:`decide`): difference with its 95% CI, t on its degrees of freedom, p and Holm's p."""
+
+    def num(x, spec=".3g"):
+        return "—" if x is None else format(x, spec)
+
+    lines = [
+        "| claim | test | mean difference (a − b) [95% CI] | t (df) | p | p (Holm) | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in claims:
+        ci = f" [{c['ci'][0]:.4g}, {c['ci'][1]:.4g}]" if c["ci"] else ""
+        t = f"{c['t']:.3g} ({c['df']:.3g})" if c["t"] is not None else "—"
+        lines.append(
+            f"| {c['claim']} | {c['test']} | {num(c['diff'], '.4g')}{ci} | {t} | {num(c['p'])} "
+            f"| {num(c['p_holm'])} | **{c['verdict']}** |"
+        )
+    return lines
