@@ -33,7 +33,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from progressive_detail import Detail, samples_at, summary
+from progressive_detail import Detail, run_points, samples_at, summary
 from tables import ROOT, write_section
 
 from genzoo.errors import GenzooError
@@ -48,10 +48,9 @@ EQUAL_STABLE = 600  # the 64x64 stage's stable phase in dt_progressive
 
 
 def seed_of(run: Path) -> int:
-    from genzoo.recipe import load
     from genzoo.store import rundir
 
-    return int(load(run / rundir.RECIPE).seed)
+    return int(rundir.load_recipe(run).seed)
 
 
 def final_stage(run: Path) -> dict:
@@ -72,9 +71,8 @@ def measure_control(run: Path, detail: Detail, equal_stable: int, images: Path) 
     fd = {k: detail.fd(samples_at(run, step)) for k, step in at.items()}
     grid = images / f"{run.name}.png"
     src = run / "samples" / f"stage_{stage['resolution']}x{stage['resolution']}.png"
-    if src.exists():
-        images.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, grid)
+    images.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, grid)  # every finished run draws its last stage's grid
     return {"seed": seed_of(run), **stage, "steps_measured": at, "fd": fd, "grid": grid.name}
 
 
@@ -96,8 +94,6 @@ def progressive_from_detail(weights_sha: str) -> dict[int, dict]:
 
 
 def measure_progressive(runs: list[Path], detail: Detail) -> dict[int, dict]:
-    from progressive_detail import run_points
-
     out = {}
     for run in runs:
         s = summary(run_points(run, detail.fd, stages=1))
