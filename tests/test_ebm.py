@@ -171,7 +171,16 @@ def train(t: Trainer, steps: int) -> Trainer:
     "objective,options",
     [
         ("short_run", {"langevin_steps": 20, "gradient_step": 0.05, "noise_std": 0.01}),
-        ("pcd", {"langevin_steps": 20, "gradient_step": 0.05, "gradient_clip": 0.0}),
+        # the persistent chains mix through the buffer, so chains from fresh noise need more steps
+        (
+            "pcd",
+            {
+                "langevin_steps": 20,
+                "gradient_step": 0.05,
+                "gradient_clip": 0.0,
+                "sample_steps": 100,
+            },
+        ),
     ],
 )
 def test_an_mcmc_trained_energy_rises_on_the_ring_above_noise(toy_plugin, objective, options):
@@ -185,13 +194,17 @@ def test_an_mcmc_trained_energy_rises_on_the_ring_above_noise(toy_plugin, object
     t = Trainer(r)
     before = ring_energy_gap(t)
     train(t, 300)
-    # f starts flat (gap ~1e-5) and learns data above noise; a sign error would push it below
-    assert ring_energy_gap(t) > before + 0.02, (before, ring_energy_gap(t))
+    # f starts flat (gap ~1e-5) and learns data above noise (0.026-0.085 over seeds 0-4); a
+    # sign error would push it below
+    assert ring_energy_gap(t) > before + 0.01, (before, ring_energy_gap(t))
     # its samples are the sampler's chains, not the untrained generator's g(z)
     x = t.team.sample(torch.randn(500, 2, generator=torch.Generator().manual_seed(1)))
     dist = torch.cdist(x, ring_centres()).min(1).values
-    start = torch.cdist(torch.rand(500, 2) * 2 - 1, ring_centres()).min(1).values
-    assert dist.mean() < 0.7 * start.mean(), (dist.mean(), start.mean())
+    # uniform noise on the square lies 0.301 from the nearest centre on average; the chains end
+    # at 0.39-0.48 (short-run) and 0.26-0.33 (pcd) of that over seeds 0-4
+    noise = torch.rand(20000, 2, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    start = torch.cdist(noise, ring_centres()).min(1).values
+    assert dist.mean() < 0.6 * start.mean(), (dist.mean(), start.mean())
 
 
 def test_the_latent_prior_generator_learns_the_ring(toy_plugin):
