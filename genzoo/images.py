@@ -9,7 +9,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from torchvision.utils import make_grid, save_image
 
 
 def is_image_batch(x: torch.Tensor) -> bool:
@@ -30,6 +29,8 @@ def save_grid(x: torch.Tensor, path: Path | str, nrow: int | None = None) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     nrow = nrow or max(1, int(math.sqrt(x.shape[0])))
     tmp = path.with_name(path.name + ".tmp")
+    from torchvision.utils import save_image  # torchvision's import costs a second: on use
+
     save_image(to_unit(x), tmp, nrow=nrow, padding=2, format="png")
     os.replace(tmp, path)
     return path
@@ -46,7 +47,7 @@ def save_clips_gif(
     x = to_unit(x)
     frames = []
     for t in range(x.shape[2]):
-        grid = make_grid(x[:, :, t], nrow=nrow, padding=2)
+        grid = torchvision_grid(x[:, :, t], nrow=nrow, padding=2)
         a = grid.mul(255).add(0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
         frames.append(Image.fromarray(a))
     tmp = path.with_name(path.name + ".tmp")
@@ -87,3 +88,10 @@ def save_samples(
         torch.cat(rows), stem.with_name(stem.name + "_frames.png"), nrow=min(n_frames, x.shape[2])
     )
     return [save_clips_gif(x, stem.with_name(stem.name + ".gif")), strip]
+
+
+def torchvision_grid(x: torch.Tensor, **options) -> torch.Tensor:
+    """torchvision's ``make_grid``, imported on first use (its import costs about a second)."""
+    from torchvision.utils import make_grid
+
+    return make_grid(x, **options)

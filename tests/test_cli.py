@@ -203,7 +203,10 @@ def test_a_real_process_prints_one_line_without_traceback(tiny, tmp_path):
     assert p.stderr.strip() == ("error: unknown recipe key 'train.stpes' (did you mean 'steps'?)")
 
 
-@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "signame",
+    [pytest.param("SIGINT", marks=pytest.mark.slow), "SIGTERM"],  # one in the fast selection
+)
 def test_a_stop_signal_finishes_the_step_checkpoints_and_says_how_to_resume(
     tiny, tmp_path, signame
 ):

@@ -138,6 +138,7 @@ def test_batch_norm_statistics_stay_per_process_but_replicas_agree(tmp_path):
     assert max_diff(r0, one) > 1e-5
 
 
+@pytest.mark.slow  # 28 s of torchrun; resume is bit-exact in one process in the fast selection
 def test_distributed_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
     full = load_file(launch(tmp_path, 2, steps=5, out=tmp_path / "full") / "params_2_0.safetensors")
     launch(tmp_path, 2, steps=3, out=tmp_path / "split")

@@ -218,6 +218,7 @@ def on_fit_end(run, step, metrics): _out("fit_end", step=step)
 """
 
 
+@pytest.mark.slow  # 19 s: a pip install and a run; test_plugins installs an entry-point package in the fast selection
 def test_a_third_party_sink_registered_by_entry_point_receives_every_event(tmp_path):
     site = tmp_path / "site"
     fake_distribution(site, "genzoo-sink-demo", "sink_demo", SINK, "demo_sink")

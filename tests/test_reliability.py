@@ -163,6 +163,7 @@ main(sys.argv[3:])
 """
 
 
+@pytest.mark.slow  # 40 s of killed processes; test_integrity's kills run in the fast selection
 def test_sigkill_anywhere_then_resume_ends_exactly_like_an_uninterrupted_run(tmp_path):
     recipe = tmp_path / "r.toml"
     recipe.write_text(TINY)

@@ -34,6 +34,7 @@ def spawn_worker(path: Path, out: Path, storage: str, log: Path) -> subprocess.P
     return subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 
 
+@pytest.mark.slow  # 33 s; the PostgreSQL and SIGTERM tests below share and requeue cells in the fast selection
 def test_two_workers_share_a_grid_and_a_killed_cell_runs_again(tmp_path):
     path = tmp_path / "grid.toml"
     path.write_text(study_text(seeds=(0, 1, 2), budget=SLOW_CELLS))

@@ -9,9 +9,16 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 LEVEL = 0.95
+
+
+def scipy_stats():
+    """``scipy.stats``, imported on first use: its import costs most of a second of every
+    study command's start."""
+    from scipy import stats
+
+    return stats
 
 
 def summary(values: list[float]) -> dict:
@@ -23,7 +30,7 @@ def summary(values: list[float]) -> dict:
     std = float(x.std(ddof=1)) if n > 1 else 0.0
     ci = None
     if n > 1:
-        low, high = stats.ttest_1samp(x, 0.0).confidence_interval(LEVEL)
+        low, high = scipy_stats().ttest_1samp(x, 0.0).confidence_interval(LEVEL)
         ci = [float(low), float(high)]
     return {"mean": mean, "std": std, "n": n, "ci": ci}
 
@@ -53,10 +60,10 @@ def compare(claim: str, a: dict[int, float], b: dict[int, float]) -> Test:
     xa, xb = [a[s] for s in sorted(a)], [b[s] for s in sorted(b)]
     diff = float(np.mean(xa) - np.mean(xb)) if xa and xb else math.nan
     if sorted(a) == sorted(b) and len(a) > 1:
-        r = stats.ttest_rel(xa, xb)
+        r = scipy_stats().ttest_rel(xa, xb)
         kind = "paired t"
     elif len(xa) > 1 and len(xb) > 1:
-        r = stats.ttest_ind(xa, xb, equal_var=False)
+        r = scipy_stats().ttest_ind(xa, xb, equal_var=False)
         kind = "Welch t"
     else:
         return Test(claim, "none (one seed)", len(xa), len(xb), diff, None, None, None, None)
