@@ -219,7 +219,7 @@ def test_a_sigterm_queues_the_running_cell_again_and_a_rerun_finishes(tmp_path):
         running = bool(study.get_trials(states=(TrialState.RUNNING,)))
     assert running, "the worker ended (or stalled) before a cell was seen running"
     worker.send_signal(signal.SIGTERM)
-    assert worker.wait(timeout=120) != 0
+    assert worker.wait(timeout=120) != 0, (tmp_path / "w.log").read_text()[-3000:]
     trials = study.get_trials()
     (failed,) = [t for t in trials if t.state == TrialState.FAIL]  # told at once ...
     (retry,) = [t for t in trials if t.system_attrs.get("failed_trial") == failed.number]
@@ -227,3 +227,24 @@ def test_a_sigterm_queues_the_running_cell_again_and_a_rerun_finishes(tmp_path):
     p = genzoo("study", path, "--out", out, "--storage", journal, "--quiet")
     assert p.returncode == 0, p.stderr
     assert "Not finished" not in (out / "table.md").read_text()
+
+
+SWALLOWED = """
+import signal, sys
+from genzoo.study import work
+signal.signal(signal.SIGTERM, work.stop_on_sigterm)
+class Finalized:
+    def __del__(self):  # Python ignores what a __del__ raises: the handler's SystemExit too
+        signal.raise_signal(signal.SIGTERM)
+        sum(range(1000))
+Finalized()
+print("went on", flush=True)
+work.exit_if_stopped()
+print("took the next trial", flush=True)
+"""
+
+
+def test_a_sigterm_a_finalizer_swallowed_still_ends_the_worker_before_its_next_trial():
+    p = subprocess.run([sys.executable, "-c", SWALLOWED], capture_output=True, text=True)
+    assert "went on" in p.stdout and "Exception ignored" in p.stderr  # it was swallowed ...
+    assert "took the next trial" not in p.stdout and p.returncode == 128 + signal.SIGTERM

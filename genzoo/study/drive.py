@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from genzoo.errors import GenzooError
-from genzoo.study import results
+from genzoo.study import results, work
 from genzoo.study import spec as spec_mod
 from genzoo.study.board import Board
 from genzoo.study.cells import finished_cells, plan_of, run_cells
@@ -51,7 +51,7 @@ def drive(
             )
     # SIGTERM (a scheduler's stop) unwinds like Ctrl-C: the running trial is told failed and
     # queued again, local workers are stopped too (training stops after a checkpoint)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    signal.signal(signal.SIGTERM, work.stop_on_sigterm)
     with Board(spec, storage, show, console) as board:
         if workers > 1:
             spawn(file, folder, url, workers, heartbeat, tune, cells, board)
@@ -63,6 +63,7 @@ def drive(
             if cells:
                 run_cells(spec, folder, storage, board)
         board.refresh()
+    work.exit_if_stopped()
     return finish(spec, folder, storage), folder.root
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,21 @@ STOPS = {signal.SIGINT, signal.SIGTERM}
 
 
 _HELD: list[tuple[dict, list]] = []  # the handlers a held block replaced, the stops it kept
+_STOPPED: list[int] = []  # the SIGTERMs this worker was sent
+
+
+def stop_on_sigterm(signum, frame) -> None:
+    """A worker's SIGTERM handler (a scheduler's stop): it unwinds like Ctrl-C. The stop is
+    also remembered, so that one whose exception a finalizer swallowed (Python ignores what a
+    ``__del__`` raises, signal handlers' exceptions included) still ends the worker before
+    its next trial and with a failing exit code."""
+    _STOPPED.append(signum)
+    sys.exit(128 + signum)
+
+
+def exit_if_stopped() -> None:
+    if _STOPPED:
+        sys.exit(128 + _STOPPED[0])
 
 
 @contextmanager
@@ -86,6 +102,7 @@ def in_flight(trials) -> list:
 def claim(study: optuna.Study, may_start_new: bool) -> optuna.Trial | None:
     """The next trial of ``study`` for this worker: a queued one, else a new one when
     ``may_start_new``; None when there is nothing to take now."""
+    exit_if_stopped()
     fail_stale(study)
     waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
     if not waiting and not may_start_new:
