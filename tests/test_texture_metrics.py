@@ -78,6 +78,20 @@ def test_calibration_data_against_data_blurred_and_checkerboarded(bricks):
     assert report["nyquist_share"] > 20 * report["nyquist_share_data"]
 
 
+def test_gram_matrices_in_chunks_are_the_mean_over_every_image_and_position():
+    x = torch.randn(10, 1, 16, 16, generator=torch.Generator().manual_seed(5))
+    net = texture.RandomTextureFeatures(1, width=8)
+    # the definition, one image at a time: G = mean over images and positions of f f^T
+    per_image = [
+        [torch.einsum("chw,dhw->cd", f[0], f[0]) / (f.shape[2] * f.shape[3]) for f in net(im)]
+        for im in x.split(1)
+    ]
+    expected = [sum(layers) / 10 for layers in zip(*per_image)]
+    for chunk in (3, 10, 256):
+        for got, want in zip(texture.gram_matrices(x, net, chunk=chunk), expected):
+            assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_gram_statistics_ignore_where_things_are():
     x = wave(4, 32, 3, 2)
     shifted = torch.roll(x, shifts=(7, 11), dims=(2, 3))  # only the borders' padding differs

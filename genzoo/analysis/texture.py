@@ -105,13 +105,20 @@ class RandomTextureFeatures(torch.nn.Module):
         return out
 
 
-def gram_matrices(x: torch.Tensor, net: RandomTextureFeatures) -> list[torch.Tensor]:
-    """Each layer's Gram matrix of channel correlations, averaged over positions and images."""
+def gram_matrices(
+    x: torch.Tensor, net: RandomTextureFeatures, chunk: int = 256
+) -> list[torch.Tensor]:
+    """Each layer's Gram matrix of channel correlations, averaged over positions and images;
+    ``chunk`` images at a time (the first layer's features of 10,000 64x64 images alone would
+    take 10 GB)."""
+    sums: list[torch.Tensor] = []
     with torch.no_grad():
-        return [
-            torch.einsum("nchw,ndhw->cd", f, f) / (f.shape[0] * f.shape[2] * f.shape[3])
-            for f in net(x)
-        ]
+        for part in x.split(chunk):
+            grams = [
+                torch.einsum("nchw,ndhw->cd", f, f) / (f.shape[2] * f.shape[3]) for f in net(part)
+            ]
+            sums = grams if not sums else [s + g for s, g in zip(sums, grams)]
+    return [s / len(x) for s in sums]
 
 
 def gram_distance(a: torch.Tensor, b: torch.Tensor, seed: int = 0) -> float:
