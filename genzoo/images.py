@@ -45,9 +45,11 @@ def save_clips_gif(
     path.parent.mkdir(parents=True, exist_ok=True)
     nrow = nrow or max(1, int(math.sqrt(x.shape[0])))
     x = to_unit(x)
+    from torchvision.utils import make_grid  # torchvision's import costs a second: on use
+
     frames = []
     for t in range(x.shape[2]):
-        grid = torchvision_grid(x[:, :, t], nrow=nrow, padding=2)
+        grid = make_grid(x[:, :, t], nrow=nrow, padding=2)
         a = grid.mul(255).add(0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
         frames.append(Image.fromarray(a))
     tmp = path.with_name(path.name + ".tmp")
@@ -88,10 +90,3 @@ def save_samples(
         torch.cat(rows), stem.with_name(stem.name + "_frames.png"), nrow=min(n_frames, x.shape[2])
     )
     return [save_clips_gif(x, stem.with_name(stem.name + ".gif")), strip]
-
-
-def torchvision_grid(x: torch.Tensor, **options) -> torch.Tensor:
-    """torchvision's ``make_grid``, imported on first use (its import costs about a second)."""
-    from torchvision.utils import make_grid
-
-    return make_grid(x, **options)
