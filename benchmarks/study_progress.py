@@ -19,6 +19,7 @@ from tables import ROOT, write_section
 
 from genzoo.study import shared, spec
 from genzoo.study.storage import open_storage
+from genzoo.study.tune import each_point_once
 
 PAGE = ROOT / "docs" / "results" / "studies.md"
 
@@ -44,13 +45,15 @@ def main(argv=None) -> int:
         if t.state == TrialState.COMPLETE
     )
     lines = [
-        "| variant | tuning trials complete | pruned | failed (retried) | queued or running | "
-        "tuning hours (finished trials) | cells finished |",
-        "|---|---|---|---|---|---|---|",
+        "| variant | tuning points finished | of them pruned | repeated points (not counted) | "
+        "failed (retried) | queued or running | tuning hours (finished trials) | cells finished |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for v in s.variants:
         trials = trials_of(storage, shared.name_of(s, f"tune:{v}")) if s.tune else []
         by = collections.Counter(t.state for t in trials)
+        finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+        points = each_point_once(finished)
         hours = (
             sum(
                 (t.datetime_complete - t.datetime_start).total_seconds()
@@ -60,8 +63,9 @@ def main(argv=None) -> int:
             / 3600
         )
         lines.append(
-            f"| {v} | {by[TrialState.COMPLETE]} of {s.tune.trials if s.tune else 0} | "
-            f"{by[TrialState.PRUNED]} | {by[TrialState.FAIL]} | "
+            f"| {v} | {len(points)} of {s.tune.trials if s.tune else 0} | "
+            f"{sum(t.state == TrialState.PRUNED for t in points)} | "
+            f"{len(finished) - len(points)} | {by[TrialState.FAIL]} | "
             f"{by[TrialState.WAITING] + by[TrialState.RUNNING]} | {hours:.2f} | "
             f"{cells[v]} of {len(s.seeds)} |"
         )
@@ -70,7 +74,9 @@ def main(argv=None) -> int:
         f"(`python benchmarks/study_progress.py {args.study.relative_to(ROOT).as_posix()} "
         f"{args.journal.relative_to(ROOT).as_posix()}`); a failed trial was stopped (a signal "
         f"stopped the study, or a worker was killed) and queued again; a finished trial counts as complete "
-        f"or pruned.\n\n" + "\n".join(lines) + "\n"
+        f"or pruned; a trial that repeats an earlier one's parameters (two workers that drew the "
+        f"same point, before `genzoo tune` seeded each trial's draw) is no search effort and "
+        f"is not counted.\n\n" + "\n".join(lines) + "\n"
     )
     write_section(PAGE, f"<!-- progress:{s.name} -->", f"Progress of `{s.name}`", body)
     print(body)

@@ -138,6 +138,8 @@ def test_two_workers_tune_against_a_real_postgresql_server(tmp_path, postgres):
             t for t in study.get_trials() if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
         ]
         assert len(finished) >= 3
+        points = [tuple(sorted(t.params.items())) for t in finished]
+        assert len(set(points)) == len(points), points  # no two workers drew one point
         assert (out / "best" / f"{v}.toml").exists()
     cells = optuna.load_study(storage=storage, study_name="pg:cells")
     assert sum(t.state == TrialState.COMPLETE for t in cells.get_trials()) == 4

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import optuna
 from optuna.trial import TrialState
 
@@ -21,11 +22,22 @@ from genzoo.training.step import DivergenceError
 POLL = 2.0
 
 
+def sampler_for(spec: StudyFile, index: int, number: int = 0) -> optuna.samplers.TPESampler:
+    """TPE for trial ``number`` of the ``index``-th variant, seeded by the study's seed, the
+    variant and the trial: workers that take trials at the same moment draw different points
+    (one seed per worker drew the same point in every worker), and the same trial draws the
+    same point again. Trials still running count as bad ones (the constant liar), so a worker
+    does not propose next to a point another one is training."""
+    t = spec.tune
+    seed = int(np.random.SeedSequence([t.seed, index, number]).generate_state(1)[0])
+    return optuna.samplers.TPESampler(
+        seed=seed, n_startup_trials=max(t.startup_trials, 1), constant_liar=True
+    )
+
+
 def sampler_and_pruner(spec: StudyFile, index: int):
     t = spec.tune
-    sampler = optuna.samplers.TPESampler(
-        seed=t.seed + index, n_startup_trials=max(t.startup_trials, 1)
-    )
+    sampler = sampler_for(spec, index)
     if t.pruner == "median":
         pruner = optuna.pruners.MedianPruner(n_startup_trials=t.startup_trials)
     elif t.pruner == "halving":
@@ -41,6 +53,13 @@ def suggest(trial: optuna.Trial, key: str, p: Param):
     if p.integer:
         return trial.suggest_int(key, int(p.low), int(p.high), log=p.log, step=int(p.step or 1))
     return trial.suggest_float(key, p.low, p.high, log=p.log, step=p.step)
+
+
+def draw(spec: StudyFile, study: optuna.Study, variant: str, trial: optuna.Trial) -> dict:
+    """The point of ``variant``'s search space that ``trial`` trains (a queued retry's own
+    point), drawn by the sampler of its number."""
+    study.sampler = sampler_for(spec, list(spec.variants).index(variant), trial.number)
+    return {k: suggest(trial, k, p) for k, p in space_of(spec, variant).items()}
 
 
 def tune_study(spec: StudyFile, storage, variant: str) -> optuna.Study:
@@ -85,12 +104,26 @@ def trial_iterations(spec: StudyFile, recipe, total: float | None) -> int:
     return compute.iterations_for(matched, {"trial": cost})["trial"]
 
 
+def each_point_once(trials) -> list:
+    """``trials`` in their order, less those that repeat an earlier one's parameters: a
+    repeat (two workers that drew the same point) measures the same run again and is no
+    search effort. A queued trial, whose parameters are not drawn yet, is its own point."""
+    seen, out = set(), []
+    for t in trials:
+        point = tuple(sorted(t.params.items())) if t.params else ("trial", t.number)
+        if point not in seen:
+            seen.add(point)
+            out.append(t)
+    return out
+
+
 def counted(trials) -> int:
-    """The trials that are spent or being spent: finished, running, queued, failed for good."""
+    """The points of the search spent or being spent: finished, running, queued, failed for
+    good, each point once."""
     live = [
         t for t in trials if t.state in (*work.FINISHED, TrialState.RUNNING, TrialState.WAITING)
     ]
-    return len(live) + len(work.failed_for_good(trials))
+    return len(each_point_once(live)) + len(work.failed_for_good(trials))
 
 
 def run_tune(spec: StudyFile, folder: StudyFolder, storage, board=None) -> None:
@@ -102,7 +135,6 @@ def run_tune(spec: StudyFile, folder: StudyFolder, storage, board=None) -> None:
     features = shared.features_for(spec, folder)
     for variant in spec.variants:
         study = tune_study(spec, storage, variant)
-        space = space_of(spec, variant)
         while True:
             with work.held():  # a stop waits while a trial is taken or told
                 trials = study.get_trials(deepcopy=False)
@@ -115,7 +147,7 @@ def run_tune(spec: StudyFile, folder: StudyFolder, storage, board=None) -> None:
                         board.note(f"tune {variant}: waiting for trials other workers run")
                     work.wait(POLL)
                     continue
-                params = {k: suggest(trial, k, p) for k, p in space.items()}
+                params = draw(spec, study, variant, trial)
                 number = work.first_number(study, trial)
                 if board:
                     board.note(f"tune {variant}: trial {number}")
@@ -158,9 +190,13 @@ def run_tune(spec: StudyFile, folder: StudyFolder, storage, board=None) -> None:
 
 def best_trial(spec: StudyFile, study: optuna.Study):
     """The best complete trial among the first ``trials`` finished (complete or pruned, in
-    the order they finished): every variant's search spends the same number of trials."""
-    finished = sorted(
-        study.get_trials(deepcopy=False, states=work.FINISHED), key=lambda t: t.datetime_complete
+    the order they finished, each point once): every variant's search spends the same
+    number of trials."""
+    finished = each_point_once(
+        sorted(
+            study.get_trials(deepcopy=False, states=work.FINISHED),
+            key=lambda t: t.datetime_complete,
+        )
     )[: spec.tune.trials]
     complete = [t for t in finished if t.state == TrialState.COMPLETE]
     if not complete:
