@@ -5,8 +5,8 @@ paired by seed with Holm's correction over the two claims.
 
 The shorter runs are the study's own nearest_ema runs read at their step-ITERATIONS
 checkpoint: the learning rates are constant and a resumed run is bit-exact, so that checkpoint
-is what a run of ITERATIONS steps ends with. Each is copied alone into OUT/seedK and measured
-there by the study's `measure`. Needs the study's run folders (`genzoo study
+is what a run of ITERATIONS steps ends with. Each is measured there by the study's `measure`.
+Needs the study's run folders (`genzoo study
 benchmarks/studies/texture_generator_ema.toml --out runs/studies/texture_generator_ema`).
 Writes benchmarks/results/texture_budget.json and a section of docs/results/texture.md.
 
@@ -18,13 +18,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shutil
 import sys
 from pathlib import Path
 
 from tables import ROOT, write_section
 
-from genzoo.store import checkpoint, rundir
 from genzoo.study import runs, spec, stats
 
 STUDY_FILE = ROOT / "benchmarks" / "studies" / "texture_generator_ema.toml"
@@ -35,24 +33,10 @@ CLAIMS = ["gram_distance", "orientation_distance"]  # the issue's two "closer to
 SHOWN = ["high_frequency_ratio", "nyquist_ratio", *CLAIMS]
 
 
-def the_checkpoint_alone(cell: Path, step: int, out: Path) -> Path:
-    """A run folder holding ``cell``'s recipe and its checkpoint at ``step``, nothing newer."""
-    shutil.rmtree(out, ignore_errors=True)
-    (out / rundir.CHECKPOINTS).mkdir(parents=True)
-    shutil.copy2(cell / rundir.RECIPE, out / rundir.RECIPE)
-    for f in (cell / rundir.CHECKPOINTS).glob(f"step_{step:08d}.*"):
-        shutil.copy2(f, out / rundir.CHECKPOINTS / f.name)
-    found = checkpoint.latest(out / rundir.CHECKPOINTS)
-    if found is None:
-        raise SystemExit(f"{cell} has no checkpoint at step {step}; rerun the study to keep it")
-    return out
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iterations", type=int, default=1500)
     ap.add_argument("--cells", type=Path, default=ROOT / "runs/studies/texture_generator_ema")
-    ap.add_argument("--out", type=Path, default=ROOT / "runs/texture_budget")
     args = ap.parse_args(argv)
     study_spec = spec.load(STUDY_FILE)
     study = json.loads(STUDY_JSON.read_text())
@@ -64,8 +48,9 @@ def main(argv=None) -> int:
             base[c["seed"]] = c["evaluations"][str(full)]
     for seed in sorted(base):
         cell = args.cells / "cells" / "nearest_ema" / f"seed{seed}"
-        run = the_checkpoint_alone(cell, args.iterations, args.out / f"seed{seed}")
-        short[seed] = runs.measure(run, study_spec, study_spec.evaluate.split, None)
+        short[seed] = runs.measure(
+            cell, study_spec, study_spec.evaluate.split, None, checkpoint=args.iterations
+        )
         print(f"seed {seed}: {short[seed]}", flush=True)
     tests = [
         stats.compare(

@@ -1,21 +1,27 @@
 """benchmarks/texture_budget.py reads a shorter budget off a longer run's checkpoint: that
-checkpoint must be what a run of that many steps ends with (constant learning rates,
-the weight average included), and a folder holding it alone must measure from it."""
-
-import sys
+checkpoint must be what a run of that many steps ends with (constant learning rates, the
+weight average included), and the study's measurement of it the shorter run's."""
 
 import pytest
 from conftest import ROOT
 from safetensors.torch import load_file
 
 from genzoo.cli import main
-from genzoo.store import checkpoint
+from genzoo.study import runs
+from genzoo.study import spec as spec_mod
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-try:
-    import texture_budget
-finally:
-    sys.path.remove(str(ROOT / "benchmarks"))
+STUDY = f"""recipe = "{(ROOT / "recipes" / "dt_texture.toml").as_posix()}"
+seeds = [0]
+[budget]
+iterations = 3
+[evaluate]
+metrics = ["high_frequency_ratio", "nyquist_ratio", "orientation_distance", "gram_distance"]
+n = 8
+split = "train"
+validation = 0.0
+[variants.nearest_ema]
+set = ["train.generator_ema=0.995"]
+"""
 
 
 def _run(capsys, out, steps):
@@ -47,10 +53,7 @@ def _run(capsys, out, steps):
 def test_a_longer_runs_checkpoint_is_the_shorter_run(tmp_path, capsys):
     _run(capsys, tmp_path / "short", 3)
     _run(capsys, tmp_path / "long", 7)
-    alone = texture_budget.the_checkpoint_alone(tmp_path / "long", 3, tmp_path / "alone")
-    newest = checkpoint.latest(alone / "checkpoints")
-    assert newest is not None and newest.step == 3
-    read = load_file(alone / "checkpoints" / "step_00000003.safetensors")
+    read = load_file(tmp_path / "long" / "checkpoints" / "step_00000003.safetensors")
     short = load_file(tmp_path / "short" / "checkpoints" / "step_00000003.safetensors")
     longest = load_file(tmp_path / "long" / "checkpoints" / "step_00000007.safetensors")
     assert read.keys() == short.keys()
@@ -58,5 +61,9 @@ def test_a_longer_runs_checkpoint_is_the_shorter_run(tmp_path, capsys):
     for k in read:
         assert (read[k] == short[k]).all(), k
     assert any(not (read[k] == longest[k]).all() for k in read if k.startswith("model."))
-    with pytest.raises(SystemExit, match="no checkpoint at step 5"):
-        texture_budget.the_checkpoint_alone(tmp_path / "long", 5, tmp_path / "none")
+
+    (tmp_path / "s.toml").write_text(STUDY)
+    spec = spec_mod.load(tmp_path / "s.toml")
+    at_3 = runs.measure(tmp_path / "long", spec, "train", None, checkpoint=3)
+    assert at_3 == runs.measure(tmp_path / "short", spec, "train", None)
+    assert at_3 != runs.measure(tmp_path / "long", spec, "train", None)  # the newest: step 7

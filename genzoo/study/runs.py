@@ -53,13 +53,27 @@ def with_steps(recipe: Recipe, steps: int) -> Recipe:
 
 
 def measure(
-    run_dir: Path, spec: StudyFile, split: str, features: Path | None, device: str = "cpu"
+    run_dir: Path,
+    spec: StudyFile,
+    split: str,
+    features: Path | None,
+    device: str = "cpu",
+    checkpoint: int | None = None,
 ) -> dict[str, float | None]:
-    """The study's metrics of the run's newest checkpoint on ``split``."""
+    """The study's metrics of the run's newest checkpoint (or that of step ``checkpoint``) on
+    ``split``."""
     from genzoo.analysis.evaluate import evaluate_run
 
     ev = spec.evaluate
-    rep = evaluate_run(run_dir, n=ev.n, features=features, seed=ev.seed, split=split, device=device)
+    rep = evaluate_run(
+        run_dir,
+        n=ev.n,
+        features=features,
+        seed=ev.seed,
+        split=split,
+        device=device,
+        checkpoint=checkpoint,
+    )
     fm = rep["feature_metrics"] or {}
     energy = rep["energy"] or dict.fromkeys(("f_data", "f_samples", "f_noise"))
     values = {**{k: fm.get(k) for k in SAMPLE_QUALITY}, **energy}
