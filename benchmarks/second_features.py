@@ -1,0 +1,159 @@
+"""A study's sample-quality claims again in a second feature network: every finished cell's
+last checkpoint measured (FD and KID, the study's split, images and draws) in the features of
+FEATURES, each claim on FD tested on FD and on KID in both networks (paired t, Holm over the
+claims of each network and metric, as the study tests), and a claim whose verdict is "holds"
+in one and "fails" in another reported as depending on the features, not as a result.
+Writes benchmarks/results/studies/NAME_second_features.json and its section of PAGE.
+
+    python benchmarks/second_features.py benchmarks/studies/tables_fashion.toml \\
+        benchmarks/results/studies/tables_fashion.json docs/results/studies.md \\
+        --features benchmarks/results/studies/fashion_mnist_features_seed1.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from tables import ROOT, write_section
+
+from genzoo.study import spec as spec_mod
+from genzoo.study import stats
+from genzoo.study.folder import StudyFolder
+
+METRICS = ("fd", "kid")
+
+
+def measure_cells(s, res: dict, folder: StudyFolder, features: Path) -> dict:
+    """(variant, seed) -> {"fd", "kid"} of each finished cell's last point, in ``features``."""
+    from genzoo.analysis.evaluate import evaluate_run
+
+    ev, out = s.evaluate, {}
+    for cell in res["cells"]:
+        step = max(int(k) for k in cell["evaluations"])
+        rep = evaluate_run(
+            folder.cell(cell["variant"], cell["seed"]),
+            n=ev.n,
+            features=features,
+            seed=ev.seed,
+            split=ev.split,
+            checkpoint=step,
+        )
+        out[(cell["variant"], cell["seed"])] = {m: rep["feature_metrics"][m] for m in METRICS}
+        print(cell["variant"], cell["seed"], out[(cell["variant"], cell["seed"])], flush=True)
+    return out
+
+
+def first_network(res: dict) -> dict:
+    """The same cells' last points as the study measured them, in its own features."""
+    return {
+        (c["variant"], c["seed"]): c["evaluations"][str(max(int(k) for k in c["evaluations"]))]
+        for c in res["cells"]
+    }
+
+
+def tested(claims, values: dict, metric: str, alpha: float) -> list[dict]:
+    def per_seed(variant):
+        return {s: m[metric] for (v, s), m in values.items() if v == variant}
+
+    tests = [
+        stats.compare(
+            c.text.replace(f" on {c.metric}", f" on {metric}"), per_seed(c.a), per_seed(c.b)
+        )
+        for c in claims
+    ]
+    stats.decide(tests, [c.less for c in claims], alpha)
+    return [dataclasses.asdict(t) for t in tests]
+
+
+def agreement(verdicts: list[str]) -> str:
+    """One claim read across networks and metrics: the registered test's verdict (the first:
+    FD in the study's own features), unless one measurement says "holds" and another "fails",
+    which makes the ordering a property of the features, not of the models."""
+    if {"holds", "fails"} <= set(verdicts):
+        return "depends on the features"
+    return verdicts[0]
+
+
+def compare_networks(s, res: dict, second: dict, names: tuple[str, str]) -> dict:
+    claims = [c for c in spec_mod.claims_of(s) if c.metric in METRICS]
+    first = first_network(res)
+    families = {
+        f"{metric} ({name})": tested(claims, values, metric, s.alpha)
+        for name, values in zip(names, (first, second))
+        for metric in METRICS
+    }
+    rows = []
+    for i, c in enumerate(claims):
+        verdicts = {fam: tests[i]["verdict"] for fam, tests in families.items()}
+        rows.append(
+            {"claim": c.text, "verdicts": verdicts, "reading": agreement(list(verdicts.values()))}
+        )
+    return {"families": families, "claims": rows}
+
+
+def shown(path: Path) -> str:
+    path = Path(path).resolve()
+    return (path.relative_to(ROOT) if path.is_relative_to(ROOT) else path).as_posix()
+
+
+def write_page(page: Path, name: str, out: Path, result: dict) -> None:
+    fams = list(result["families"])
+    head = "| claim | " + " | ".join(f"{f}: p (Holm), verdict" for f in fams) + " | read together |"
+    lines = [head, "|" + "---|" * (len(fams) + 2)]
+    for i, row in enumerate(result["claims"]):
+        cells = []
+        for f in fams:
+            t = result["families"][f][i]
+            p = "—" if t["p_holm"] is None else f"{t['p_holm']:.2g}"
+            cells.append(f"{p}, {t['verdict']}")
+        lines.append(f"| {row['claim']} | " + " | ".join(cells) + f" | **{row['reading']}** |")
+    body = (
+        f"From `{shown(out)}` (`python benchmarks/second_features.py`): the "
+        f"study's cells measured again at their last point in a second feature network "
+        f"(`{result['features'][1]}`) beside the study's own (`{result['features'][0]}`). A claim "
+        f"that holds in one and fails in another depends on the features and is no result.\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+    write_section(
+        page, f"<!-- second_features:{name} -->", f"`{name}` in a second feature network", body
+    )
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("study", type=Path)
+    ap.add_argument("json", type=Path, help="the study's committed study.json")
+    ap.add_argument("page", type=Path)
+    ap.add_argument("--features", type=Path, required=True, help="the second feature network")
+    ap.add_argument("--cells", type=Path, help="the study folder (default: runs/studies/NAME)")
+    ap.add_argument("--out", type=Path, help="the JSON written (default: beside the study JSON)")
+    args = ap.parse_args(argv)
+    s = spec_mod.load(args.study)
+    res = json.loads(args.json.read_text())
+    folder = StudyFolder(args.cells or ROOT / "runs" / "studies" / s.name)
+    second = measure_cells(s, res, folder, args.features)
+    files = (
+        Path(s.evaluate.features).name if s.evaluate.features else "the study's",
+        args.features.name,
+    )
+    result = {
+        "study": s.name,
+        "features": list(files),
+        "second": [{"variant": v, "seed": k, **m} for (v, k), m in sorted(second.items())],
+        **compare_networks(s, res, second, ("study's network", "second network")),
+    }
+    out = args.out or args.json.with_name(f"{s.name}_second_features.json")
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    write_page(args.page, s.name, out, result)
+    for row in result["claims"]:
+        print(f"{row['claim']}: {row['reading']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

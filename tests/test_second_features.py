@@ -1,0 +1,107 @@
+"""benchmarks/second_features.py: a finished study's cells measured again in another feature
+network; measured in the study's own network it gives back the study's figures, and a claim
+that holds in one measurement and fails in another is read as depending on the features."""
+
+import json
+import sys
+
+from conftest import ROOT, cli, make_fashion_like
+from study_files import genzoo
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+try:
+    import second_features
+finally:
+    sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_the_reading_across_measurements():
+    read = second_features.agreement
+    assert read(["holds", "holds", "undecided", "holds"]) == "holds"
+    assert read(["undecided", "holds", "holds", "holds"]) == "undecided"  # the registered test
+    assert read(["holds", "fails", "holds", "holds"]) == "depends on the features"
+    assert read(["undecided", "fails", "undecided", "holds"]) == "depends on the features"
+    assert read(["fails", "undecided", "fails", "fails"]) == "fails"
+
+
+def study(root, features) -> str:
+    tiny = [
+        f'data.root="{root}"',
+        "model.width=0.0625",
+        "train.batch_size=16",
+        'device="cpu"',
+        "log.sample_every=1000",
+        "log.checkpoint_every=1000",
+    ]
+    return "\n".join(
+        [
+            'name = "sf"',
+            f'recipe = "{(ROOT / "recipes" / "dt_fashion.toml").as_posix()}"',
+            "seeds = [0, 1]",
+            "set = [" + ", ".join(f"'{s}'" for s in tiny) + "]",
+            'claims = ["triangle < vae on fd", "triangle < vae on recon_mse"]',
+            "[budget]\niterations = 3",
+            "[evaluate]",
+            'metrics = ["fd", "kid", "recon_mse"]',
+            f'n = 32\nsplit = "test"\nvalidation = 0.0\nfeatures = "{features.as_posix()}"',
+            '[variants.triangle]\nobjective = "triangle"',
+            '[variants.vae]\nobjective = "vae"',
+        ]
+    )
+
+
+def test_a_study_measured_again_in_its_own_and_another_network(tmp_path, capsys):
+    root = make_fashion_like(tmp_path / "fm", n_train=128, n_test=48)
+    nets = []
+    for seed in (0, 1):
+        nets.append(tmp_path / f"features{seed}.safetensors")
+        code, _, err = cli(
+            capsys,
+            "features",
+            "train",
+            "fashion_mnist",
+            "--option",
+            f'root="{root}"',
+            "--epochs",
+            2,
+            "--seed",
+            seed,
+            "--out",
+            nets[-1],
+        )
+        assert code == 0, err
+    path = tmp_path / "sf.toml"
+    path.write_text(study(root, nets[0]))
+    out = tmp_path / "study"
+    p = genzoo("study", path, "--out", out, "--quiet")
+    assert p.returncode == 0, p.stderr
+    page = tmp_path / "page.md"
+    page.write_text("# Results\n")
+    res = json.loads((out / "study.json").read_text())
+
+    def again(net, name):
+        args = [path, out / "study.json", page, "--features", net, "--cells", out]
+        assert second_features.main([*map(str, args), "--out", str(tmp_path / name)]) == 0
+        return json.loads((tmp_path / name).read_text())
+
+    same = again(nets[0], "same.json")
+    assert len(same["second"]) == 4
+    for row in same["second"]:
+        cell = next(
+            c for c in res["cells"] if (c["variant"], c["seed"]) == (row["variant"], row["seed"])
+        )
+        measured = cell["evaluations"][str(max(map(int, cell["evaluations"])))]
+        assert row["fd"] == measured["fd"] and row["kid"] == measured["kid"]
+    assert [c["claim"] for c in same["claims"]] == ["triangle < vae on fd"]  # FD's claims only
+    fams = same["families"]
+    assert fams["fd (study's network)"] == fams["fd (second network)"]
+    assert fams["kid (study's network)"] == fams["kid (second network)"]
+
+    other = again(nets[1], "other.json")
+    assert all(
+        a["fd"] != b["fd"] for a, b in zip(same["second"], other["second"])
+    )  # other features, other distances
+    assert other["features"] == ["features0.safetensors", "features1.safetensors"]
+    assert other["families"]["fd (study's network)"] == fams["fd (study's network)"]
+    text = page.read_text()
+    assert "`sf` in a second feature network" in text and "triangle < vae on fd" in text
