@@ -1,0 +1,50 @@
+"""benchmarks/claims_table.py: the claims table from a study's JSON and what the paper reports,
+"not measured yet" until the study has finished."""
+
+import json
+import sys
+
+from conftest import ROOT
+from study_files import genzoo, study_text
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+try:
+    import claims_table
+finally:
+    sys.path.remove(str(ROOT / "benchmarks"))
+
+CLAIMS = """study = "s.toml"
+results = "study/study.json"
+[paper.recon_mse]
+source = "Table 2, CelebA test MSE"
+values = { triangle = 0.030, vae = 0.039 }
+[variants]
+vae = "the textbook ELBO"
+"""
+
+
+def test_the_claims_table_reads_the_study_and_the_paper(tmp_path):
+    (tmp_path / "s.toml").write_text(study_text())
+    (tmp_path / "claims.toml").write_text(CLAIMS)
+    page = tmp_path / "index.md"
+    page.write_text("# Results\n")
+    assert claims_table.main([str(tmp_path / "claims.toml"), "--page", str(page)]) == 0
+    before = page.read_text()
+    assert (
+        "| triangle < vae on recon_mse | 0.03 vs 0.039 | — vs — | — | — | not measured yet |"
+        in before
+    )
+    assert "`vae`: the textbook ELBO" in before and "Table 2, CelebA test MSE" in before
+
+    p = genzoo("study", tmp_path / "s.toml", "--out", tmp_path / "study", "--quiet")
+    assert p.returncode == 0, p.stderr
+    res = json.loads((tmp_path / "study" / "study.json").read_text())
+    t = res["claims"][0]
+    assert claims_table.main([str(tmp_path / "claims.toml"), "--page", str(page)]) == 0
+    after = page.read_text()
+    assert after.count("<!-- claims_table -->") == 2  # the section replaced, not appended
+    row = next(line for line in after.splitlines() if line.startswith("| triangle < vae"))
+    assert f"| {t['test']} | {t['p_holm']:.2g} | **{t['verdict']}** |" in row
+    mean = res["summary"]["triangle"]["recon_mse"]["mean"]
+    assert f"{mean:.4g} [" in row and f"difference {t['diff']:.4g}" in row
+    assert "not measured yet" not in after
