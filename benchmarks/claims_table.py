@@ -64,10 +64,22 @@ def rows_of(path: Path) -> tuple[list[str], list[str], dict]:
         else results
     )
     papers = "; ".join(f"{m}: {p['source']}" for m, p in cfg.get("paper", {}).items())
+    effort = (
+        f"every variant tuned with {study.tune.trials} trials of the same budget"
+        if study.tune
+        else "every variant at its shipped settings, none tuned"
+    )
+    b = study.budget
+    budget = (
+        f"{b.iterations} iterations each"
+        if b.compute == "iterations"
+        else f"matched {b.compute} ({b.iterations} iterations of {b.reference})"
+    )
     notes = [
         f"`{study.name}`: from `{where}`"
         + ("" if finished else " (not finished: no verdicts yet)")
-        + f"; the paper's values: {papers}."
+        + f"; {effort}; {budget}; {len(study.seeds)} seeds; the paper's values: {papers}.",
+        *cfg.get("notes", []),
     ]
     return rows, notes, cfg.get("variants", {})
 
@@ -86,10 +98,8 @@ def table(paths: list[Path]) -> str:
     lines = [*head, *rows, "", *(f"- {n}" for n in notes)]
     lines += [f"- `{v}`: {d}" for v, d in described.items()]
     lines += [
-        "- Every variant of a study was tuned with the same number of trials and trial budget, "
-        "and trained and measured at the same compute (FLOPs); a verdict is Holm-corrected over "
-        "its study's claims at 0.05: holds, fails (the opposite order is significant), or "
-        "undecided."
+        "- A verdict is Holm-corrected over its study's claims at 0.05: holds, fails (the "
+        "opposite order is significant), or undecided."
     ]
     return "\n".join(lines) + "\n"
 
