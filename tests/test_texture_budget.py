@@ -2,11 +2,9 @@
 checkpoint must be what a run of that many steps ends with (constant learning rates, the
 weight average included), and the study's measurement of it the shorter run's."""
 
-import pytest
-from conftest import ROOT
+from conftest import ROOT, cli
 from safetensors.torch import load_file
 
-from genzoo.cli import main
 from genzoo.study import runs
 from genzoo.study import spec as spec_mod
 
@@ -25,29 +23,11 @@ set = ["train.generator_ema=0.995"]
 
 
 def _run(capsys, out, steps):
-    with pytest.raises(SystemExit) as exc:
-        main(
-            [
-                "run",
-                str(ROOT / "recipes" / "dt_texture.toml"),
-                "--out",
-                str(out),
-                "--quiet",
-                "--device",
-                "cpu",
-                "--set",
-                f"train.steps={steps}",
-                "--set",
-                "log.checkpoint_every=3",
-                "--set",
-                "log.sample_every=1000",
-                "--set",
-                "model.width=0.0625",
-                "--set",
-                "train.threads=1",
-            ]
-        )
-    assert exc.value.code == 0, capsys.readouterr().err
+    sets = [f"train.steps={steps}", "log.checkpoint_every=3", "log.sample_every=1000"]
+    sets += ["model.width=0.0625", "train.threads=1"]
+    args = ["run", ROOT / "recipes" / "dt_texture.toml", "--out", out, "--quiet"]
+    code, _, err = cli(capsys, *args, "--device", "cpu", *(x for s in sets for x in ("--set", s)))
+    assert code == 0, err
 
 
 def test_a_longer_runs_checkpoint_is_the_shorter_run(tmp_path, capsys):
