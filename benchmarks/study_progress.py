@@ -50,6 +50,12 @@ def main(argv=None) -> int:
         "|---|---|---|---|---|---|---|---|",
     ]
     for v in s.variants:
+        if s.variants[v].tuned_in:
+            lines.append(
+                f"| {v} | not searched: tuned in {s.variants[v].tuned_in} | | | | | | "
+                f"{cells[v]} of {len(s.seeds)} |"
+            )
+            continue
         trials = trials_of(storage, shared.name_of(s, f"tune:{v}")) if s.tune else []
         by = collections.Counter(t.state for t in trials)
         finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]

@@ -78,3 +78,43 @@ def test_a_repeated_point_is_no_search_effort(tmp_path):
     best, first = best_trial(spec, study)
     assert [t.number for t in first] == [0, 2, 4] and best.number == 2
     assert counted(study.get_trials()) == 4
+
+
+def test_a_variant_tuned_elsewhere_is_not_searched_and_trains_its_own_recipe(tmp_path):
+    """``tuned_in``: a variant whose settings another search of the same effort chose is not
+    searched again; its recipe is its best, the cells train it, the table says where."""
+    from study_files import genzoo
+
+    from genzoo.study.storage import open_storage
+
+    text = study_text(tune=TUNE, seeds=(0,)).replace(
+        '[variants.vae]\nobjective = "vae"',
+        '[variants.vae]\nobjective = "vae"\nset = ["train.phi.lr=0.000123"]\n'
+        'tuned_in = "study tables_x (16 points, the same space and trial budget)"',
+    )
+    path = tmp_path / "elsewhere.toml"
+    path.write_text(text)
+    journal = tmp_path / "j.journal"
+    p = genzoo("tune", path, "--out", tmp_path / "out", "--storage", journal, "--quiet")
+    assert p.returncode == 0, p.stderr
+    names = {
+        s.study_name for s in optuna.get_all_study_summaries(open_storage(f"journal:{journal}"))
+    }
+    assert "elsewhere:tune:triangle" in names and "elsewhere:tune:vae" not in names
+    best = (tmp_path / "out" / "best" / "vae.toml").read_text()
+    assert best.startswith("# vae: not searched in study 'elsewhere'; tuned in study tables_x")
+    assert "lr = 0.000123" in best and "train.theta.lr" not in best
+    cell = (tmp_path / "out" / "cells" / "vae" / "seed0" / "recipe.toml").read_text()
+    assert "lr = 0.000123" in cell
+    table = (tmp_path / "out" / "table.md").read_text()
+    assert "| vae | not searched here: tuned in study tables_x" in table
+
+
+def test_tuned_in_without_a_search_is_one_line(tmp_path):
+    from study_files import genzoo
+
+    path = tmp_path / "bad.toml"
+    path.write_text(study_text().replace('objective = "vae"', 'objective = "vae"\ntuned_in = "x"'))
+    p = genzoo("study", path, "--out", tmp_path / "out")
+    assert p.returncode == 2 and "tuned_in" in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1

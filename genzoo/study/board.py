@@ -8,7 +8,7 @@ from optuna.trial import TrialState
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from genzoo.study import shared
-from genzoo.study.spec import StudyFile
+from genzoo.study.spec import StudyFile, searched
 
 
 class Board:
@@ -24,7 +24,7 @@ class Board:
         )
         self.tasks = {}
         if spec.tune is not None:
-            for v in spec.variants:
+            for v in searched(spec):
                 self.tasks[f"tune:{v}"] = self.progress.add_task(
                     f"tune {v}", total=spec.tune.trials
                 )

@@ -161,6 +161,9 @@ def markdown(spec: StudyFile, res: dict) -> str:
             "|---|---|---|---|---|",
         ]
         for v, t in res["tuned"].items():
+            if "tuned_in" in t:
+                lines.append(f"| {v} | not searched here: tuned in {t['tuned_in']} | — | — | — |")
+                continue
             params = ", ".join(
                 f"`{k} = {x:.4g}`" if isinstance(x, float) else f"`{k} = {x}`"
                 for k, x in (t["params"] or {}).items()

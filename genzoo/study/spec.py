@@ -112,6 +112,9 @@ class Variant:
     recipe: Path | None = None  # a whole other recipe
     set: list[str] = field(default_factory=list)  # recipe overrides
     space: dict[str, dict] = field(default_factory=dict)  # search keys of this variant only
+    # where this variant's settings were tuned, by a search of the same effort (another
+    # study's): it is not searched here, its recipe is taken as its best
+    tuned_in: str = ""
 
 
 @table
@@ -261,6 +264,11 @@ def check(spec: StudyFile) -> None:
     check_budget(spec.budget, "budget", spec.variants)
     claims_of(spec)
     t = spec.tune
+    if t is None and len(searched(spec)) < len(spec.variants):
+        raise GenzooError(
+            "a variant's 'tuned_in' says it is not searched, but the study has no [tune] table; "
+            "remove tuned_in, or add [tune]"
+        )
     if t is not None:
         check_budget(t.budget, "tune.budget", spec.variants)
         if t.metric not in spec.evaluate.metrics or METRICS[t.metric] is None:
@@ -268,12 +276,17 @@ def check(spec: StudyFile) -> None:
                 f"tune.metric '{t.metric}' must be one of evaluate.metrics with a direction "
                 f"({', '.join(m for m in spec.evaluate.metrics if METRICS.get(m) is not None)})"
             )
-        for name in spec.variants:
+        for name in searched(spec):
             if not space_of(spec, name):
                 raise GenzooError(
                     f"the search space of variant '{name}' is empty; add keys to [tune.space] "
                     f"or [variants.{name}.space]"
                 )
+
+
+def searched(spec: StudyFile) -> list[str]:
+    """The variants ``genzoo tune`` searches: all but those tuned elsewhere (``tuned_in``)."""
+    return [name for name, v in spec.variants.items() if not v.tuned_in]
 
 
 def space_of(spec: StudyFile, variant: str) -> dict[str, Param]:

@@ -16,7 +16,7 @@ from genzoo import toml_text
 from genzoo.errors import GenzooError
 from genzoo.study import compute, runs, shared, work
 from genzoo.study.folder import StudyFolder
-from genzoo.study.spec import Param, StudyFile, direction, space_of
+from genzoo.study.spec import Param, StudyFile, direction, searched, space_of
 from genzoo.training.step import DivergenceError
 
 POLL = 2.0
@@ -133,7 +133,7 @@ def run_tune(spec: StudyFile, folder: StudyFolder, storage, board=None) -> None:
         storage, shared.name_of(spec, "tune-budget"), lambda: {"total": budget_total(spec)}
     )["total"]
     features = shared.features_for(spec, folder)
-    for variant in spec.variants:
+    for variant in searched(spec):
         study = tune_study(spec, storage, variant)
         while True:
             with work.held():  # a stop waits while a trial is taken or told
@@ -209,6 +209,9 @@ def tuned(spec: StudyFile, storage) -> dict[str, dict]:
     """Per variant: the best trial's number, value, parameters, and the trials spent."""
     out = {}
     for variant in spec.variants:
+        if spec.variants[variant].tuned_in:
+            out[variant] = {"tuned_in": spec.variants[variant].tuned_in, "params": {}}
+            continue
         study = tune_study(spec, storage, variant)
         best, finished = best_trial(spec, study)
         out[variant] = {
@@ -222,10 +225,11 @@ def tuned(spec: StudyFile, storage) -> dict[str, dict]:
 
 
 def write_best(spec: StudyFile, folder: StudyFolder, storage) -> dict:
-    """``best/VARIANT.toml`` for every variant whose search has finished."""
+    """``best/VARIANT.toml`` for every variant whose search has finished, and for each variant
+    tuned elsewhere its own recipe."""
     results = tuned(spec, storage)
     for variant, res in results.items():
-        if res["params"] is None or res["trials"] < spec.tune.trials:
+        if res["params"] is None or res.get("trials", spec.tune.trials) < spec.tune.trials:
             continue
         r = runs.variant_recipe(spec, variant, res["params"])
         d = r.to_dict()
@@ -233,7 +237,9 @@ def write_best(spec: StudyFile, folder: StudyFolder, storage) -> dict:
         path = folder.best(variant)
         path.parent.mkdir(parents=True, exist_ok=True)
         head = (
-            f"# {variant}: the best of {res['trials']} trials of study '{spec.title}' "
+            f"# {variant}: not searched in study '{spec.title}'; tuned in {res['tuned_in']}\n"
+            if "tuned_in" in res
+            else f"# {variant}: the best of {res['trials']} trials of study '{spec.title}' "
             f"(trial {res['best_trial']}, validation {spec.tune.metric} = {res['best_value']:.6g})\n"
         )
         from genzoo.store.files import atomic_write
