@@ -118,3 +118,38 @@ def test_tuned_in_without_a_search_is_one_line(tmp_path):
     p = genzoo("study", path, "--out", tmp_path / "out")
     assert p.returncode == 2 and "tuned_in" in p.stderr and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_a_worker_goes_on_to_the_next_variant_while_others_finish_a_search(tmp_path):
+    """A variant whose last trial another worker runs does not hold this worker up: it tunes
+    the next variant meanwhile, and comes back until the other trial is told."""
+    import threading
+    import time
+
+    from genzoo.study.folder import StudyFolder
+    from genzoo.study.tune import run_tune
+
+    spec = study_spec(tmp_path, trials=1)
+    storage = open_storage(f"journal:{tmp_path / 'j.journal'}")
+    triangle = tune_study(spec, storage, "triangle")
+    elsewhere = triangle.ask()  # the one triangle trial, being run by another worker
+    held_up = []
+
+    def the_other_worker():
+        vae = tune_study(spec, storage, "vae")
+        deadline = time.monotonic() + 120
+        while not vae.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
+            if time.monotonic() > deadline:
+                held_up.append(True)  # this worker waited on the triangle
+                break
+            time.sleep(0.2)
+        triangle.tell(elsewhere, 1.0)
+
+    other = threading.Thread(target=the_other_worker)
+    other.start()
+    run_tune(spec, StudyFolder(tmp_path / "out"), storage)
+    other.join()
+    assert not held_up
+    assert [t.state for t in triangle.get_trials()] == [TrialState.COMPLETE]
+    assert (tmp_path / "out" / "best" / "triangle.toml").exists()
+    assert (tmp_path / "out" / "best" / "vae.toml").exists()

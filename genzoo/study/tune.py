@@ -127,65 +127,78 @@ def counted(trials) -> int:
 
 
 def run_tune(spec: StudyFile, folder: StudyFolder, storage, board=None) -> None:
-    """Work through every variant's trials until each has its ``trials`` settled."""
-    t = spec.tune
+    """Work through every variant's trials until each has its ``trials`` settled. A worker
+    that finds no trial of a variant left to start, while others still run some, goes on to
+    the next variant and comes back for any that fail and are queued again."""
     total = shared.computed_once(
         storage, shared.name_of(spec, "tune-budget"), lambda: {"total": budget_total(spec)}
     )["total"]
     features = shared.features_for(spec, folder)
-    for variant in searched(spec):
-        study = tune_study(spec, storage, variant)
-        while True:
-            with work.held():  # a stop waits while a trial is taken or told
-                trials = study.get_trials(deepcopy=False)
-                trial = work.claim(study, may_start_new=counted(trials) < t.trials)
-                if trial is None:
-                    trials = study.get_trials(deepcopy=False)
-                    if not work.in_flight(trials):
-                        break
-                    if board:
-                        board.note(f"tune {variant}: waiting for trials other workers run")
-                    work.wait(POLL)
-                    continue
-                params = draw(spec, study, variant, trial)
-                number = work.first_number(study, trial)
-                if board:
-                    board.note(f"tune {variant}: trial {number}")
-
-                def one(trial, params=params, number=number, variant=variant) -> float:
-                    r = runs.variant_recipe(spec, variant, params, seed=t.seed)
-                    steps = trial_iterations(spec, r, total)
-                    r = runs.with_steps(r, steps)
-                    trial.set_user_attr("iterations", steps)
-                    every = t.report_every or max(steps // 4, 1)
-
-                    def report(step: int, m: dict) -> None:
-                        value = m[t.metric]
-                        if value is None:
-                            raise GenzooError(
-                                f"tune.metric '{t.metric}' does not apply to variant '{variant}'"
-                            )
-                        trial.report(value, step)
-                        if trial.should_prune():
-                            raise optuna.TrialPruned()
-
-                    try:
-                        done = runs.train_and_measure(
-                            r,
-                            folder.trial(variant, number),
-                            runs.points(steps, every),
-                            lambda d: runs.measure(d, spec, "validation", features, r.device),
-                            report,
-                        )
-                    except DivergenceError as exc:  # settings that diverge: a finished trial,
-                        trial.set_user_attr("diverged", str(exc).splitlines()[0][:300])
-                        raise optuna.TrialPruned() from None  # counted, never the best
-                    return done[steps][t.metric]
-
-                work.run(study, trial, one)
-                if board:
-                    board.refresh()
+    studies = {v: tune_study(spec, storage, v) for v in searched(spec)}
+    while studies:
+        ran = False
+        for variant, study in list(studies.items()):
+            while (
+                outcome := take_trial(spec, folder, study, variant, total, features, board)
+            ) == "ran":
+                ran = True
+            if outcome == "settled":
+                del studies[variant]
+        if studies and not ran:
+            if board:
+                board.note(f"tune: waiting for trials other workers run ({', '.join(studies)})")
+            work.wait(POLL)
     write_best(spec, folder, storage)
+
+
+def take_trial(spec, folder, study, variant: str, total, features, board=None) -> str:
+    """Run one trial of ``variant``'s search if one is left to take: "ran", else "wait" (other
+    workers still run some) or "settled" (every trial finished)."""
+    t = spec.tune
+    with work.held():  # a stop waits while a trial is taken or told
+        trials = study.get_trials(deepcopy=False)
+        trial = work.claim(study, may_start_new=counted(trials) < t.trials)
+        if trial is None:
+            return "wait" if work.in_flight(study.get_trials(deepcopy=False)) else "settled"
+        params = draw(spec, study, variant, trial)
+        number = work.first_number(study, trial)
+        if board:
+            board.note(f"tune {variant}: trial {number}")
+
+        def one(trial) -> float:
+            r = runs.variant_recipe(spec, variant, params, seed=t.seed)
+            steps = trial_iterations(spec, r, total)
+            r = runs.with_steps(r, steps)
+            trial.set_user_attr("iterations", steps)
+            every = t.report_every or max(steps // 4, 1)
+
+            def report(step: int, m: dict) -> None:
+                value = m[t.metric]
+                if value is None:
+                    raise GenzooError(
+                        f"tune.metric '{t.metric}' does not apply to variant '{variant}'"
+                    )
+                trial.report(value, step)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+            try:
+                done = runs.train_and_measure(
+                    r,
+                    folder.trial(variant, number),
+                    runs.points(steps, every),
+                    lambda d: runs.measure(d, spec, "validation", features, r.device),
+                    report,
+                )
+            except DivergenceError as exc:  # settings that diverge: a finished trial,
+                trial.set_user_attr("diverged", str(exc).splitlines()[0][:300])
+                raise optuna.TrialPruned() from None  # counted, never the best
+            return done[steps][t.metric]
+
+        work.run(study, trial, one)
+    if board:
+        board.refresh()
+    return "ran"
 
 
 def best_trial(spec: StudyFile, study: optuna.Study):
