@@ -117,6 +117,11 @@ class Variant:
     tuned_in: str = ""
 
 
+# Variant keys added after studies were run, with their defaults: a study file that leaves
+# one at its default has the fingerprint it had before the key existed.
+VARIANT_ADDED_LATER = {"tuned_in": ""}
+
+
 @table
 @dataclass(frozen=True)
 class Tune:
@@ -171,6 +176,10 @@ class StudyFile:
 
         d = json.loads(json.dumps(dataclasses.asdict(self), default=where))
         d.pop("path")
+        for v in d["variants"].values():  # settings added later, left out at their defaults,
+            for key, default in VARIANT_ADDED_LATER.items():  # so older studies keep theirs
+                if v.get(key) == default:
+                    v.pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
