@@ -20,30 +20,23 @@ from pathlib import Path
 
 from tables import ROOT, write_section
 
+from genzoo.study import runs, stats
 from genzoo.study import spec as spec_mod
-from genzoo.study import stats
 from genzoo.study.folder import StudyFolder
 
 METRICS = ("fd", "kid")
 
 
 def measure_cells(s, res: dict, folder: StudyFolder, features: Path) -> dict:
-    """(variant, seed) -> {"fd", "kid"} of each finished cell's last point, in ``features``."""
-    from genzoo.analysis.evaluate import evaluate_run
-
-    ev, out = s.evaluate, {}
+    """(variant, seed) -> {"fd", "kid"} of each finished cell's last point, in ``features``,
+    measured as the study measures (its split, images and draws)."""
+    out = {}
     for cell in res["cells"]:
+        key = (cell["variant"], cell["seed"])
         step = max(int(k) for k in cell["evaluations"])
-        rep = evaluate_run(
-            folder.cell(cell["variant"], cell["seed"]),
-            n=ev.n,
-            features=features,
-            seed=ev.seed,
-            split=ev.split,
-            checkpoint=step,
-        )
-        out[(cell["variant"], cell["seed"])] = {m: rep["feature_metrics"][m] for m in METRICS}
-        print(cell["variant"], cell["seed"], out[(cell["variant"], cell["seed"])], flush=True)
+        m = runs.measure(folder.cell(*key), s, s.evaluate.split, features, checkpoint=step)
+        out[key] = {k: m.get(k) for k in METRICS}  # None where the study measures no KID
+        print(*key, out[key], flush=True)
     return out
 
 
