@@ -4,7 +4,8 @@ values with their 95% CIs, the test, its p after Holm (over the claims of the st
 study tests them) and the verdict, from each study's committed JSON. A study that has not
 finished, or a claim without its cells, reads "not measured yet".
 
-    python benchmarks/claims_table.py benchmarks/claims/*.toml
+    python benchmarks/claims_table.py benchmarks/claims/tables_fashion.toml \
+        benchmarks/claims/table3_fashion.toml
 """
 
 from __future__ import annotations

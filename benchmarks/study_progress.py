@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 from tables import ROOT, write_section
 
 from genzoo.study import shared, spec
+from genzoo.study.cells import cell_studies
 from genzoo.study.storage import open_storage
 from genzoo.study.tune import each_point_once
 
@@ -41,7 +42,8 @@ def main(argv=None) -> int:
     storage = open_storage(f"journal:{args.journal}")  # read only: nothing is written
     cells = collections.Counter(
         t.params.get("variant")
-        for t in trials_of(storage, shared.name_of(s, "cells"))
+        for study in cell_studies(s, storage)
+        for t in study.get_trials(deepcopy=False)
         if t.state == TrialState.COMPLETE
     )
     lines = [

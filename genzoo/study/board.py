@@ -8,6 +8,7 @@ from optuna.trial import TrialState
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from genzoo.study import shared
+from genzoo.study.cells import cell_studies
 from genzoo.study.spec import StudyFile, searched
 
 
@@ -60,11 +61,12 @@ class Board:
         if not self.show:
             return
         for key, task in self.tasks.items():
-            study, trials = self._trials(key)
-            if key == "cells":
-                done = sum(t.state == TrialState.COMPLETE for t in trials)
+            if key == "cells":  # every group's (a study grown by variants has several)
+                studies = cell_studies(self.spec, self.storage)
+                done = sum(t.state == TrialState.COMPLETE for c in studies for t in c.get_trials())
                 self.progress.update(task, completed=done)
                 continue
+            study, trials = self._trials(key)
             finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
             pruned = sum(t.state == TrialState.PRUNED for t in finished)
             best = ""

@@ -32,40 +32,70 @@ def recipe_of(spec: StudyFile, folder: StudyFolder, variant: str, seed=None, ste
     return recipe_mod.load(best, extra)
 
 
-def plan(spec: StudyFile, folder: StudyFolder) -> dict:
-    """Each variant's iterations under the study's budget and its per-iteration FLOPs (and
-    seconds, for a wall-clock budget)."""
+def plan(spec: StudyFile, folder: StudyFolder, variants, reference: dict | None = None) -> dict:
+    """Each of ``variants``' iterations under the study's budget and its per-iteration FLOPs
+    (and seconds, for a wall-clock budget); ``reference``: the plan the budget's reference
+    variant is in, for variants added after it was made."""
     b = spec.budget
-    flops = {v: compute.iteration_flops(recipe_of(spec, folder, v)) for v in spec.variants}
+    fixed = {}  # the reference's measured cost, where it was planned before
+    if reference and b.reference in reference["flops_per_iteration"]:
+        fixed = {"flops": reference["flops_per_iteration"][b.reference]}
+        if b.compute == "seconds":
+            fixed["seconds"] = reference["seconds"][b.reference]
+    ours = [v for v in variants if not (fixed and v == b.reference)]
+    flops = {v: compute.iteration_flops(recipe_of(spec, folder, v)) for v in ours}
     seconds = (
-        {v: compute.iteration_seconds(recipe_of(spec, folder, v), b.threads) for v in flops}
+        {v: compute.iteration_seconds(recipe_of(spec, folder, v), b.threads) for v in ours}
         if b.compute == "seconds"
         else None
     )
-    iterations = compute.iterations_for(b, seconds if b.compute == "seconds" else flops)
-    return {"iterations": iterations, "flops_per_iteration": flops, "seconds": seconds}
+    cost = dict(seconds if b.compute == "seconds" else flops)
+    if fixed and b.reference not in cost:
+        cost[b.reference] = fixed["seconds" if b.compute == "seconds" else "flops"]
+    iterations = compute.iterations_for(b, cost)
+    return {
+        "iterations": {v: iterations[v] for v in ours},
+        "flops_per_iteration": flops,
+        "seconds": seconds,
+    }
 
 
-def cells_study(spec: StudyFile, folder: StudyFolder, storage) -> tuple[optuna.Study, dict]:
-    """The cells' Optuna study, every cell queued once by the worker that makes it."""
-    name = shared.name_of(spec, "cells")
+def groups(spec: StudyFile, folder: StudyFolder, storage) -> list[tuple[optuna.Study, dict]]:
+    """The cells' Optuna studies, each with its plan: one for the variants the study had when
+    its cells were first queued, and one for those of each later addition (a study grown by
+    variants, ``grown.py``). Every cell is queued once, by the worker that makes its group."""
+    out, covered = [], set()
+    additions = [[*spec.variants]] + [a["variants"] for a in folder.read().get("added", [])]
+    for k, variants in enumerate(additions):
+        rest = [v for v in variants if v not in covered and v in spec.variants]
+        if not rest:
+            continue
+        name = shared.name_of(spec, "cells" if k == 0 else f"cells+{k}")
 
-    def queue() -> dict:
-        study = optuna.create_study(storage=storage, study_name=name, load_if_exists=True)
-        for v in spec.variants:
-            for s in spec.seeds:
-                study.enqueue_trial({"variant": v, "seed": s}, skip_if_exists=True)
-        return plan(spec, folder)
+        def queue(name=name, rest=rest) -> dict:
+            study = optuna.create_study(storage=storage, study_name=name, load_if_exists=True)
+            for v in rest:
+                for s in spec.seeds:
+                    study.enqueue_trial({"variant": v, "seed": s}, skip_if_exists=True)
+            return plan(spec, folder, rest, out[0][1] if out else None)
 
-    the_plan = shared.computed_once(storage, shared.name_of(spec, "plan"), queue)
-    return optuna.load_study(storage=storage, study_name=name), the_plan
+        part = "plan" if k == 0 else f"plan+{k}"
+        the_plan = shared.computed_once(storage, shared.name_of(spec, part), queue)
+        out.append((optuna.load_study(storage=storage, study_name=name), the_plan))
+        covered |= set(the_plan["iterations"])
+    return out
 
 
 def run_cells(spec: StudyFile, folder: StudyFolder, storage, board=None) -> None:
     """Work through the study's cells until none is left to any worker."""
-    study, the_plan = cells_study(spec, folder, storage)
     features = shared.features_for(spec, folder)
-    total = len(spec.variants) * len(spec.seeds)
+    for study, the_plan in groups(spec, folder, storage):
+        run_group(spec, folder, study, the_plan, features, board)
+
+
+def run_group(spec, folder: StudyFolder, study, the_plan: dict, features, board=None) -> None:
+    variants = list(the_plan["iterations"])
+    total = len(variants) * len(spec.seeds)
     while True:
         with work.held():  # a stop waits while a cell is taken or told
             trial = work.claim(study, may_start_new=False)
@@ -79,7 +109,7 @@ def run_cells(spec: StudyFile, folder: StudyFolder, storage, board=None) -> None
                     board.note("waiting for cells that other workers run (or that went stale)")
                 work.wait(POLL)
                 continue
-            variant = trial.suggest_categorical("variant", list(spec.variants))
+            variant = trial.suggest_categorical("variant", variants)
             seed = trial.suggest_categorical("seed", list(spec.seeds))
             steps = the_plan["iterations"][variant]
             if board:
@@ -106,25 +136,43 @@ def _finished(t) -> bool:
     return t.state == TrialState.COMPLETE and "evaluations" in t.user_attrs
 
 
+def cell_studies(spec: StudyFile, storage) -> list[optuna.Study]:
+    """The cells' Optuna studies that exist in ``storage`` (one per group, ``groups``)."""
+    first = shared.name_of(spec, "cells")
+    names = optuna.get_all_study_names(storage)
+    return [
+        optuna.load_study(storage=storage, study_name=n)
+        for n in names
+        if n == first or n.startswith(first + "+")
+    ]
+
+
 def finished_cells(spec: StudyFile, storage) -> dict[tuple[str, int], dict]:
     """(variant, seed) -> {step: metrics} of the cells that have finished."""
-    try:
-        study = optuna.load_study(storage=storage, study_name=shared.name_of(spec, "cells"))
-    except KeyError:
-        return {}
     out = {}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if "evaluations" in t.user_attrs:
-            out[(t.params["variant"], t.params["seed"])] = {
-                int(k): v for k, v in t.user_attrs["evaluations"].items()
-            }
+    for study in cell_studies(spec, storage):
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if "evaluations" in t.user_attrs:
+                out[(t.params["variant"], t.params["seed"])] = {
+                    int(k): v for k, v in t.user_attrs["evaluations"].items()
+                }
     return out
 
 
 def plan_of(spec: StudyFile, storage) -> dict | None:
-    """The cells' plan (iterations and per-iteration cost of each variant), once made."""
-    try:
-        holder = optuna.load_study(storage=storage, study_name=shared.name_of(spec, "plan"))
-    except KeyError:
-        return None
-    return holder.user_attrs.get("value")
+    """The cells' plan (iterations and per-iteration cost of each variant), once made: the
+    plans of every group, merged."""
+    merged = None
+    first = shared.name_of(spec, "plan")
+    for n in optuna.get_all_study_names(storage):
+        if n != first and not n.startswith(first + "+"):
+            continue
+        part = optuna.load_study(storage=storage, study_name=n).user_attrs.get("value")
+        if not part:
+            continue
+        merged = merged or {"iterations": {}, "flops_per_iteration": {}, "seconds": None}
+        for key in ("iterations", "flops_per_iteration"):
+            merged[key].update(part[key])
+        if part.get("seconds"):
+            merged["seconds"] = {**(merged["seconds"] or {}), **part["seconds"]}
+    return merged

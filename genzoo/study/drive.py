@@ -74,6 +74,7 @@ def finish(spec, folder: StudyFolder, storage) -> dict:
 
         tuned = write_best(spec, folder, storage)
     res = results.collect(spec, finished_cells(spec, storage), plan_of(spec, storage), tuned)
+    res["added"] = folder.read().get("added", [])  # a study grown by variants: what, when
     results.write(spec, folder, res)
     return res
 

@@ -2,7 +2,8 @@
 cells, statistics and claims), ``table.md``, the run folders of its cells
 (``cells/VARIANT/seedN``) and tuning trials (``tune/VARIANT/trialN``), the best recipes
 (``best/VARIANT.toml``) and its feature network. A folder refuses a second, different study
-file, as a run folder refuses another recipe."""
+file, as a run folder refuses another recipe, unless that file only adds variants
+(``grown.py``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from genzoo.errors import GenzooError
 from genzoo.store.files import atomic_write
+from genzoo.study import grown
 from genzoo.study import storage as storage_mod
 from genzoo.study.spec import StudyFile
 
@@ -50,10 +52,11 @@ class StudyFolder:
             raise GenzooError(f"'{self.root}' is a file; --out must name a folder")
         meta = self.read()
         if meta and meta.get("fingerprint") != spec.fingerprint():
-            raise GenzooError(
-                f"'{self.root}' holds study '{meta.get('name')}' with other settings; pass "
-                f"another --out, or delete the folder to start this study afresh"
-            )
+            with self.locked("study"):  # refused unless it only adds variants (grown.py)
+                meta = self.read()
+                if meta.get("fingerprint") != spec.fingerprint():
+                    meta = grown.grow(meta, spec, self.root)
+                    self.write(meta)
         url = meta.get("storage") if meta else None
         if url and where and storage_mod.describe(where, self.root, workers) != url:
             raise GenzooError(
@@ -70,6 +73,7 @@ class StudyFolder:
                 {
                     "name": spec.title,
                     "fingerprint": spec.fingerprint(),
+                    "parts": spec.parts(),
                     "storage": url,
                     "study_file": text,
                 }

@@ -171,6 +171,12 @@ def markdown(spec: StudyFile, res: dict) -> str:
             lines.append(
                 f"| {v} | {t['trials']} | {t['pruned']} | {_num(t['best_value'])} | {params} |"
             )
+    for a in res.get("added") or []:
+        lines += [
+            "",
+            f"Added on {a['at'][:10]}, before they ran: variants {', '.join(a['variants'])}; "
+            f"claims {'; '.join(a['claims']) or 'none'}.",
+        ]
     if res["missing"]:
         lines += [
             "",

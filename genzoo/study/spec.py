@@ -40,6 +40,7 @@ import hashlib
 import json
 import os
 import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -167,8 +168,8 @@ class StudyFile:
     def title(self) -> str:
         return self.name or (self.path.stem if self.path else "study")
 
-    def fingerprint(self) -> str:
-        """A hash of what defines the study's runs and tests (not its file's place)."""
+    def defining(self) -> dict:
+        """What defines the study's runs and tests, as plain data (not its file's place)."""
         base = self.path.parent if self.path else Path.cwd()
 
         def where(p):  # files named relative to the study file: the same study anywhere
@@ -180,7 +181,27 @@ class StudyFile:
             for key, default in VARIANT_ADDED_LATER.items():  # so older studies keep theirs
                 if v.get(key) == default:
                     v.pop(key)
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return d
+
+    def fingerprint(self) -> str:
+        """A hash of what defines the study's runs and tests."""
+        return digest(self.defining())
+
+    def parts(self) -> dict:
+        """The fingerprint of what every variant shares (all but the variants and claims),
+        one per variant, and the claims: a study file that only adds variants, and claims
+        naming them, leaves the others as they were (a study grown by variants)."""
+        d = self.defining()
+        variants, claims = d.pop("variants"), d.pop("claims")
+        return {
+            "shared": digest(d),
+            "variants": {name: digest(v) for name, v in variants.items()},
+            "claims": [c.text for c in claims_of(self)] if claims else [],
+        }
+
+
+def digest(d: dict) -> str:
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -194,9 +215,10 @@ class Claim:
     metric: str
 
 
-def load(path: Path) -> StudyFile:
+def load(path: Path, text: str | None = None) -> StudyFile:
+    """The study file at ``path`` (or ``text``, read as if it were that file)."""
     path = Path(path)
-    raw = toml_text.read_toml(path)
+    raw = toml_text.read_toml(path) if text is None else tomllib.loads(text)
     base = path.resolve().parent
     spec = schema.validate(StudyFile, raw, "", base)
     variants = {  # a variant's own recipe file, relative to the study file
