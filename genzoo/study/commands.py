@@ -88,3 +88,20 @@ def register_commands(cli):
             show=not quiet,
         )
         _show(res, quiet, folder / "table.md")
+
+    @cli.command()
+    @click.argument("study_file", type=click.Path(path_type=Path))
+    @click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Study folder (default: runs/studies/<name>).",
+    )
+    @click.option("--storage", default=None, help="The study's storage, if not its folder's.")
+    def status(study_file, out, storage):
+        """How far STUDY_FILE's study has got, read from its storage (nothing is written): each
+        variant's search points finished, pruned and queued, the best validation value so far,
+        the tuning hours, and the cells finished."""
+        from genzoo.study.progress import status_of
+
+        status_of(study_file, out, storage)

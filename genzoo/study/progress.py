@@ -1,0 +1,184 @@
+"""How far a study has got, read from its storage without writing to it: per variant, the
+search's points finished (pruned, repeated, failed and queued beside them), the best
+validation value so far, the hours its finished trials took, and the cells finished of its
+seeds. ``genzoo status`` prints it; benchmarks/study_progress.py writes it into the docs."""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import TrialState
+
+from genzoo.study import shared
+from genzoo.study.cells import cell_studies
+from genzoo.study.spec import StudyFile
+from genzoo.study.tune import best_trial, each_point_once
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+@dataclass
+class Row:
+    variant: str
+    tuned_in: str = ""
+    points: int = 0  # distinct points finished (the search's effort)
+    trials: int = 0  # the search's budget
+    pruned: int = 0
+    repeated: int = 0  # finished trials that repeat an earlier point (not effort)
+    failed: int = 0  # stopped or lost, queued again
+    queued: int = 0  # waiting or running
+    best: float | None = None  # the best complete trial's validation value so far
+    hours: float = 0.0  # the finished trials' training time
+    cells: int = 0
+    cells_running: int = 0
+    seeds: int = 0
+
+
+def study_of(storage, name: str) -> optuna.Study | None:
+    try:
+        return optuna.load_study(storage=storage, study_name=name)
+    except KeyError:  # not started
+        return None
+
+
+def rows(spec: StudyFile, storage) -> list[Row]:
+    cells = [t for study in cell_studies(spec, storage) for t in study.get_trials(deepcopy=False)]
+    done = collections.Counter(
+        t.params.get("variant") for t in cells if t.state == TrialState.COMPLETE
+    )
+    running = collections.Counter(
+        t.params.get("variant") for t in cells if t.state == TrialState.RUNNING
+    )
+    out = []
+    for v, variant in spec.variants.items():
+        row = Row(v, variant.tuned_in, cells=done[v], cells_running=running[v])
+        row.seeds = len(spec.seeds)
+        out.append(row)
+        if variant.tuned_in or spec.tune is None:
+            continue
+        row.trials = spec.tune.trials
+        study = study_of(storage, shared.name_of(spec, f"tune:{v}"))
+        if study is None:
+            continue
+        trials = study.get_trials(deepcopy=False)
+        by = collections.Counter(t.state for t in trials)
+        finished = [t for t in trials if t.state in FINISHED]
+        points = each_point_once(finished)
+        best, _ = best_trial(spec, study)  # as genzoo tune picks it: among the first points
+        row.points = len(points)
+        row.pruned = sum(t.state == TrialState.PRUNED for t in points)
+        row.repeated = len(finished) - len(points)
+        row.failed = by[TrialState.FAIL]
+        row.queued = by[TrialState.WAITING] + by[TrialState.RUNNING]
+        row.best = best.value if best else None
+        row.hours = (
+            sum(
+                (t.datetime_complete - t.datetime_start).total_seconds()
+                for t in finished
+                if t.datetime_start and t.datetime_complete
+            )
+            / 3600
+        )
+    return out
+
+
+HEADER = [
+    "variant",
+    "tuning points finished",
+    "of them pruned",
+    "repeated points (not counted)",
+    "failed (retried)",
+    "queued or running",
+    "best validation value",
+    "tuning hours (finished trials)",
+    "cells finished",
+]
+
+
+def cells_of(r: Row) -> list[str]:
+    cells = f"{r.cells} of {r.seeds}" + (f" ({r.cells_running} running)" if r.cells_running else "")
+    if r.tuned_in:
+        return [r.variant, f"not searched: tuned in {r.tuned_in}", *[""] * 6, cells]
+    best = "—" if r.best is None else f"{r.best:.4g}"
+    return [
+        r.variant,
+        f"{r.points} of {r.trials}",
+        str(r.pruned),
+        str(r.repeated),
+        str(r.failed),
+        str(r.queued),
+        best,
+        f"{r.hours:.2f}",
+        cells,
+    ]
+
+
+def markdown(rs: list[Row]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(cells_of(r)) + " |" for r in rs]
+    return "\n".join(lines)
+
+
+SHORT = ["variant", "points", "pruned", "repeats", "failed", "queued", "best", "hours", "cells"]
+
+
+def show(spec: StudyFile, rs: list[Row], console) -> None:
+    """The rows as a terminal table (short headers, explained under it)."""
+    from rich.table import Table
+
+    table = Table(title=f"study {spec.title}", title_justify="left", box=None, pad_edge=False)
+    for h in SHORT:
+        table.add_column(
+            h, justify="left" if h == "variant" else "right", no_wrap=True, min_width=len(h)
+        )
+    for r in rs:
+        row = cells_of(r)
+        row[1] = "elsewhere" if r.tuned_in else f"{r.points}/{r.trials}"
+        row[-1] = f"{r.cells}/{r.seeds}" + (
+            f" ({r.cells_running} running)" if r.cells_running else ""
+        )
+        table.add_row(*row)
+    console.print(table)
+    metric = spec.tune.metric if spec.tune else "—"
+    console.print(
+        f"points: distinct search points finished of the budget; best: the best validation "
+        f"{metric} so far; hours: the finished trials' time; cells: finished of the seeds"
+    )
+    for r in rs:
+        if r.tuned_in:
+            console.print(f"{r.variant}: tuned in {r.tuned_in}", markup=False)
+
+
+def status_of(file, out, where, console=None) -> list[Row]:
+    """``genzoo status``: the study's rows from the storage its folder names (or ``where``)."""
+    from rich.console import Console
+
+    from genzoo.errors import GenzooError
+    from genzoo.study import grown
+    from genzoo.study import spec as spec_mod
+    from genzoo.study.drive import default_out
+    from genzoo.study.folder import StudyFolder
+    from genzoo.study.storage import describe, open_storage
+
+    console = console or Console()
+    spec = spec_mod.load(file)
+    folder = StudyFolder(out or default_out(spec))
+    meta = folder.read()
+    if not meta and not where:
+        raise GenzooError(
+            f"study '{spec.title}' has not started in '{folder.root}'; pass the --out it runs in "
+            f"(or its --storage)"
+        )
+    added = []
+    if meta and meta.get("fingerprint") != spec.fingerprint():
+        added, _ = grown.added_variants(meta, spec, folder.root)
+    url = describe(where, folder.root, 1) if where else meta["storage"]
+    rs = rows(spec, open_storage(url))
+    show(spec, rs, console)
+    if added:
+        console.print(
+            f"added by this study file, from its next run: {', '.join(added)}", markup=False
+        )
+    return rs

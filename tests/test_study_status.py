@@ -1,0 +1,69 @@
+"""``genzoo status``: a study's progress read from its storage, as ``genzoo tune`` counts it,
+with nothing written; a study that has not started is one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from study_files import TUNE, genzoo, study_text
+
+from genzoo.study import progress, spec
+from genzoo.study.storage import open_storage
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    root = tmp_path_factory.mktemp("status")
+    (root / "s.toml").write_text(study_text(tune=TUNE))
+    p = genzoo("tune", root / "s.toml", "--out", root / "out", "--quiet")
+    assert p.returncode == 0, p.stderr
+    return root
+
+
+def snapshot(folder):
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def test_the_rows_are_what_the_finished_study_says(tuned):
+    meta = json.loads((tuned / "out" / "study.json").read_text())
+    s = spec.load(tuned / "s.toml")
+    rows = {r.variant: r for r in progress.rows(s, open_storage(meta["storage"]))}
+    for v in ("triangle", "vae"):
+        t = meta["tuned"][v]
+        assert rows[v].points == t["trials"] == 3
+        assert rows[v].pruned == t["pruned"]
+        assert rows[v].best == pytest.approx(t["best_value"])
+        assert rows[v].cells == 2 and rows[v].seeds == 2 and rows[v].queued == 0
+        assert rows[v].hours > 0
+
+
+def test_status_prints_the_table_and_writes_nothing(tuned):
+    before = snapshot(tuned / "out")
+    p = genzoo("status", tuned / "s.toml", "--out", tuned / "out")
+    assert p.returncode == 0, p.stderr
+    lines = {line.split()[0]: line.split() for line in p.stdout.splitlines() if line.strip()}
+    assert lines["triangle"][1] == "3/3" and lines["triangle"][-1] == "2/2"
+    assert lines["vae"][1] == "3/3"
+    assert snapshot(tuned / "out") == before
+
+
+def test_status_names_the_variants_a_grown_study_file_adds(tuned, tmp_path):
+    text = study_text(
+        tune=TUNE,
+        variants=("triangle", "vae", "wake_sleep"),
+        claims=("triangle < vae on recon_mse", "triangle < wake_sleep on recon_mse"),
+    )
+    (tmp_path / "grown.toml").write_text(text)
+    p = genzoo("status", tmp_path / "grown.toml", "--out", tuned / "out")
+    assert p.returncode == 0, p.stderr
+    assert "from its next run: wake_sleep" in p.stdout
+    assert [w for w in p.stdout.split("\n") if w.startswith("wake_sleep")][0].split()[1] == "0/3"
+
+
+def test_a_study_that_has_not_started_is_one_line(tmp_path):
+    (tmp_path / "s.toml").write_text(study_text(tune=TUNE))
+    p = genzoo("status", tmp_path / "s.toml", "--out", tmp_path / "nowhere")
+    assert p.returncode == 2
+    assert "has not started" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "nowhere").exists()
