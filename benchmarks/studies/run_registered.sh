@@ -1,0 +1,22 @@
+#!/bin/sh
+# The registered long studies, one after another, two workers each: every one continues from
+# its committed journal (benchmarks/results/studies/NAME.journal), and one that has finished
+# returns at once, so the same command picks up wherever the measurements stopped. Stop it
+# with SIGTERM to the process group (the running trials are queued again). ROOT is the
+# checkout whose journals and runs/ folder are used (default: this one), so the code that
+# runs can be another copy of it.
+#
+#   sh benchmarks/studies/run_registered.sh [WORKERS] [ROOT]
+#
+# STUDIES (environment) replaces the list. A study file with a [tune] table is run by
+# genzoo tune, one without by genzoo study.
+set -e
+workers=${1:-2}
+root=$(cd "${2:-.}" && pwd)
+for name in ${STUDIES:-ebm_fashion tables_fashion vae_frontier table3_fashion}; do
+    command=study
+    if grep -q '^\[tune\]' "benchmarks/studies/$name.toml"; then command=tune; fi
+    echo "$(date -u +%FT%TZ) $command $name"
+    genzoo $command benchmarks/studies/$name.toml --workers "$workers" --quiet \
+        --storage "$root/benchmarks/results/studies/$name.journal" --out "$root/runs/studies/$name"
+done
