@@ -46,17 +46,21 @@ def rows_of(path: Path) -> tuple[list[str], list[str], dict]:
     tests = {t["claim"]: t for t in res.get("claims", [])}
     summary = res.get("summary", {})
     finished = bool(res) and not res.get("missing")
+    added = {c: a["at"][:10] for a in res.get("added", []) for c in a["claims"]}
     rows = []
     for c in spec_mod.claims_of(study):
         t = tests.get(c.text)
+        claim = c.text + (
+            f" (added {added[c.text]}, before its variant ran)" if c.text in added else ""
+        )
         sources = f"{paper(cfg, c.metric, c.a)} vs {paper(cfg, c.metric, c.b)}"
         mine = f"{value(summary.get(c.a, {}).get(c.metric))} vs {value(summary.get(c.b, {}).get(c.metric))}"
         if not finished or t is None or t.get("p") is None:
-            rows.append(f"| {c.text} | {sources} | {mine} | — | — | not measured yet |")
+            rows.append(f"| {claim} | {sources} | {mine} | — | — | not measured yet |")
             continue
         lo, hi = t["ci"]
         rows.append(
-            f"| {c.text} | {sources} | {mine}; difference {t['diff']:.4g} [{lo:.4g}, {hi:.4g}] | "
+            f"| {claim} | {sources} | {mine}; difference {t['diff']:.4g} [{lo:.4g}, {hi:.4g}] | "
             f"{t['test']} | {t['p_holm']:.2g} | **{t['verdict']}** |"
         )
     where = (

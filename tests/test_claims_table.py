@@ -48,3 +48,23 @@ def test_the_claims_table_reads_the_study_and_the_paper(tmp_path):
     mean = res["summary"]["triangle"]["recon_mse"]["mean"]
     assert f"{mean:.4g} [" in row and f"difference {t['diff']:.4g}" in row
     assert "not measured yet" not in after
+
+
+def test_a_claim_added_with_its_variant_says_so(tmp_path):
+    (tmp_path / "s.toml").write_text(study_text())
+    p = genzoo("study", tmp_path / "s.toml", "--out", tmp_path / "study", "--quiet")
+    assert p.returncode == 0, p.stderr
+    grown = study_text(
+        variants=("triangle", "vae", "wake_sleep"),
+        claims=("triangle < vae on recon_mse", "triangle < wake_sleep on recon_mse"),
+    )
+    (tmp_path / "s.toml").write_text(grown)
+    p = genzoo("study", tmp_path / "s.toml", "--out", tmp_path / "study", "--quiet")
+    assert p.returncode == 0, p.stderr
+    (tmp_path / "claims.toml").write_text(CLAIMS)
+    page = tmp_path / "index.md"
+    assert claims_table.main([str(tmp_path / "claims.toml"), "--page", str(page)]) == 0
+    rows = [line for line in page.read_text().splitlines() if line.startswith("| triangle <")]
+    at = json.loads((tmp_path / "study" / "study.json").read_text())["added"][0]["at"][:10]
+    assert rows[0].startswith("| triangle < vae on recon_mse |")  # registered first
+    assert rows[1].startswith(f"| triangle < wake_sleep on recon_mse (added {at}, before its")
