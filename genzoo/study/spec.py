@@ -192,11 +192,12 @@ class StudyFile:
         one per variant, and the claims: a study file that only adds variants, and claims
         naming them, leaves the others as they were (a study grown by variants)."""
         d = self.defining()
-        variants, claims = d.pop("variants"), d.pop("claims")
+        variants = d.pop("variants")
+        d.pop("claims")
         return {
             "shared": digest(d),
             "variants": {name: digest(v) for name, v in variants.items()},
-            "claims": [c.text for c in claims_of(self)] if claims else [],
+            "claims": [c.text for c in claims_of(self)],
         }
 
 
