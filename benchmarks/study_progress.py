@@ -29,7 +29,14 @@ def main(argv=None) -> int:
     args.study, args.journal = args.study.resolve(), args.journal.resolve()
     s = spec.load(args.study)
     storage = open_storage(f"journal:{args.journal}")  # read only: nothing is written
-    table = progress.markdown(progress.rows(s, storage))
+    rows = progress.rows(s, storage)
+    left = progress.hours_left(s, rows)
+    table = progress.markdown(rows) + (
+        ""
+        if left is None
+        else f"\n\nLeft: about {left:.0f} worker-hours, estimated from the finished trials' "
+        f"and cells' times (`genzoo status`)."
+    )
     body = (
         f"From the committed storage `{args.journal.relative_to(ROOT).as_posix()}` "
         f"(`python benchmarks/study_progress.py {args.study.relative_to(ROOT).as_posix()} "

@@ -67,3 +67,20 @@ def test_a_study_that_has_not_started_is_one_line(tmp_path):
     assert p.returncode == 2
     assert "has not started" in p.stderr and "Traceback" not in p.stderr
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_hours_left_add_up_the_remaining_points_and_cells(tmp_path):
+    text = study_text(tune=TUNE, budget="iterations = 8")  # cells: 8 iterations, trials: 4
+    (tmp_path / "s.toml").write_text(text)
+    s = spec.load(tmp_path / "s.toml")
+    tri = progress.Row("triangle", points=1, trials=3, finished=2, hours=1.0, seeds=2)
+    tri.complete_hours = 0.5  # a cell: twice a complete trial's budget, so 1.0 hour
+    vae = progress.Row("vae", points=3, trials=3, finished=3, hours=3.0, seeds=2, cells=1)
+    vae.cell_hours = 4.0
+    # triangle: 2 points at 0.5 h + 2 cells at 1.0 h; vae: 1 cell at 4.0 h
+    assert progress.hours_left(s, [tri, vae]) == pytest.approx(2 * 0.5 + 2 * 1.0 + 4.0)
+    new = progress.Row("wake_sleep", points=0, trials=3, seeds=2)  # the others' means
+    assert progress.hours_left(s, [tri, vae, new]) == pytest.approx(
+        7.0 + 3 * (0.5 + 1.0) / 2 + 2 * (1.0 + 4.0) / 2
+    )
+    assert progress.hours_left(s, [progress.Row("triangle", trials=3, seeds=2)]) is None

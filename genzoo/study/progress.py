@@ -31,6 +31,9 @@ class Row:
     queued: int = 0  # waiting or running
     best: float | None = None  # the best complete trial's validation value so far
     hours: float = 0.0  # the finished trials' training time
+    finished: int = 0  # trials finished, repeats included (what ``hours`` is over)
+    complete_hours: float | None = None  # a complete (unpruned) trial's mean hours
+    cell_hours: float | None = None  # a finished cell's mean hours
     cells: int = 0
     cells_running: int = 0
     seeds: int = 0
@@ -55,6 +58,9 @@ def rows(spec: StudyFile, storage) -> list[Row]:
     for v, variant in spec.variants.items():
         row = Row(v, variant.tuned_in, cells=done[v], cells_running=running[v])
         row.seeds = len(spec.seeds)
+        row.cell_hours = mean_hours(
+            [t for t in cells if t.state == TrialState.COMPLETE and t.params.get("variant") == v]
+        )
         out.append(row)
         if variant.tuned_in or spec.tune is None:
             continue
@@ -73,15 +79,54 @@ def rows(spec: StudyFile, storage) -> list[Row]:
         row.failed = by[TrialState.FAIL]
         row.queued = by[TrialState.WAITING] + by[TrialState.RUNNING]
         row.best = best.value if best else None
-        row.hours = (
-            sum(
-                (t.datetime_complete - t.datetime_start).total_seconds()
-                for t in finished
-                if t.datetime_start and t.datetime_complete
-            )
-            / 3600
-        )
+        row.finished = len(finished)
+        row.hours = (mean_hours(finished) or 0.0) * len(finished)
+        row.complete_hours = mean_hours([t for t in finished if t.state == TrialState.COMPLETE])
     return out
+
+
+def mean_hours(trials) -> float | None:
+    took = [
+        (t.datetime_complete - t.datetime_start).total_seconds() / 3600
+        for t in trials
+        if t.datetime_start and t.datetime_complete
+    ]
+    return sum(took) / len(took) if took else None
+
+
+def hours_left(spec: StudyFile, rs: list[Row]) -> float | None:
+    """The worker-hours the study still needs, estimated from what has finished: each
+    variant's remaining search points at its finished trials' mean, its remaining cells at its
+    finished cells' mean, else at its complete trials' mean scaled by a cell's budget over a
+    trial's; a variant with nothing finished at the other variants' mean (matched compute
+    gives every variant's runs about the same cost). None before anything has finished."""
+    b, t = spec.budget, spec.tune
+    ratio = None
+    if t and b.compute == t.budget.compute and b.reference == t.budget.reference:
+        if b.iterations and t.budget.iterations and not (b.flops or b.seconds):
+            ratio = b.iterations / t.budget.iterations
+    per_point = {r.variant: r.hours / r.finished for r in rs if r.finished}
+    per_cell = {
+        r.variant: r.cell_hours
+        or (r.complete_hours * ratio if r.complete_hours and ratio else None)
+        for r in rs
+    }
+    per_cell = {v: h for v, h in per_cell.items() if h}
+    if not per_cell and not per_point:
+        return None
+    point_else = sum(per_point.values()) / len(per_point) if per_point else None
+    cell_else = sum(per_cell.values()) / len(per_cell) if per_cell else None
+    total = 0.0
+    for r in rs:
+        if r.trials > r.points:
+            if point_else is None:
+                return None
+            total += (r.trials - r.points) * per_point.get(r.variant, point_else)
+        if r.seeds > r.cells:
+            if cell_else is None:
+                return None
+            total += (r.seeds - r.cells) * per_cell.get(r.variant, cell_else)
+    return total
 
 
 HEADER = [
@@ -149,6 +194,12 @@ def show(spec: StudyFile, rs: list[Row], console) -> None:
     for r in rs:
         if r.tuned_in:
             console.print(f"{r.variant}: tuned in {r.tuned_in}", markup=False)
+    left = hours_left(spec, rs)
+    console.print(
+        "left: too little finished to estimate"
+        if left is None
+        else f"left: about {left:.1f} worker-hours, from the finished trials' and cells' times"
+    )
 
 
 def status_of(file, out, where, console=None) -> list[Row]:
