@@ -4,7 +4,8 @@
 # returns at once, so the same command picks up wherever the measurements stopped. Stop it
 # with SIGTERM to the process group (the running trials are queued again). ROOT is the
 # checkout whose journals and runs/ folder are used (default: this one), so the code that
-# runs can be another copy of it.
+# runs can be another copy of it. The two short studies (vae_frontier, table3_fashion: a few
+# hours each) come before tables_fashion (days), so their verdicts do not wait for it.
 #
 #   sh benchmarks/studies/run_registered.sh [WORKERS] [ROOT]
 #
@@ -13,7 +14,7 @@
 set -e
 workers=${1:-2}
 root=$(cd "${2:-.}" && pwd)
-for name in ${STUDIES:-ebm_fashion tables_fashion vae_frontier table3_fashion}; do
+for name in ${STUDIES:-ebm_fashion vae_frontier table3_fashion tables_fashion}; do
     command=study
     if grep -q '^\[tune\]' "benchmarks/studies/$name.toml"; then command=tune; fi
     echo "$(date -u +%FT%TZ) $command $name"
