@@ -44,7 +44,7 @@ def cost(run: Path, batch: int, repeats: int) -> dict:
 
 
 def render(rows: list[dict], settings: dict) -> str:
-    base = min((r for r in rows), key=lambda r: r["seconds_per_image"])
+    base = min(rows, key=lambda r: r["seconds_per_image"])
     lines = [
         f"Batches of {settings['batch']} images, the median of {settings['repeats']} timed "
         f"batches after a warm-up, {settings['threads']} thread(s), {settings['cpus']} CPU "

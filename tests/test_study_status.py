@@ -73,9 +73,9 @@ def test_hours_left_add_up_the_remaining_points_and_cells(tmp_path):
     text = study_text(tune=TUNE, budget="iterations = 8")  # cells: 8 iterations, trials: 4
     (tmp_path / "s.toml").write_text(text)
     s = spec.load(tmp_path / "s.toml")
-    tri = progress.Row("triangle", points=1, trials=3, finished=2, hours=1.0, seeds=2)
+    tri = progress.Row("triangle", points=1, trials=3, point_hours=0.5, seeds=2)
     tri.complete_hours = 0.5  # a cell: twice a complete trial's budget, so 1.0 hour
-    vae = progress.Row("vae", points=3, trials=3, finished=3, hours=3.0, seeds=2, cells=1)
+    vae = progress.Row("vae", points=3, trials=3, point_hours=1.0, seeds=2, cells=1)
     vae.cell_hours = 4.0
     # triangle: 2 points at 0.5 h + 2 cells at 1.0 h; vae: 1 cell at 4.0 h
     assert progress.hours_left(s, [tri, vae]) == pytest.approx(2 * 0.5 + 2 * 1.0 + 4.0)

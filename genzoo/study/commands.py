@@ -15,6 +15,13 @@ STORAGE_HELP = (
     "several machines."
 )
 
+OUT = click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Study folder (default: runs/studies/<name>).",
+)
+
 
 def study_options(fn):
     fn = click.option("--quiet", is_flag=True, help="No progress bars or table.")(fn)
@@ -35,12 +42,7 @@ def study_options(fn):
         "same --storage).",
     )(fn)
     fn = click.option("--storage", default=None, help=STORAGE_HELP)(fn)
-    fn = click.option(
-        "--out",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="Study folder (default: runs/studies/<name>).",
-    )(fn)
+    fn = OUT(fn)
     return click.argument("study_file", type=click.Path(path_type=Path))(fn)
 
 
@@ -91,12 +93,7 @@ def register_commands(cli):
 
     @cli.command()
     @click.argument("study_file", type=click.Path(path_type=Path))
-    @click.option(
-        "--out",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="Study folder (default: runs/studies/<name>).",
-    )
+    @OUT
     @click.option("--storage", default=None, help="The study's storage, if not its folder's.")
     def status(study_file, out, storage):
         """How far STUDY_FILE's study has got, read from its storage (nothing is written): each

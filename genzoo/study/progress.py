@@ -11,12 +11,10 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
-from genzoo.study import shared
+from genzoo.study import shared, work
 from genzoo.study.cells import cell_studies
 from genzoo.study.spec import StudyFile
 from genzoo.study.tune import best_trial, each_point_once
-
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 @dataclass
@@ -31,7 +29,7 @@ class Row:
     queued: int = 0  # waiting or running
     best: float | None = None  # the best complete trial's validation value so far
     hours: float = 0.0  # the finished trials' training time
-    finished: int = 0  # trials finished, repeats included (what ``hours`` is over)
+    point_hours: float | None = None  # a finished trial's mean hours, repeats included
     complete_hours: float | None = None  # a complete (unpruned) trial's mean hours
     cell_hours: float | None = None  # a finished cell's mean hours
     cells: int = 0
@@ -70,7 +68,7 @@ def rows(spec: StudyFile, storage) -> list[Row]:
             continue
         trials = study.get_trials(deepcopy=False)
         by = collections.Counter(t.state for t in trials)
-        finished = [t for t in trials if t.state in FINISHED]
+        finished = [t for t in trials if t.state in work.FINISHED]
         points = each_point_once(finished)
         best, _ = best_trial(spec, study)  # as genzoo tune picks it: among the first points
         row.points = len(points)
@@ -79,8 +77,8 @@ def rows(spec: StudyFile, storage) -> list[Row]:
         row.failed = by[TrialState.FAIL]
         row.queued = by[TrialState.WAITING] + by[TrialState.RUNNING]
         row.best = best.value if best else None
-        row.finished = len(finished)
-        row.hours = (mean_hours(finished) or 0.0) * len(finished)
+        row.point_hours = mean_hours(finished)
+        row.hours = (row.point_hours or 0.0) * len(finished)
         row.complete_hours = mean_hours([t for t in finished if t.state == TrialState.COMPLETE])
     return out
 
@@ -105,7 +103,7 @@ def hours_left(spec: StudyFile, rs: list[Row]) -> float | None:
     if t and b.compute == t.budget.compute and b.reference == t.budget.reference:
         if b.iterations and t.budget.iterations and not (b.flops or b.seconds):
             ratio = b.iterations / t.budget.iterations
-    per_point = {r.variant: r.hours / r.finished for r in rs if r.finished}
+    per_point = {r.variant: r.point_hours for r in rs if r.point_hours}
     per_cell = {
         r.variant: r.cell_hours
         or (r.complete_hours * ratio if r.complete_hours and ratio else None)
@@ -142,14 +140,16 @@ HEADER = [
 ]
 
 
-def cells_of(r: Row) -> list[str]:
-    cells = f"{r.cells} of {r.seeds}" + (f" ({r.cells_running} running)" if r.cells_running else "")
+def cells_of(r: Row, of: str = " of ", elsewhere: str = "") -> list[str]:
+    """``r`` as table cells: ``of`` between a count and its budget; a variant tuned elsewhere
+    says ``elsewhere`` (default: where it was tuned)."""
+    cells = f"{r.cells}{of}{r.seeds}" + (f" ({r.cells_running} running)" if r.cells_running else "")
     if r.tuned_in:
-        return [r.variant, f"not searched: tuned in {r.tuned_in}", *[""] * 6, cells]
+        return [r.variant, elsewhere or f"not searched: tuned in {r.tuned_in}", *[""] * 6, cells]
     best = "—" if r.best is None else f"{r.best:.4g}"
     return [
         r.variant,
-        f"{r.points} of {r.trials}",
+        f"{r.points}{of}{r.trials}",
         str(r.pruned),
         str(r.repeated),
         str(r.failed),
@@ -179,12 +179,7 @@ def show(spec: StudyFile, rs: list[Row], console) -> None:
             h, justify="left" if h == "variant" else "right", no_wrap=True, min_width=len(h)
         )
     for r in rs:
-        row = cells_of(r)
-        row[1] = "elsewhere" if r.tuned_in else f"{r.points}/{r.trials}"
-        row[-1] = f"{r.cells}/{r.seeds}" + (
-            f" ({r.cells_running} running)" if r.cells_running else ""
-        )
-        table.add_row(*row)
+        table.add_row(*cells_of(r, of="/", elsewhere="elsewhere"))
     console.print(table)
     metric = spec.tune.metric if spec.tune else "—"
     console.print(
