@@ -85,6 +85,12 @@ class Generator(nn.Module, ABC):
             device = device_of(self)
         return torch.randn((n, *self.latent_shape), generator=generator, device=device)
 
+    def draws_through(self) -> nn.Module:
+        """The network whose batch normalisation a draw computes with, which sampling's norm
+        modes switch (``genzoo.sampling.norm_mode``): the generator itself; a sampler that calls
+        a trained generator it does not own (``genzoo.sampling.Borrowed``) returns that one."""
+        return self
+
     @abstractmethod
     def forward(self, z: torch.Tensor) -> torch.Tensor: ...
 

@@ -15,16 +15,41 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from genzoo.interfaces import device_of
+from genzoo.interfaces import Generator, device_of
 
 NORMS = ("running", "batch")
+
+#: the seed of a sampler's chain noise: samples depend on the latent alone, as g(z) does, and
+#: drawing them leaves the global random state (which training checkpoints) alone
+CHAIN_SEED = 20190101
+
+
+def chain_noise(z: torch.Tensor) -> torch.Generator:
+    """The random source of a sampler's Langevin chains for the latents ``z``."""
+    return torch.Generator(device=z.device).manual_seed(CHAIN_SEED)
+
+
+class Borrowed:
+    """A network a sampler calls but does not own: its weights stay its player's (not in the
+    sampler's state dict, not moved or switched to eval mode by it). A sampler that draws
+    through a borrowed generator names it in ``Generator.draws_through``, so that the norm
+    modes below switch that generator's batch norm."""
+
+    def __init__(self, module: nn.Module):
+        self.module = module
+
+    def __call__(self, *args):
+        return self.module(*args)
 
 
 @contextmanager
 def norm_mode(generator: nn.Module, norm: str):
-    """Within the block, ``generator`` computes with ``norm``'s statistics."""
+    """Within the block, ``generator`` computes with ``norm``'s statistics: for a sampler, the
+    generator it draws through (``Generator.draws_through``)."""
     if norm not in NORMS:
         raise ValueError(f"sample normalisation must be one of {', '.join(NORMS)}, got {norm!r}")
+    if isinstance(generator, Generator):
+        generator = generator.draws_through()
     was = generator.training
     kept = {k: v.clone() for k, v in generator.named_buffers()} if norm == "batch" else {}
     generator.train(norm == "batch")

@@ -131,3 +131,43 @@ def test_sampling_with_batch_statistics_leaves_the_model_unchanged():
     with pytest.raises(ValueError, match="one of running, batch"):
         with norm_mode(g, "train"):
             pass
+
+
+def zero_step_samplers(g):
+    """The samplers that draw through a generator they borrow, with no Langevin step: their
+    samples are ``g(z)`` itself, in the mode sampling sets."""
+    from genzoo_ebm.samplers import PriorThenGenerator
+
+    from genzoo_baselines.coopnet import RevisedSamples
+
+    energy = lambda x: x.sum(1)  # noqa: E731
+    return {
+        "latent_ebm": PriorThenGenerator(g, energy, steps=0, step_size=0.1),
+        "coopnet": RevisedSamples(g, energy, 0, 0.01, True, 1.0),
+    }
+
+
+@pytest.mark.parametrize("name", ["latent_ebm", "coopnet"])
+def test_a_sampler_switches_the_batch_norm_of_the_generator_it_draws_through(name):
+    torch.manual_seed(0)
+    g = build_mlp((2,), batch_norm=True).generator
+    g.train()
+    for _ in range(3):
+        g(torch.randn(32, 2) * 3 + 1)
+    sampler = zero_step_samplers(g)[name]
+    assert sampler.draws_through() is g
+    z = torch.randn(20, 2)
+    before = {k: v.clone() for k, v in g.state_dict().items()}
+    with torch.no_grad():
+        g.eval()
+        running = g(z)
+        g.train()
+        batch = g(z[:10])
+    g.load_state_dict(before)  # in train mode, as during training when grids are drawn
+    out_r = generate(sampler, z, "running", batch=7)
+    out_b = generate(sampler, z, "batch", batch=10)
+    assert torch.allclose(out_r, running, atol=1e-6)
+    assert torch.allclose(out_b[:10], batch, atol=1e-6)
+    for k, v in g.state_dict().items():  # drawing never moves the running statistics
+        assert torch.equal(v, before[k]), k
+    assert g.training is True

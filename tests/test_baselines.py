@@ -116,6 +116,31 @@ def test_coopnet_revision_climbs_the_energy_and_is_drawn_once():
     assert obj.parts[0].objective.revised(d) is revised  # theta learns from the same x^
 
 
+def test_coopnet_samples_are_the_revised_ones_fixed_by_the_latent():
+    """Its samples are g(z) after the Langevin revision (its authors' measured samples), the
+    chains' noise fixed by z; ``samples = "generator"`` draws g(z) alone."""
+    from genzoo.sampling import CHAIN_SEED
+
+    options = {"langevin_steps": 5, "step_size": 0.5, "reference_sigma": 0.0}
+    m, _ = toy(a=1.0)
+    z = torch.randn(16, 1)
+    quiet = compose("coopnet", {"coopnet": {**options, "noise": False}}, plugins.registry())
+    expected = m.generator(z).detach()
+    for _ in range(5):  # f = x without noise: each step adds step_size^2 / 2, then clamps
+        expected = (expected + 0.125).clamp(-1, 1)
+    assert torch.allclose(quiet.sampler(m)(z), expected, atol=1e-6)
+    noisy = compose("coopnet", {"coopnet": options}, plugins.registry()).sampler(m)
+    a, b = noisy(z), noisy(z)
+    assert torch.equal(a, b)  # the same z, the same sample; the global random state untouched
+    chains = torch.Generator().manual_seed(CHAIN_SEED)
+    by_hand = m.generator(z).detach()
+    for _ in range(5):
+        by_hand = (by_hand + 0.125 + 0.5 * torch.randn(16, 1, generator=chains)).clamp(-1, 1)
+    assert torch.allclose(a, by_hand, atol=1e-6)
+    plain = compose("coopnet", {"coopnet": {"samples": "generator"}}, plugins.registry())
+    assert plain.sampler(m) is None  # g(z) itself
+
+
 # --- Langevin against Gaussians --------------------------------------------------------------
 def test_langevin_samples_a_gaussian_energy():
     mu, sigma = 1.5, 0.5

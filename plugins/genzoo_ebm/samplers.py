@@ -11,31 +11,15 @@ from torch import nn
 from genzoo.interfaces import Energy, Generator
 from genzoo.langevin import chain, langevin
 from genzoo.objective import per_example_sq_error
+from genzoo.sampling import CHAIN_SEED, Borrowed, chain_noise
 
-#: the seed of a sampler's chain noise: samples depend on the latent alone, as g(z) does, and
-#: drawing them leaves the global random state (which training checkpoints) alone
-CHAIN_SEED = 20190101
-
-
-def chain_noise(z: torch.Tensor) -> torch.Generator:
-    return torch.Generator(device=z.device).manual_seed(CHAIN_SEED)
+__all__ = ["CHAIN_SEED", "ChainsFromNoise", "PosteriorThenGenerator", "PriorThenGenerator"]
 
 
 def uniform_start(z: torch.Tensor) -> torch.Tensor:
     """``z ~ N(0, I)`` mapped to ``U[-1, 1]`` entry by entry (``2 Phi(z) - 1 = erf(z / sqrt
     2)``): the chains' uniform starting noise, fixed by the latent like a generator's sample."""
     return torch.erf(z / math.sqrt(2.0))
-
-
-class Borrowed:
-    """A network a sampler calls but does not own: its weights stay its player's (not in the
-    sampler's state dict, not moved or switched to eval mode by it)."""
-
-    def __init__(self, module: nn.Module):
-        self.module = module
-
-    def __call__(self, *args):
-        return self.module(*args)
 
 
 class ChainsFromNoise(Generator):
@@ -88,6 +72,9 @@ class PriorThenGenerator(Generator):
         self.generator, self.prior = Borrowed(generator), Borrowed(prior)
         self.steps, self.step_size = steps, step_size
         self.register_buffer("where", torch.zeros(0), persistent=False)
+
+    def draws_through(self) -> nn.Module:
+        return self.generator.module
 
     def prior_draws(
         self, z0: torch.Tensor, generator: torch.Generator | None = None
