@@ -44,26 +44,27 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
-def read_toml(path: Path) -> dict:
+def read_toml(path: Path, kind: str = "recipe") -> dict:
+    """The TOML file at ``path``, read as a ``kind`` ("recipe", "study") in its errors."""
     path = Path(path)
     if not path.exists():
-        raise GenzooError(f"recipe file '{path}' does not exist; check the path")
+        raise GenzooError(f"{kind} file '{path}' does not exist; check the path")
     if path.is_dir():
-        raise GenzooError(f"recipe '{path}' is a folder; pass a .toml recipe file")
+        raise GenzooError(f"{kind} '{path}' is a folder; pass a .toml {kind} file")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise GenzooError(
-            f"cannot read recipe '{path}' ({type(exc).__name__}); a recipe is a "
+            f"cannot read {kind} '{path}' ({type(exc).__name__}); a {kind} is a "
             f"UTF-8 TOML text file"
         ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise GenzooError(f"recipe '{path}' is not valid TOML: {exc}; fix the syntax") from None
+        raise GenzooError(f"{kind} '{path}' is not valid TOML: {exc}; fix the syntax") from None
     except RecursionError:
         raise GenzooError(
-            f"recipe '{path}' is nested too deeply to read; a recipe needs two levels of tables"
+            f"{kind} '{path}' is nested too deeply to read; a {kind} needs two levels of tables"
         ) from None
 
 

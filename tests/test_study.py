@@ -116,6 +116,16 @@ def test_a_bad_study_file_is_one_line_and_writes_nothing(tmp_path, change, words
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("command", ["study", "tune", "status"])
+def test_a_missing_study_file_is_named_a_study_file(tmp_path, command):
+    p = genzoo(command, tmp_path / "nope.toml", "--out", tmp_path / "out")
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.strip().splitlines() == [
+        f"error: study file '{tmp_path / 'nope.toml'}' does not exist; check the path"
+    ]
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_unreachable_database_is_one_line_and_writes_nothing(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text(study_text())

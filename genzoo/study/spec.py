@@ -219,7 +219,7 @@ class Claim:
 def load(path: Path, text: str | None = None) -> StudyFile:
     """The study file at ``path`` (or ``text``, read as if it were that file)."""
     path = Path(path)
-    raw = toml_text.read_toml(path) if text is None else tomllib.loads(text)
+    raw = toml_text.read_toml(path, "study") if text is None else tomllib.loads(text)
     base = path.resolve().parent
     spec = schema.validate(StudyFile, raw, "", base)
     variants = {  # a variant's own recipe file, relative to the study file
