@@ -275,6 +275,16 @@ def cli(capsys, *args):
     return exc.value.code, out.out, out.err
 
 
+def train_features(capsys, root: Path, epochs: int = 2, *more) -> None:
+    """``genzoo features train fashion_mnist`` on the IDX files at ``root`` (``more``: its
+    further options, e.g. ``--out PATH``)."""
+    code, _, err = cli(
+        capsys, "features", "train", "fashion_mnist", "--option", f'root="{root}"',
+        "--epochs", epochs, *more,
+    )  # fmt: skip
+    assert code == 0, err
+
+
 def write_clip(path, n=40, h=48, w=64):
     """A clip whose frame k is a gray level of 4k (left half) beside a red bar (right half)."""
     import imageio.v2 as imageio

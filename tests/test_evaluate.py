@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from conftest import ROOT, cli, make_fashion_like
+from conftest import ROOT, cli, make_fashion_like, train_features
 from PIL import Image
 
 from genzoo.cli import main
@@ -40,14 +40,16 @@ def tiny_run(tmp_path_factory):
     return t, root
 
 
+def trained_features(capsys, monkeypatch, root, cache, epochs: int):
+    """A feature network for the tiny run's data, trained into the genzoo cache ``cache``."""
+    monkeypatch.setenv("GENZOO_CACHE", str(cache))
+    train_features(capsys, root, epochs)
+    return cache / "features" / "fashion_mnist.safetensors"
+
+
 def test_eval_end_to_end_with_a_trained_feature_network(tiny_run, tmp_path, capsys, monkeypatch):
     t, root = tiny_run
-    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
-    code, out, err = cli(
-        capsys, "features", "train", "fashion_mnist", "--option", f'root="{root}"', "--epochs", 15
-    )
-    assert code == 0, err
-    weights = tmp_path / "cache" / "features" / "fashion_mnist.safetensors"
+    weights = trained_features(capsys, monkeypatch, root, tmp_path / "cache", 15)
     meta = json.loads(weights.with_suffix(".json").read_text())
     assert meta["test_accuracy"] > 0.5  # ten bar angles are easy to tell apart
     code, out, err = cli(capsys, "eval", t / "run", "--n", 48)
@@ -60,6 +62,35 @@ def test_eval_end_to_end_with_a_trained_feature_network(tiny_run, tmp_path, caps
     assert 1 <= fm["is"] <= 10 and 0 <= fm["precision"] <= 1 and 0 <= fm["recall"] <= 1
     assert set(report["energy"]) == {"f_data", "f_samples", "f_noise"}
     assert "test reconstruction MSE" in err
+
+
+@pytest.mark.filterwarnings("ignore:Metric `", "ignore:std")
+def test_a_study_measures_its_held_out_images_once_with_the_same_numbers(
+    tiny_run, tmp_path, capsys, monkeypatch
+):
+    """``remember`` (a study's measurements): the data are read and drawn once per process
+    and their features passed once, and every number is the one measured without it."""
+    from genzoo import assemble, metrics
+    from genzoo.analysis import evaluate
+
+    t, root = tiny_run
+    weights = trained_features(capsys, monkeypatch, root, tmp_path / "cache", 2)
+    monkeypatch.setattr(evaluate, "_HELD_OUT", {})
+    monkeypatch.setattr(metrics, "_REMEMBERED", {})
+    reads = []
+    build = assemble.build_data
+    monkeypatch.setattr(assemble, "build_data", lambda r, *a, **k: reads.append(1) or build(r))
+
+    def measure(remember):
+        rep = evaluate.evaluate_run(t / "run", n=48, features=weights, remember=remember)
+        numbers = {k: v for k, v in rep["feature_metrics"].items() if k != "protocol"}
+        return json.dumps({"recon_mse": rep["recon_mse"], **rep["energy"], **numbers})
+
+    plain = measure(False)
+    assert len(reads) == 1 and not metrics._REMEMBERED
+    assert measure(True) == plain and len(reads) == 2
+    assert measure(True) == plain and len(reads) == 2  # neither read nor drawn again
+    assert len(metrics._REMEMBERED) == 1  # the 48 test images: one batch
 
 
 def test_eval_without_a_feature_network_warns_and_skips(tiny_run, tmp_path, capsys, monkeypatch):

@@ -83,3 +83,40 @@ def test_mse_on_a_known_pair():
     assert torch.equal(mse_unit_range(x, y), torch.ones(2))  # 0 vs 1 on the [0, 1] scale
     y[1] = 0.0
     assert torch.allclose(mse_unit_range(x, y), torch.tensor([1.0, 0.25]))
+
+
+@pytest.mark.filterwarnings("ignore:Metric `")
+@pytest.mark.filterwarnings("ignore:std")
+def test_remembered_data_features_are_found_by_contents_and_give_the_same_numbers(monkeypatch):
+    from genzoo import metrics
+
+    monkeypatch.setattr(metrics, "_REMEMBERED", {})
+    passes = []
+
+    def counted(protocol):
+        def pair(x):
+            passes.append(len(x))
+            return x * 2, x
+
+        return Extractor(pair, 2, protocol)
+
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(300, 2, generator=g), torch.randn(300, 2, generator=g) + 1
+    plain = sample_quality(counted({"n": "a"}), real, fake, batch=100, kid_subset=50)
+    assert passes == [100] * 6  # one pass per batch, the metric objects sharing it
+    passes.clear()
+    first = sample_quality(counted({"n": "a"}), real, fake, batch=100, kid_subset=50, remember=True)
+    again = sample_quality(
+        counted({"n": "a"}), real.clone(), fake, batch=100, kid_subset=50, remember=True
+    )
+    assert passes == [100] * 6 + [100] * 3  # the data's three batches are passed once
+    for q in (first, again):
+        for k in ("fd", "kid", "is", "precision", "recall", "density", "coverage"):
+            assert q[k] == plain[k], k
+    passes.clear()
+    moved = real.clone()
+    moved[0, 0] += 1e-3  # other contents, or another feature network: passed again
+    sample_quality(counted({"n": "a"}), moved, fake, batch=100, kid_subset=50, remember=True)
+    assert len(passes) == 1 + 3  # its first batch, then the samples' three
+    sample_quality(counted({"n": "b"}), real, fake, batch=100, kid_subset=50, remember=True)
+    assert len(passes) == 4 + 6

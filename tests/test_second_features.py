@@ -5,7 +5,7 @@ that holds in one measurement and fails in another is read as depending on the f
 import json
 import sys
 
-from conftest import ROOT, cli, make_fashion_like
+from conftest import ROOT, make_fashion_like, train_features
 from study_files import genzoo
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -55,21 +55,7 @@ def test_a_study_measured_again_in_its_own_and_another_network(tmp_path, capsys)
     nets = []
     for seed in (0, 1):
         nets.append(tmp_path / f"features{seed}.safetensors")
-        code, _, err = cli(
-            capsys,
-            "features",
-            "train",
-            "fashion_mnist",
-            "--option",
-            f'root="{root}"',
-            "--epochs",
-            2,
-            "--seed",
-            seed,
-            "--out",
-            nets[-1],
-        )
-        assert code == 0, err
+        train_features(capsys, root, 2, "--seed", seed, "--out", nets[-1])
     path = tmp_path / "sf.toml"
     path.write_text(study(root, nets[0]))
     out = tmp_path / "study"

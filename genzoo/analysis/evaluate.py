@@ -3,6 +3,7 @@ for any run directory."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import warnings
@@ -37,6 +38,39 @@ def batched(fn, x: torch.Tensor, batch: int, label: str = "", progress=None) -> 
     return torch.cat(out)
 
 
+#: the held-out draws of this process (a study's worker measures the same images at every
+#: point of every trial): key -> (images, labels, split name, data kind); a few kept
+_HELD_OUT: dict[tuple, tuple] = {}
+HELD_OUT_KEPT = 4
+
+
+def held_out_draw(recipe, n: int, seed: int, split: str | None, remember: bool = False):
+    """``n`` held-out examples of the recipe's data (``DataSource.draw_held_out``), their
+    labels, the split's name and the data's kind (``DataSource.is_video``, ``.stationary``).
+    With ``remember``, drawn once per process for the same data table, ``n``, ``seed`` and
+    split (the files are not read again), each call given its own copy."""
+    if not remember:
+        data = assemble.build_data(recipe)
+        x, labels, name = data.draw_held_out(n, seed, split)
+        return x, labels, name, {"video": data.is_video, "stationary": data.stationary}
+    key = (
+        json.dumps(dataclasses.asdict(recipe.data), sort_keys=True, default=str),
+        str(recipe.base_dir.resolve()),
+        recipe.seed if recipe.data.occlusion is not None else None,  # occludes the train split
+        n,
+        seed,
+        split,
+    )
+    if key not in _HELD_OUT:
+        data = assemble.build_data(recipe)
+        x, labels, name = data.draw_held_out(n, seed, split)
+        while len(_HELD_OUT) >= HELD_OUT_KEPT:
+            _HELD_OUT.pop(next(iter(_HELD_OUT)))
+        _HELD_OUT[key] = (x, labels, name, {"video": data.is_video, "stationary": data.stationary})
+    x, labels, name, kind = _HELD_OUT[key]
+    return x.clone(), None if labels is None else labels.clone(), name, dict(kind)
+
+
 def evaluate_run(
     run_dir: Path,
     n: int = 10000,
@@ -52,12 +86,16 @@ def evaluate_run(
     inception: bool = False,
     checkpoint: int | None = None,
     split: str | None = None,
+    remember: bool = False,
 ) -> dict:
     """Reconstruction error, energies, and sample quality in a trained classifier's features
     (``features``, FD-<dataset>) and, with ``inception`` (or ``inception_weights``), in the
     standard Inception-v3's (FID, KID, IS), each with the protocol it was measured under.
     ``checkpoint``: the step of the checkpoint to evaluate (default: the newest good one);
-    ``split``: ``"validation"`` or ``"test"`` (default: the test split, else the training one)."""
+    ``split``: ``"validation"`` or ``"test"`` (default: the test split, else the training one);
+    ``remember``: the data and their features do not change in this process (a study's
+    worker, which measures the same held-out images again and again), so they are drawn and
+    passed through the feature network once (:func:`held_out_draw`, ``Extractor.pair``)."""
     from rich.progress import Progress
 
     run_dir = Path(run_dir)
@@ -68,8 +106,7 @@ def evaluate_run(
     g_batch = model.sample_batch
     norm = model.norm
     t0 = time.perf_counter()
-    data = assemble.build_data(recipe)
-    x, labels, split = data.draw_held_out(n, seed, split)
+    x, labels, split, kind = held_out_draw(recipe, n, seed, split, remember)
     x = models.real_view(x)
     report: dict = {
         "run": str(run_dir),
@@ -77,7 +114,7 @@ def evaluate_run(
         "objective": recipe.objective,
         "split": split,
         "n": len(x),
-        "kind": "clips" if data.is_video else "images",
+        "kind": "clips" if kind["video"] else "images",
         "sample_norm": norm,
         "sample_batch": g_batch,
     }
@@ -91,7 +128,15 @@ def evaluate_run(
 
         def quality(ext, real, fake_images):
             return metrics.sample_quality(
-                ext, real, fake_images, batch, k, pr_max, seed=seed, progress=prog
+                ext,
+                real,
+                fake_images,
+                batch,
+                k,
+                pr_max,
+                seed=seed,
+                progress=prog,
+                remember=remember,
             )
 
         report["recon_mse"] = None  # an objective without an inference model reconstructs nothing
@@ -111,7 +156,7 @@ def evaluate_run(
             }
         report["sampling"] = sample_cost(model)
         report["texture"] = (  # one stationary texture: its statistics against the crops
-            texture_report(fake, x) if data.stationary and x.dim() == 4 else None
+            texture_report(fake, x) if kind["stationary"] and x.dim() == 4 else None
         )
         fd_name = f"FD-{recipe.data.name}"
         report["feature_metrics"] = None

@@ -73,6 +73,7 @@ def measure(
         split=split,
         device=device,
         checkpoint=checkpoint,
+        remember=True,  # the same held-out images at every point of every run
     )
     fm = rep["feature_metrics"] or {}
     energy = rep["energy"] or dict.fromkeys(("f_data", "f_samples", "f_noise"))
