@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import cli
 from scipy import stats as sps
 from study_files import TUNE, genzoo, study_text
 from test_report import BROWSER, HEADLESS, Cells
@@ -117,10 +118,10 @@ def test_a_bad_study_file_is_one_line_and_writes_nothing(tmp_path, change, words
 
 
 @pytest.mark.parametrize("command", ["study", "tune", "status"])
-def test_a_missing_study_file_is_named_a_study_file(tmp_path, command):
-    p = genzoo(command, tmp_path / "nope.toml", "--out", tmp_path / "out")
-    assert p.returncode == 2, p.stderr
-    assert p.stderr.strip().splitlines() == [
+def test_a_missing_study_file_is_named_a_study_file(tmp_path, command, capsys):
+    code, _, err = cli(capsys, command, tmp_path / "nope.toml", "--out", tmp_path / "out")
+    assert code == 2, err
+    assert err.strip().splitlines() == [
         f"error: study file '{tmp_path / 'nope.toml'}' does not exist; check the path"
     ]
     assert not (tmp_path / "out").exists()
