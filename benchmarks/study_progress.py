@@ -37,6 +37,10 @@ def main(argv=None) -> int:
         else f"\n\nLeft: about {left:.0f} worker-hours, estimated from the finished trials' "
         f"and cells' times (`genzoo status`)."
     )
+    measured_by = progress.codes(s, storage)
+    if measured_by:  # the genzoo version and commit of each finished trial and cell
+        text = progress.codes_text(measured_by)
+        table += f"\n\n{text[0].upper()}{text[1:]}."
     body = (
         f"From the committed storage `{args.journal.relative_to(ROOT).as_posix()}` "
         f"(`python benchmarks/study_progress.py {args.study.relative_to(ROOT).as_posix()} "

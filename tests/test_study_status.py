@@ -84,3 +84,42 @@ def test_hours_left_add_up_the_remaining_points_and_cells(tmp_path):
         7.0 + 3 * (0.5 + 1.0) / 2 + 2 * (1.0 + 4.0) / 2
     )
     assert progress.hours_left(s, [progress.Row("triangle", trials=3, seeds=2)]) is None
+
+
+def test_each_finished_trial_and_cell_says_which_code_measured_it(tuned):
+    from genzoo.study.work import code_version
+
+    meta = json.loads((tuned / "out" / "study.json").read_text())
+    s = spec.load(tuned / "s.toml")
+    counts = progress.codes(s, open_storage(meta["storage"]))
+    assert counts == {code_version(): 3 + 3 + 4}  # two searches of three, four cells
+    p = genzoo("status", tuned / "s.toml", "--out", tuned / "out")
+    assert f"measured by: {code_version()} (10)" in p.stdout
+
+
+def test_the_code_version_names_the_commit_and_changes_to_the_code(tmp_path):
+    import subprocess
+
+    from genzoo.study.work import checkout_version
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    assert checkout_version(tmp_path, "1.2") == "1.2"  # not a checkout
+    (tmp_path / "genzoo").mkdir()
+    (tmp_path / "genzoo" / "a.py").write_text("x = 1\n")
+    (tmp_path / "notes.md").write_text("a\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    head = subprocess.run(
+        ["git", "-C", str(tmp_path), "rev-parse", "--short=12", "HEAD"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert checkout_version(tmp_path, "1.2") == f"1.2 {head}"
+    (tmp_path / "notes.md").write_text("b\n")  # not code
+    assert checkout_version(tmp_path, "1.2") == f"1.2 {head}"
+    (tmp_path / "genzoo" / "a.py").write_text("x = 2\n")
+    assert checkout_version(tmp_path, "1.2") == f"1.2 {head}+changes"
+    assert checkout_version(tmp_path / "genzoo", "1.2") == "1.2"  # a folder inside a checkout

@@ -83,6 +83,28 @@ def rows(spec: StudyFile, storage) -> list[Row]:
     return out
 
 
+def codes(spec: StudyFile, storage) -> dict[str, int]:
+    """The code that measured the study's finished trials and cells (``work.code_version``):
+    how many each, in the order first seen; trials from before it was recorded are "not
+    recorded"."""
+    studies = [*cell_studies(spec, storage)]
+    if spec.tune is not None:
+        for v, variant in spec.variants.items():
+            if not variant.tuned_in:
+                studies.append(study_of(storage, shared.name_of(spec, f"tune:{v}")))
+    out: dict[str, int] = {}
+    for study in filter(None, studies):
+        for t in study.get_trials(deepcopy=False):
+            if t.state in work.FINISHED:
+                code = t.user_attrs.get("code", "not recorded")
+                out[code] = out.get(code, 0) + 1
+    return out
+
+
+def codes_text(counts: dict[str, int]) -> str:
+    return "measured by: " + "; ".join(f"{c} ({n})" for c, n in counts.items())
+
+
 def mean_hours(trials) -> float | None:
     took = [
         (t.datetime_complete - t.datetime_start).total_seconds() / 3600
@@ -169,8 +191,11 @@ def markdown(rs: list[Row]) -> str:
 SHORT = ["variant", "points", "pruned", "repeats", "failed", "queued", "best", "hours", "cells"]
 
 
-def show(spec: StudyFile, rs: list[Row], console) -> None:
-    """The rows as a terminal table (short headers, explained under it)."""
+def show(
+    spec: StudyFile, rs: list[Row], console, measured_by: dict[str, int] | None = None
+) -> None:
+    """The rows as a terminal table (short headers, explained under it), and the code that
+    measured the finished trials (``codes``)."""
     from rich.table import Table
 
     table = Table(title=f"study {spec.title}", title_justify="left", box=None, pad_edge=False)
@@ -195,6 +220,8 @@ def show(spec: StudyFile, rs: list[Row], console) -> None:
         if left is None
         else f"left: about {left:.1f} worker-hours, from the finished trials' and cells' times"
     )
+    if measured_by:
+        console.print(codes_text(measured_by), markup=False)
 
 
 def status_of(file, out, where, console=None) -> list[Row]:
@@ -221,8 +248,9 @@ def status_of(file, out, where, console=None) -> list[Row]:
     if meta and meta.get("fingerprint") != spec.fingerprint():
         added, _ = grown.added_variants(meta, spec, folder.root)
     url = describe(where, folder.root, 1) if where else meta["storage"]
-    rs = rows(spec, open_storage(url))
-    show(spec, rs, console)
+    storage = open_storage(url)
+    rs = rows(spec, storage)
+    show(spec, rs, console, codes(spec, storage))
     if added:
         console.print(
             f"added by this study file, from its next run: {', '.join(added)}", markup=False

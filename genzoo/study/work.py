@@ -8,14 +8,17 @@ again, or between trials, where nothing is half-claimed or half-told."""
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
@@ -27,10 +30,38 @@ from genzoo.training.step import DivergenceError
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 STOPS = {signal.SIGINT, signal.SIGTERM}
-
-
 _HELD: list[tuple[dict, list]] = []  # the handlers a held block replaced, the stops it kept
 _STOPPED: list[int] = []  # the SIGTERMs this worker was sent
+
+
+@functools.cache
+def code_version() -> str:
+    """The genzoo that measures (:func:`checkout_version` of its own folder). Every trial
+    records it, so a study that runs over code changes says which code measured what."""
+    import genzoo
+
+    return checkout_version(Path(genzoo.__file__).resolve().parent.parent, genzoo.__version__)
+
+
+def checkout_version(folder: Path, version: str) -> str:
+    """``version`` and, where ``folder`` is the root of a git checkout, its commit, with
+    ``+changes`` where the code (genzoo/ and plugins/) differs from that commit."""
+
+    def git(*args) -> str | None:
+        try:
+            p = subprocess.run(
+                ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return p.stdout.strip() if p.returncode == 0 else None
+
+    top = git("rev-parse", "--show-toplevel")  # the checkout's own root, not a folder inside
+    commit = git("rev-parse", "--short=12", "HEAD")  # one (an installed copy in its .venv)
+    if not top or not commit or Path(top).resolve() != Path(folder).resolve():
+        return version
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", "genzoo", "plugins")
+    return f"{version} {commit}" + ("+changes" if changed else "")
 
 
 def stop_on_sigterm(signum, frame) -> None:
@@ -134,6 +165,7 @@ def run(study: optuna.Study, trial: optuna.Trial, fn: Callable[[optuna.Trial], f
     failed (``error``, ``diverged``) and not retried: the same settings diverge again."""
     storage = study._storage
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    trial.set_user_attr("code", code_version())
     try:
         with Heartbeat(storage, trial._trial_id), let_through():
             value = fn(trial)
