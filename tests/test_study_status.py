@@ -123,3 +123,11 @@ def test_the_code_version_names_the_commit_and_changes_to_the_code(tmp_path):
     (tmp_path / "genzoo" / "a.py").write_text("x = 2\n")
     assert checkout_version(tmp_path, "1.2") == f"1.2 {head}+changes"
     assert checkout_version(tmp_path / "genzoo", "1.2") == "1.2"  # a folder inside a checkout
+
+
+def test_the_hours_left_in_words_with_the_wall_time_of_the_running_workers():
+    assert progress.left_text(None, 2) == "left: too little finished to estimate"
+    assert progress.left_text(14.0, 0).endswith(
+        "worker-hours, from the finished trials' and cells' times"
+    )
+    assert progress.left_text(14.0, 4).endswith("; about 3.5 h with the 4 running now")

@@ -27,6 +27,7 @@ class Row:
     repeated: int = 0  # finished trials that repeat an earlier point (not effort)
     failed: int = 0  # stopped or lost, queued again
     queued: int = 0  # waiting or running
+    running: int = 0  # of them running
     best: float | None = None  # the best complete trial's validation value so far
     hours: float = 0.0  # the finished trials' training time
     point_hours: float | None = None  # a finished trial's mean hours, repeats included
@@ -76,6 +77,7 @@ def rows(spec: StudyFile, storage) -> list[Row]:
         row.repeated = len(finished) - len(points)
         row.failed = by[TrialState.FAIL]
         row.queued = by[TrialState.WAITING] + by[TrialState.RUNNING]
+        row.running = by[TrialState.RUNNING]
         row.best = best.value if best else None
         row.point_hours = mean_hours(finished)
         row.hours = (row.point_hours or 0.0) * len(finished)
@@ -149,6 +151,17 @@ def hours_left(spec: StudyFile, rs: list[Row]) -> float | None:
     return total
 
 
+def left_text(left: float | None, running: int) -> str:
+    """The estimate of :func:`hours_left` in words, with the wall time it means at the pace
+    of the ``running`` trials and cells (one per worker)."""
+    if left is None:
+        return "left: too little finished to estimate"
+    text = f"left: about {left:.1f} worker-hours, from the finished trials' and cells' times"
+    if running:
+        text += f"; about {left / running:.1f} h with the {running} running now"
+    return text
+
+
 HEADER = [
     "variant",
     "tuning points finished",
@@ -214,12 +227,7 @@ def show(
     for r in rs:
         if r.tuned_in:
             console.print(f"{r.variant}: tuned in {r.tuned_in}", markup=False)
-    left = hours_left(spec, rs)
-    console.print(
-        "left: too little finished to estimate"
-        if left is None
-        else f"left: about {left:.1f} worker-hours, from the finished trials' and cells' times"
-    )
+    console.print(left_text(hours_left(spec, rs), sum(r.running + r.cells_running for r in rs)))
     if measured_by:
         console.print(codes_text(measured_by), markup=False)
 
