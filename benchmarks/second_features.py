@@ -117,18 +117,37 @@ def write_page(page: Path, name: str, out: Path, result: dict) -> None:
     )
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def again_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments of a script that measures a finished study's cells again: the study file,
+    its committed JSON, the page to write in, the study folder and the JSON written."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("study", type=Path)
     ap.add_argument("json", type=Path, help="the study's committed study.json")
     ap.add_argument("page", type=Path)
-    ap.add_argument("--features", type=Path, required=True, help="the second feature network")
     ap.add_argument("--cells", type=Path, help="the study folder (default: runs/studies/NAME)")
     ap.add_argument("--out", type=Path, help="the JSON written (default: beside the study JSON)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def read_study(args) -> tuple:
+    """``(study file, its results, its folder)`` of :func:`again_parser`'s arguments."""
     s = spec_mod.load(args.study)
     res = json.loads(args.json.read_text())
-    folder = StudyFolder(args.cells or ROOT / "runs" / "studies" / s.name)
+    return s, res, StudyFolder(args.cells or ROOT / "runs" / "studies" / s.name)
+
+
+def write_json(args, s, result: dict, what: str) -> Path:
+    """``result`` as ``--out``, by default ``NAME_WHAT.json`` beside the study's JSON."""
+    out = args.out or args.json.with_name(f"{s.name}_{what}.json")
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    return out
+
+
+def main(argv=None) -> int:
+    ap = again_parser(__doc__)
+    ap.add_argument("--features", type=Path, required=True, help="the second feature network")
+    args = ap.parse_args(argv)
+    s, res, folder = read_study(args)
     second = measure_cells(s, res, folder, args.features)
     files = (
         Path(s.evaluate.features).name if s.evaluate.features else "the study's",
@@ -140,8 +159,7 @@ def main(argv=None) -> int:
         "second": [{"variant": v, "seed": k, **m} for (v, k), m in sorted(second.items())],
         **compare_networks(s, res, second, ("study's network", "second network")),
     }
-    out = args.out or args.json.with_name(f"{s.name}_second_features.json")
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    out = write_json(args, s, result, "second_features")
     write_page(args.page, s.name, out, result)
     for row in result["claims"]:
         print(f"{row['claim']}: {row['reading']}")

@@ -21,6 +21,21 @@ TINY = [
 ]
 
 
+def tiny_fashion(root: Path, *more: str) -> str:
+    """The ``set = [...]`` line of a tiny study on the Fashion-MNIST-like IDX files at
+    ``root``, with ``more`` settings."""
+    tiny = [
+        f'data.root="{root}"',
+        "model.width=0.0625",
+        "train.batch_size=16",
+        'device="cpu"',
+        "log.sample_every=1000",
+        "log.checkpoint_every=1000",
+        *more,
+    ]
+    return "set = [" + ", ".join(f"'{s}'" for s in tiny) + "]"
+
+
 def study_text(
     seeds=(0, 1),
     budget='compute = "flops"\niterations = 4\nreference = "triangle"',

@@ -6,7 +6,7 @@ import json
 import sys
 
 from conftest import ROOT, make_fashion_like, train_features
-from study_files import genzoo
+from study_files import genzoo, tiny_fashion
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 try:
@@ -25,20 +25,12 @@ def test_the_reading_across_measurements():
 
 
 def study(root, features) -> str:
-    tiny = [
-        f'data.root="{root}"',
-        "model.width=0.0625",
-        "train.batch_size=16",
-        'device="cpu"',
-        "log.sample_every=1000",
-        "log.checkpoint_every=1000",
-    ]
     return "\n".join(
         [
             'name = "sf"',
             f'recipe = "{(ROOT / "recipes" / "dt_fashion.toml").as_posix()}"',
             "seeds = [0, 1]",
-            "set = [" + ", ".join(f"'{s}'" for s in tiny) + "]",
+            tiny_fashion(root),
             'claims = ["triangle < vae on fd", "triangle < vae on recon_mse"]',
             "[budget]\niterations = 3",
             "[evaluate]",

@@ -87,6 +87,7 @@ def evaluate_run(
     checkpoint: int | None = None,
     split: str | None = None,
     remember: bool = False,
+    sampler_of=None,
 ) -> dict:
     """Reconstruction error, energies, and sample quality in a trained classifier's features
     (``features``, FD-<dataset>) and, with ``inception`` (or ``inception_weights``), in the
@@ -95,7 +96,10 @@ def evaluate_run(
     ``split``: ``"validation"`` or ``"test"`` (default: the test split, else the training one);
     ``remember``: the data and their features do not change in this process (a study's
     worker, which measures the same held-out images again and again), so they are drawn and
-    passed through the feature network once (:func:`held_out_draw`, ``Extractor.pair``)."""
+    passed through the feature network once (:func:`held_out_draw`, ``Extractor.pair``);
+    ``sampler_of``: samples are drawn from ``sampler_of(model)`` instead of the run's own
+    sampler (the same energy with longer chains, measured again), and eval.json is left as
+    the run's own measurement wrote it."""
     from rich.progress import Progress
 
     run_dir = Path(run_dir)
@@ -103,6 +107,8 @@ def evaluate_run(
     model = load(run_dir, dev, checkpoint=checkpoint)
     recipe, models = model.recipe, model.models
     model.norm = norm or model.norm
+    if sampler_of is not None:
+        model.models.sampler = sampler_of(model).to(dev).eval()
     g_batch = model.sample_batch
     norm = model.norm
     t0 = time.perf_counter()
@@ -195,7 +201,8 @@ def evaluate_run(
         else None
     )
     report["seconds"] = round(time.perf_counter() - t0, 2)
-    atomic_write(run_dir / "eval.json", json.dumps(report, indent=1).encode())
+    if sampler_of is None:
+        atomic_write(run_dir / "eval.json", json.dumps(report, indent=1).encode())
     return report
 
 

@@ -59,9 +59,10 @@ def measure(
     features: Path | None,
     device: str = "cpu",
     checkpoint: int | None = None,
+    sampler_of=None,
 ) -> dict[str, float | None]:
     """The study's metrics of the run's newest checkpoint (or that of step ``checkpoint``) on
-    ``split``."""
+    ``split`` (with samples from ``sampler_of(model)``, if given: ``evaluate_run``)."""
     from genzoo.analysis.evaluate import evaluate_run
 
     ev = spec.evaluate
@@ -74,6 +75,7 @@ def measure(
         device=device,
         checkpoint=checkpoint,
         remember=True,  # the same held-out images at every point of every run
+        sampler_of=sampler_of,
     )
     fm = rep["feature_metrics"] or {}
     energy = rep["energy"] or dict.fromkeys(("f_data", "f_samples", "f_noise"))

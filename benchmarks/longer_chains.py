@@ -1,0 +1,145 @@
+"""A study's MCMC-sampled variant measured again with longer chains: every finished cell of
+VARIANT measured at its last point with its objective's chain-length OPTION (e.g.
+``objectives.pcd.sample_steps``) set to each of STEPS, as the study measures (its split,
+images, draws and feature network): FD, KID and the GFLOPs of one sample. Each of the study's
+claims "A < VARIANT on fd" is tested again at every length, as the study tests (paired by
+seed), Holm over the lengths. Training is untouched: only how samples are drawn from the
+trained energy changes (the replay-buffer EBM's authors score persistent chains of about 2000
+steps per image, not the chains of its training length from noise).
+Writes benchmarks/results/studies/NAME_longer_chains.json and its section of PAGE.
+
+    python benchmarks/longer_chains.py benchmarks/studies/ebm_fashion.toml \\
+        benchmarks/results/studies/ebm_fashion.json docs/results/ebm.md \\
+        --variant pcd --option objectives.pcd.sample_steps --steps 60,300,1000
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+from second_features import again_parser, first_network, read_study, shown, write_json
+from tables import write_section
+
+from genzoo import assemble
+from genzoo import recipe as recipe_mod
+from genzoo.store.rundir import RECIPE
+from genzoo.study import runs, shared, stats
+from genzoo.study import spec as spec_mod
+from genzoo.study.folder import StudyFolder
+
+METRICS = ("fd", "kid", "sample_gflops")
+
+
+def with_option(recipe_file: Path, option: str, value: int):
+    """``sampler_of`` for ``evaluate_run``: the run's objective (from its ``recipe_file``)
+    rebuilt with ``option`` set to ``value``, its sampler on the loaded model's networks."""
+
+    def sampler_of(model):
+        r = recipe_mod.load(recipe_file, [f"{option}={value}"])
+        sampler = assemble.build_objective(r).sampler(model.models)
+        if sampler is None:
+            raise SystemExit(f"objective {r.objective!r} has no sampler of its own to lengthen")
+        return sampler
+
+    return sampler_of
+
+
+def measure_cells(s, res: dict, folder: StudyFolder, variant: str, option: str, steps):
+    """length -> seed -> {fd, kid, sample_gflops} of each finished cell of ``variant``."""
+    out: dict[int, dict[int, dict]] = {}
+    for k in steps:
+        out[k] = {}
+        for cell in (c for c in res["cells"] if c["variant"] == variant):
+            last = max(int(x) for x in cell["evaluations"])
+            run = folder.cell(variant, cell["seed"])
+            m = runs.measure(
+                run,
+                s,
+                s.evaluate.split,
+                shared.features_for(s, folder),  # the study's own feature network
+                checkpoint=last,
+                sampler_of=with_option(run / RECIPE, option, k),
+            )
+            out[k][cell["seed"]] = {x: m.get(x) for x in METRICS}
+            print(variant, k, cell["seed"], out[k][cell["seed"]], flush=True)
+    return out
+
+
+def tested(s, res: dict, variant: str, measured: dict) -> list[dict]:
+    """Every claim of the study on FD that names ``variant``, again at each chain length."""
+    first = first_network(res)
+    claims = [c for c in spec_mod.claims_of(s) if c.metric == "fd" and variant in (c.a, c.b)]
+    tests, less = [], []
+    for k, by_seed in measured.items():
+        again = {seed: m["fd"] for seed, m in by_seed.items()}
+        for c in claims:
+            a, b = (
+                again if v == variant else {n: m["fd"] for (w, n), m in first.items() if w == v}
+                for v in (c.a, c.b)
+            )
+            text = c.text.replace(variant, f"{variant}@{k}", 1)
+            tests.append(stats.compare(text, a, b))
+            less.append(c.less)
+    stats.decide(tests, less, s.alpha)
+    return [dataclasses.asdict(t) for t in tests]
+
+
+def write_page(page: Path, name: str, out: Path, result: dict) -> None:
+    lines = [
+        "| chain length | FD mean | KID mean | GFLOPs per sample | seeds |",
+        "|---|---|---|---|---|",
+    ]
+    for k, by_seed in result["measured"].items():
+        vals = list(by_seed.values())
+        mean = {key: sum(v[key] or 0.0 for v in vals) / len(vals) for key in METRICS}
+        kid = "—" if any(v["kid"] is None for v in vals) else f"{mean['kid']:.4f}"
+        lines.append(
+            f"| {k} | {mean['fd']:.2f} | {kid} | {mean['sample_gflops']:.3g} | {len(vals)} |"
+        )
+    lines += ["", "| claim | p (Holm) | verdict |", "|---|---|---|"]
+    for t in result["tests"]:
+        p = "—" if t["p_holm"] is None else f"{t['p_holm']:.2g}"
+        lines.append(f"| {t['claim']} | {p} | {t['verdict']} |")
+    body = (
+        f"From `{shown(out)}` (`python benchmarks/longer_chains.py`): the finished cells of "
+        f"`{result['variant']}` measured again at their last point with `{result['option']}` "
+        f"at each length, as the study measures; training untouched. The claims are the "
+        f"study's, tested again at each length (Holm over the lengths).\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+    write_section(
+        page,
+        f"<!-- longer_chains:{name}:{result['variant']} -->",
+        f"`{result['variant']}` of `{name}` sampled with longer chains",
+        body,
+    )
+
+
+def main(argv=None) -> int:
+    ap = again_parser(__doc__)
+    ap.add_argument("--variant", required=True)
+    ap.add_argument("--option", required=True, help="the recipe key of the chain length")
+    ap.add_argument("--steps", required=True, help="chain lengths, comma-separated")
+    args = ap.parse_args(argv)
+    s, res, folder = read_study(args)
+    steps = [int(k) for k in args.steps.split(",")]
+    measured = measure_cells(s, res, folder, args.variant, args.option, steps)
+    result = {
+        "study": s.name,
+        "variant": args.variant,
+        "option": args.option,
+        "measured": {str(k): {str(seed): m for seed, m in v.items()} for k, v in measured.items()},
+        "tests": tested(s, res, args.variant, measured),
+    }
+    out = write_json(args, s, result, "longer_chains")
+    write_page(args.page, s.name, out, result)
+    for t in result["tests"]:
+        print(f"{t['claim']}: p (Holm) {t['p_holm']}, {t['verdict']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

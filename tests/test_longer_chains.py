@@ -1,0 +1,73 @@
+"""benchmarks/longer_chains.py: a study's MCMC-sampled variant measured again with other chain
+lengths; at the study's own length it gives back the study's figures, the cost of one sample
+grows with the length, and the study's claims on that variant are tested again at each."""
+
+import json
+import sys
+
+import pytest
+from conftest import ROOT, make_fashion_like, train_features
+from study_files import genzoo, tiny_fashion
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+try:
+    import longer_chains
+finally:
+    sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def study(root, features) -> str:
+    return "\n".join(
+        [
+            'name = "lc"',
+            f'recipe = "{(ROOT / "recipes" / "pcd_fashion.toml").as_posix()}"',
+            "seeds = [0, 1]",
+            tiny_fashion(
+                root,
+                "objectives.pcd.langevin_steps=2",
+                "objectives.pcd.sample_steps=3",
+                "objectives.pcd.buffer=64",
+            ),
+            'claims = ["triangle < pcd on fd"]',
+            "[budget]\niterations = 3",
+            "[evaluate]",
+            'metrics = ["fd", "kid", "sample_gflops"]',
+            f'n = 32\nsplit = "test"\nvalidation = 0.0\nfeatures = "{features.as_posix()}"',
+            f'[variants.triangle]\nrecipe = "{(ROOT / "recipes" / "dt_fashion.toml").as_posix()}"',
+            '[variants.pcd]\nobjective = "pcd"',
+        ]
+    )
+
+
+def test_a_variant_measured_again_with_longer_chains(tmp_path, capsys):
+    root = make_fashion_like(tmp_path / "fm", n_train=128, n_test=48)
+    features = tmp_path / "features.safetensors"
+    train_features(capsys, root, 2, "--out", features)
+    path = tmp_path / "lc.toml"
+    path.write_text(study(root, features))
+    out = tmp_path / "study"
+    p = genzoo("study", path, "--out", out, "--quiet")
+    assert p.returncode == 0, p.stderr
+    res = json.loads((out / "study.json").read_text())
+    page = tmp_path / "page.md"
+    page.write_text("# Results\n")
+    evals = {p: p.read_text() for p in (out / "cells").rglob("eval.json")}
+    assert len(evals) == 4
+    args = [path, out / "study.json", page, "--variant", "pcd", "--cells", out]
+    args += ["--option", "objectives.pcd.sample_steps", "--steps", "3,6"]
+    assert longer_chains.main([*map(str, args), "--out", str(tmp_path / "lc.json")]) == 0
+    result = json.loads((tmp_path / "lc.json").read_text())
+    for seed, m in result["measured"]["3"].items():  # the study's own length: its own figures
+        cell = next(c for c in res["cells"] if (c["variant"], c["seed"]) == ("pcd", int(seed)))
+        measured = cell["evaluations"][str(max(map(int, cell["evaluations"])))]
+        assert m["fd"] == measured["fd"] and m["kid"] == measured["kid"]
+        assert m["sample_gflops"] == measured["sample_gflops"]
+        longer = result["measured"]["6"][seed]
+        assert longer["fd"] != m["fd"]  # other samples
+        assert longer["sample_gflops"] / m["sample_gflops"] == pytest.approx(2.0)  # twice the steps
+    claims = [t["claim"] for t in result["tests"]]
+    assert claims == ["triangle < pcd@3 on fd", "triangle < pcd@6 on fd"]
+    assert all(t["verdict"] in ("holds", "fails", "undecided") for t in result["tests"])
+    text = page.read_text()
+    assert "`pcd` of `lc` sampled with longer chains" in text and "triangle < pcd@6 on fd" in text
+    assert {p: p.read_text() for p in evals} == evals  # the cells' own measurements stay
