@@ -6,7 +6,7 @@ claims "A < VARIANT on fd" is tested again at every length, as the study tests (
 seed), Holm over the lengths. Training is untouched: only how samples are drawn from the
 trained energy changes (the replay-buffer EBM's authors score persistent chains of about 2000
 steps per image, not the chains of its training length from noise).
-Writes benchmarks/results/studies/NAME_longer_chains.json and its section of PAGE.
+Writes benchmarks/results/studies/NAME_longer_chains_VARIANT.json and its section of PAGE.
 
     python benchmarks/longer_chains.py benchmarks/studies/ebm_fashion.toml \\
         benchmarks/results/studies/ebm_fashion.json docs/results/ebm.md \\
@@ -134,7 +134,7 @@ def main(argv=None) -> int:
         "measured": {str(k): {str(seed): m for seed, m in v.items()} for k, v in measured.items()},
         "tests": tested(s, res, args.variant, measured),
     }
-    out = write_json(args, s, result, "longer_chains")
+    out = write_json(args, s, result, f"longer_chains_{args.variant}")
     write_page(args.page, s.name, out, result)
     for t in result["tests"]:
         print(f"{t['claim']}: p (Holm) {t['p_holm']}, {t['verdict']}")
