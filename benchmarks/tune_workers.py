@@ -46,7 +46,7 @@ def main(argv=None) -> int:
         subprocess.run(cmd, check=True)
         wall = time.perf_counter() - t0
         tuned = json.loads((out / "study.json").read_text())["tuned"]
-        rows.append({"workers": n, "wall_seconds": round(wall, 1), "tuned": tuned})
+        rows.append({"workers": n, "wall_seconds": round(wall, 1), "tuned": tuned, **trained(out)})
         print(
             f"{n} worker(s): {wall:.1f} s; "
             + "; ".join(
@@ -60,6 +60,16 @@ def main(argv=None) -> int:
     return 0
 
 
+def trained(out: Path) -> dict:
+    """The iterations the trials trained (each to its last measured point: pruning stops a
+    trial early), from the trial folders."""
+    reached = [
+        max(map(int, json.loads(p.read_text())))
+        for p in sorted((out / "tune").glob("*/trial*/evaluations.json"))
+    ]
+    return {"trials_run": len(reached), "iterations": sum(reached)}
+
+
 def table(result: dict) -> str:
     rows = result["rows"]
     lines = [
@@ -68,16 +78,19 @@ def table(result: dict) -> str:
         f"0.125) in a fresh study folder, on {result.get('cpus', 2)} CPU cores with nothing else "
         f"running; `python benchmarks/tune_workers.py`.",
         "",
-        "| workers | wall time (s) | speed-up | triangle: pruned of trials | vae: pruned of trials |",
-        "|---|---|---|---|---|",
+        "| workers | wall time (s) | speed-up | triangle: pruned of trials | vae: pruned of "
+        "trials | iterations trained | wall s per 1000 iterations |",
+        "|---|---|---|---|---|---|---|",
     ]
     base = rows[0]["wall_seconds"]
     for r in rows:
         t = r["tuned"]
+        its = r.get("iterations")
+        per = f"{1000 * r['wall_seconds'] / its:.1f}" if its else "—"
         lines.append(
             f"| {r['workers']} | {r['wall_seconds']:.1f} | {base / r['wall_seconds']:.2f}x | "
             f"{t['triangle']['pruned']} of {t['triangle']['trials']} | "
-            f"{t['vae']['pruned']} of {t['vae']['trials']} |"
+            f"{t['vae']['pruned']} of {t['vae']['trials']} | {its or '—'} | {per} |"
         )
     return "\n".join(lines) + "\n"
 
