@@ -5,6 +5,8 @@ the machine's measured fp32 matmul peak, the memory training adds, and the speed
 
     python benchmarks/throughput.py                       # widths 1.0, 0.5, 0.25; options at 1.0
     python benchmarks/throughput.py --widths 0.25 --rounds 2 --steps 5 --options none
+    python benchmarks/throughput.py --widths 0.25 --options threads1,threads1+bf16 \
+        --out benchmarks/results/throughput_quarter.json   # a study worker's speed, fp32 and bf16
 
 Fashion-MNIST-shaped data (1x28x28, random values: speed does not depend on them), the `dcgan`
 nets of Table 6, batch 64. Prints a table and writes benchmarks/results/throughput.json.
@@ -279,6 +281,7 @@ OPTION_SETS = {
     "bf16": {"autocast": "bf16"},
     "compile": {"compile": True},
     "channels_last+bf16": {"channels_last": True, "autocast": "bf16"},
+    "threads1+bf16": {"threads": 1, "autocast": "bf16"},  # a study worker's setting, in bf16
 }
 
 
