@@ -75,8 +75,12 @@ def table(result: dict) -> str:
     lines = [
         f"`genzoo tune benchmarks/studies/{result['study']} --no-cells` (two variants x eight "
         f"trials of 300 iterations, median pruning at every 75, texture crops at 32x32, width "
-        f"0.125) in a fresh study folder, on {result.get('cpus', 2)} CPU cores with nothing else "
-        f"running; `python benchmarks/tune_workers.py`.",
+        f"0.125, the paper's transposed-convolution generator) in a fresh study folder, on "
+        f"{result.get('cpus', 2)} CPU cores with nothing else running; `python "
+        f"benchmarks/tune_workers.py`. The wall time per 1000 iterations trained counts "
+        f"everything a trial does besides training (building, checkpoints, measurements), so "
+        f"it is the figure to compare between runs whose pruning stopped trials at other "
+        f"points.",
         "",
         "| workers | wall time (s) | speed-up | triangle: pruned of trials | vae: pruned of "
         "trials | iterations trained | wall s per 1000 iterations |",
