@@ -49,10 +49,14 @@ def held_out_draw(recipe, n: int, seed: int, split: str | None, remember: bool =
     labels, the split's name and the data's kind (``DataSource.is_video``, ``.stationary``).
     With ``remember``, drawn once per process for the same data table, ``n``, ``seed`` and
     split (the files are not read again), each call given its own copy."""
-    if not remember:
+
+    def draw():
         data = assemble.build_data(recipe)
         x, labels, name = data.draw_held_out(n, seed, split)
         return x, labels, name, {"video": data.is_video, "stationary": data.stationary}
+
+    if not remember:
+        return draw()
     key = (
         json.dumps(dataclasses.asdict(recipe.data), sort_keys=True, default=str),
         str(recipe.base_dir.resolve()),
@@ -62,11 +66,9 @@ def held_out_draw(recipe, n: int, seed: int, split: str | None, remember: bool =
         split,
     )
     if key not in _HELD_OUT:
-        data = assemble.build_data(recipe)
-        x, labels, name = data.draw_held_out(n, seed, split)
         while len(_HELD_OUT) >= HELD_OUT_KEPT:
             _HELD_OUT.pop(next(iter(_HELD_OUT)))
-        _HELD_OUT[key] = (x, labels, name, {"video": data.is_video, "stationary": data.stationary})
+        _HELD_OUT[key] = draw()
     x, labels, name, kind = _HELD_OUT[key]
     return x.clone(), None if labels is None else labels.clone(), name, dict(kind)
 

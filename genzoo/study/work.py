@@ -56,8 +56,9 @@ def checkout_version(folder: Path, version: str) -> str:
             return None
         return p.stdout.strip() if p.returncode == 0 else None
 
-    top = git("rev-parse", "--show-toplevel")  # the checkout's own root, not a folder inside
-    commit = git("rev-parse", "--short=12", "HEAD")  # one (an installed copy in its .venv)
+    top = git("rev-parse", "--show-toplevel")
+    commit = git("rev-parse", "--short=12", "HEAD")
+    # the checkout's own root only: an installed copy in a checkout's .venv is not its code
     if not top or not commit or Path(top).resolve() != Path(folder).resolve():
         return version
     changed = git("status", "--porcelain", "--untracked-files=no", "--", "genzoo", "plugins")
