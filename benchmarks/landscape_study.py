@@ -73,6 +73,7 @@ def nn_agreement(matrix: torch.Tensor, labels: list[int]) -> float:
 def study(
     target: str, n: int, seed: int, eta: float, steps: list[int], grid: int, fine_grid: int, k: int
 ) -> dict:
+    from genzoo import api
     from genzoo.analysis.landscape import descend, descent_report, energy_of, merge_minima
     from genzoo.analysis.landscape_command import starting_points
     from genzoo.analysis.landscape_purity import chance_purity, purity
@@ -84,10 +85,10 @@ def study(
         models = load_trained(run, "cpu", checkpoint=step)[1]
     f = models.energy
     t0 = time.perf_counter()
+    # the model's own samples, drawn as its evaluation draws them: g(z), or the objective's
+    # sampler where it has one (Langevin chains of an energy trained by MCMC, CoopNets' revision)
+    samples = api.load(run, "cpu", checkpoint=step).sample(n, seed)
     g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        z = torch.randn((n, *models.generator.latent_shape), generator=g)
-        samples = models.generator(z)
     noise = torch.rand(x0.shape, generator=g) * 2 - 1
     out = {
         "run": str(run),
@@ -193,7 +194,7 @@ def render(rows: list[dict], settings: dict) -> str:
         "",
         "Energies and the descent (energy -f; mean over the images):",
         "",
-        "| model | -f data | samples | noise | all -1 | all +1 | descent steps: energy, "
+        "| model | -f data | its samples | noise | all -1 | all +1 | descent steps: energy, "
         "median projected gradient, pixels at a bound, distinct end points |",
         "|---|---|---|---|---|---|---|",
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import gzip
 import http.server
+import importlib
 import math
 import os
 import shutil
@@ -101,6 +102,16 @@ from genzoo.interfaces import Encoder, Energy, Generator, Models, Posterior
 from genzoo.recipe import from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def benchmark(name: str):
+    """The script ``benchmarks/NAME.py`` as a module, imported as it runs (beside its
+    siblings, such as ``tables``)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
 
 
 class MLPGenerator(Generator):

@@ -86,3 +86,22 @@ def genzoo(*args, cwd=None, env=None, **kw) -> subprocess.CompletedProcess:
         env={**os.environ, **(env or {})},
         **kw,
     )
+
+
+def fashion_study(tmp_path: Path, capsys, text, n_train: int = 128, n_test: int = 48, epochs=2):
+    """A tiny study on Fashion-MNIST-like IDX files, with a feature classifier trained on them:
+    ``text(root, features)`` is the study file, run to its end by ``genzoo study``. Returns the
+    file, the study's folder and its study.json."""
+    import json
+
+    from conftest import make_fashion_like, train_features
+
+    root = make_fashion_like(tmp_path / "fm", n_train=n_train, n_test=n_test)
+    features = tmp_path / "features.safetensors"
+    train_features(capsys, root, epochs, "--out", features)
+    path = tmp_path / "study.toml"
+    path.write_text(text(root, features))
+    out = tmp_path / "study"
+    p = genzoo("study", path, "--out", out, "--quiet")
+    assert p.returncode == 0, p.stderr
+    return path, out, json.loads((out / "study.json").read_text())

@@ -2,16 +2,11 @@
 "not measured yet" until the study has finished."""
 
 import json
-import sys
 
-from conftest import ROOT
+from conftest import benchmark
 from study_files import genzoo, study_text
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-try:
-    import claims_table
-finally:
-    sys.path.remove(str(ROOT / "benchmarks"))
+claims_table = benchmark("claims_table")
 
 CLAIMS = """study = "s.toml"
 results = "study/study.json"

@@ -6,11 +6,10 @@ load_trained draw from."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import torch
-from conftest import ROOT, cli
+from conftest import ROOT, benchmark, cli
 from safetensors.torch import load_file
 from torch import nn
 
@@ -142,11 +141,7 @@ def test_a_run_samples_from_the_average_and_trains_as_without_it(tmp_path, capsy
     assert not torch.equal(w, live.generator.state_dict()[name])
 
     # the stage measurements were drawn from the average: measured again from the checkpoint
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import progressive_stages
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    progressive_stages = benchmark("progressive_stages")
     again = progressive_stages.Remeasured(tmp_path / "ema").stage(7)
     for k in ("recon_mse", "f_samples", "sharpness", "norm_gap"):
         assert again[k] == pytest.approx(stages[-1][f"stage/{k}"], rel=1e-4, abs=1e-7), k
@@ -187,6 +182,7 @@ def test_a_decay_out_of_range_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.slow  # 14 s; feature classifiers and FD are tested on Fashion-MNIST, fast
 def test_progressive_detail_benchmark(tmp_path, capsys):
     """benchmarks/progressive_detail.py: FD-photos of a run's stable-phase points, from a
     classifier trained on labelled crops; an image set's FD to itself is 0."""
@@ -210,11 +206,7 @@ def test_progressive_detail_benchmark(tmp_path, capsys):
     )
     assert code == 0, err
     _run(capsys, tmp_path / "ema", "--set", "train.steps=7", "--set", "train.generator_ema=0.5")
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import progressive_detail
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    progressive_detail = benchmark("progressive_detail")
     md = tmp_path / "results.md"
     md.write_text("# Results\n")
     assert (

@@ -3,10 +3,9 @@ checkpoint, then a map per seed with purity per level and path barriers, the cla
 over the seeds, the pictures, and the section of the results page."""
 
 import json
-import sys
 
 import pytest
-from conftest import ROOT, make_fashion_like
+from conftest import ROOT, benchmark, make_fashion_like
 
 from genzoo.cli import main
 
@@ -24,12 +23,9 @@ def train(tmp_path, root, seed):
     return run
 
 
+@pytest.mark.slow  # 30 s; the landscape's parts and test_landscape_study run in the fast selection
 def test_landscape_seeds_benchmark(tmp_path):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import landscape_seeds
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    landscape_seeds = benchmark("landscape_seeds")
     root = make_fashion_like(tmp_path / "fm", n_train=64, n_test=40)
     runs = [train(tmp_path, root, s) for s in (0, 1)]
     out, page, images = tmp_path / "seeds.json", tmp_path / "landscape.md", tmp_path / "img"

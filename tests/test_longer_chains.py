@@ -3,17 +3,12 @@ lengths; at the study's own length it gives back the study's figures, the cost o
 grows with the length, and the study's claims on that variant are tested again at each."""
 
 import json
-import sys
 
 import pytest
-from conftest import ROOT, make_fashion_like, train_features
-from study_files import genzoo, tiny_fashion
+from conftest import ROOT, benchmark
+from study_files import fashion_study, tiny_fashion
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-try:
-    import longer_chains
-finally:
-    sys.path.remove(str(ROOT / "benchmarks"))
+longer_chains = benchmark("longer_chains")
 
 
 def study(root, features) -> str:
@@ -40,15 +35,7 @@ def study(root, features) -> str:
 
 
 def test_a_variant_measured_again_with_longer_chains(tmp_path, capsys):
-    root = make_fashion_like(tmp_path / "fm", n_train=128, n_test=48)
-    features = tmp_path / "features.safetensors"
-    train_features(capsys, root, 2, "--out", features)
-    path = tmp_path / "lc.toml"
-    path.write_text(study(root, features))
-    out = tmp_path / "study"
-    p = genzoo("study", path, "--out", out, "--quiet")
-    assert p.returncode == 0, p.stderr
-    res = json.loads((out / "study.json").read_text())
+    path, out, res = fashion_study(tmp_path, capsys, study)
     page = tmp_path / "page.md"
     page.write_text("# Results\n")
     evals = {p: p.read_text() for p in (out / "cells").rglob("eval.json")}

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 
 import pytest
 import torch
-from conftest import ROOT, cli
+from conftest import ROOT, benchmark, cli
 
 from genzoo.errors import GenzooError
 from genzoo.growth import GrowthSchedule, Stage, downsample, real_at, upsample
@@ -305,11 +304,7 @@ def test_progressive_recipe_end_to_end(tmp_path, capsys):
     assert points == {ln["step"]: ln["stage/sharpness"] for ln in stages}
     # benchmarks/progressive_stages.py --remeasure: the run's last checkpoint gives its last
     # stage's measurements again
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import progressive_stages
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    progressive_stages = benchmark("progressive_stages")
     again = progressive_stages.Remeasured(out).stage(7)
     assert again["samples"] == 64 and again["resolution"] == 32
     for k in ("recon_mse", "f_data", "f_samples", "f_noise", "sharpness", "norm_gap"):

@@ -5,10 +5,9 @@ needs, the claims tested over the seeds (checked against scipy), the grids and t
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
-from conftest import ROOT, cli
+from conftest import ROOT, benchmark, cli
 from scipy import stats
 
 
@@ -34,11 +33,7 @@ def _run(capsys, out, seed, *extra):
 
 @pytest.fixture(scope="module")
 def controls():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import progressive_controls
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    progressive_controls = benchmark("progressive_controls")
     return progressive_controls
 
 

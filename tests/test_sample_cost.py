@@ -3,16 +3,11 @@ chain of K steps, and one generator pass for the triangle; the JSON and the sect
 written."""
 
 import json
-import sys
 
-from conftest import ROOT, make_fashion_like
+from conftest import ROOT, benchmark, make_fashion_like
 from study_files import genzoo
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-try:
-    import sample_cost
-finally:
-    sys.path.remove(str(ROOT / "benchmarks"))
+sample_cost = benchmark("sample_cost")
 
 TINY = ["model.width=0.0625", "train.steps=2", "train.batch_size=8", 'device="cpu"']
 

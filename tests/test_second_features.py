@@ -3,16 +3,11 @@ network; measured in the study's own network it gives back the study's figures, 
 that holds in one measurement and fails in another is read as depending on the features."""
 
 import json
-import sys
 
-from conftest import ROOT, make_fashion_like, train_features
+from conftest import ROOT, benchmark, make_fashion_like, train_features
 from study_files import genzoo, tiny_fashion
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-try:
-    import second_features
-finally:
-    sys.path.remove(str(ROOT / "benchmarks"))
+second_features = benchmark("second_features")
 
 
 def test_the_reading_across_measurements():

@@ -2,15 +2,10 @@
 checkpoint against the trainer's clock, and the verdict on the target read off those points."""
 
 import json
-import sys
 
-from conftest import ROOT, make_fashion_like
+from conftest import ROOT, benchmark, make_fashion_like
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-try:
-    import time_to_quality
-finally:
-    sys.path.remove(str(ROOT / "benchmarks"))
+time_to_quality = benchmark("time_to_quality")
 
 
 def point(step, minutes, fd):

@@ -3,15 +3,10 @@ measured point, and the wall time per 1000 of them; a JSON from before it counte
 "—"."""
 
 import json
-import sys
 
-from conftest import ROOT
+from conftest import benchmark
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-try:
-    import tune_workers
-finally:
-    sys.path.remove(str(ROOT / "benchmarks"))
+tune_workers = benchmark("tune_workers")
 
 
 def test_iterations_trained_are_each_trials_last_point(tmp_path):
