@@ -1,12 +1,16 @@
 """A study shaped like benchmarks/studies/ebm_fashion.toml, end to end at a tiny size: the
 triangle beside energies trained by MCMC alone and the latent-space prior, at matched FLOPs;
 claims on FD, on the cost of one sample and on reconstruction where only one side of another
-pair reconstructs; its section written by benchmarks/study_section.py."""
+pair reconstructs; its section written by benchmarks/study_section.py; the latent prior's
+chains measured again longer by benchmarks/longer_chains.py."""
+
+import json
 
 from conftest import ROOT, benchmark
 from study_files import fashion_study, tiny_fashion
 
 study_section = benchmark("study_section")
+longer_chains = benchmark("longer_chains")
 
 
 def study(root, features) -> str:
@@ -38,7 +42,7 @@ def study(root, features) -> str:
     )
 
 
-def test_an_ebm_study_tests_its_claims_and_writes_its_section(tmp_path, capsys):
+def test_an_ebm_study_tests_its_claims_writes_its_section_and_lengthens_chains(tmp_path, capsys):
     path, out, res = fashion_study(tmp_path, capsys, study, n_train=96, n_test=32, epochs=1)
     last = {}
     for c in res["cells"]:
@@ -66,3 +70,16 @@ def test_an_ebm_study_tests_its_claims_and_writes_its_section(tmp_path, capsys):
     # written again, the section is replaced, not added
     assert study_section.main([str(path), str(out / "study.json"), str(page)]) == 0
     assert page.read_text() == text
+    # the latent prior's chains measured again longer (benchmarks/longer_chains.py)
+    args = [path, out / "study.json", page, "--variant", "latent_ebm", "--cells", out]
+    args += ["--option", "objectives.latent_ebm.prior_steps", "--steps", "2,8"]
+    assert longer_chains.main([*map(str, args), "--out", str(tmp_path / "lc.json")]) == 0
+    got = json.loads((tmp_path / "lc.json").read_text())["measured"]
+    for seed, own in got["2"].items():  # the study's own length: the study's own figures
+        cell = next(
+            c for c in res["cells"] if (c["variant"], c["seed"]) == ("latent_ebm", int(seed))
+        )
+        measured = cell["evaluations"][str(max(map(int, cell["evaluations"])))]
+        assert own["fd"] == measured["fd"] and own["sample_gflops"] == measured["sample_gflops"]
+        # longer prior chains on the latents, then one generator pass: dearer, not 4x
+        assert own["sample_gflops"] < got["8"][seed]["sample_gflops"] < 4 * own["sample_gflops"]
