@@ -69,6 +69,7 @@ def rows_of(path: Path) -> tuple[list[str], list[str], dict]:
         else results
     )
     papers = "; ".join(f"{m}: {p['source']}" for m, p in cfg.get("paper", {}).items())
+    papers = f"the paper's values: {papers}" if papers else "the paper reports no values for them"
     effort = (
         f"every variant tuned with {study.tune.trials} trials of the same budget"
         if study.tune
@@ -81,12 +82,23 @@ def rows_of(path: Path) -> tuple[list[str], list[str], dict]:
         else f"matched {b.compute} ({b.iterations} iterations of {b.reference})"
     )
     notes = [
-        f"`{study.name}`: from `{where}`"
+        f"`{study.title}`: from `{where}`"
         + ("" if finished else " (not finished: no verdicts yet)")
-        + f"; {effort}; {budget}; {len(study.seeds)} seeds; the paper's values: {papers}.",
+        + f"; {effort}; {budget}; {len(study.seeds)} seeds; {papers}.",
         *cfg.get("notes", []),
     ]
-    return rows, notes, cfg.get("variants", {})
+    return rows, notes, {v: (study.title, d) for v, d in cfg.get("variants", {}).items()}
+
+
+def descriptions(described: dict[str, list[tuple[str, str]]]) -> list[str]:
+    """A line per variant; one that two studies describe differently, a line per study."""
+    lines = []
+    for v, said in described.items():
+        if len({d for _, d in said}) == 1:
+            lines.append(f"- `{v}`: {said[0][1]}")
+        else:
+            lines += [f"- `{v}` ({name}): {d}" for name, d in said]
+    return lines
 
 
 def table(paths: list[Path]) -> str:
@@ -95,13 +107,14 @@ def table(paths: list[Path]) -> str:
         r, n, d = rows_of(path)
         rows += r
         notes += n
-        described.update(d)
+        for v, said in d.items():
+            described.setdefault(v, []).append(said)
     head = [
         "| claim | the paper's values (a vs b) | genzoo: mean [95% CI] (a vs b) | test | p (Holm) | verdict |",
         "|---|---|---|---|---|---|",
     ]
     lines = [*head, *rows, "", *(f"- {n}" for n in notes)]
-    lines += [f"- `{v}`: {d}" for v, d in described.items()]
+    lines += descriptions(described)
     lines += [
         "- A verdict is Holm-corrected over its study's claims at 0.05: holds, fails (the "
         "opposite order is significant), or undecided."

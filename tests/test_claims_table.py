@@ -63,3 +63,22 @@ def test_a_claim_added_with_its_variant_says_so(tmp_path):
     at = json.loads((tmp_path / "study" / "study.json").read_text())["added"][0]["at"][:10]
     assert rows[0].startswith("| triangle < vae on recon_mse |")  # registered first
     assert rows[1].startswith(f"| triangle < wake_sleep on recon_mse (added {at}, before its")
+
+
+def test_a_study_the_paper_has_no_values_for_and_a_variant_two_studies_describe(tmp_path):
+    for name in ("s", "t"):
+        (tmp_path / f"{name}.toml").write_text(study_text())
+    (tmp_path / "claims.toml").write_text(CLAIMS)
+    own = 'study = "t.toml"\nresults = "none.json"\n[variants]\nvae = "a VAE of its own"\n'
+    (tmp_path / "own.toml").write_text(own)
+    page = tmp_path / "index.md"
+    page.write_text("# Results\n")
+    files = [str(tmp_path / "claims.toml"), str(tmp_path / "own.toml")]
+    assert claims_table.main([*files, "--page", str(page)]) == 0
+    text = page.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| triangle < vae")]
+    assert rows[0].startswith("| triangle < vae on recon_mse | 0.03 vs 0.039 |")
+    assert rows[1].startswith("| triangle < vae on recon_mse | — vs — |")  # none of the paper's
+    assert "the paper reports no values for them." in text and "the paper's values: ." not in text
+    assert "- `s`: from" in text and "- `t`: from" in text  # a study without a name: its file's
+    assert "- `vae` (s): the textbook ELBO" in text and "- `vae` (t): a VAE of its own" in text
