@@ -37,7 +37,9 @@ def spawn_worker(path: Path, out: Path, storage: str, log: Path) -> subprocess.P
 @pytest.mark.slow  # 33 s; the PostgreSQL and SIGTERM tests below share and requeue cells in the fast selection
 def test_two_workers_share_a_grid_and_a_killed_cell_runs_again(tmp_path):
     path = tmp_path / "grid.toml"
-    path.write_text(study_text(seeds=(0, 1, 2), budget=SLOW_CELLS))
+    path.write_text(
+        study_text(seeds=(0, 1, 2), budget=SLOW_CELLS, variants=("triangle",), claims=())
+    )
     out = tmp_path / "out"
     journal = tmp_path / "grid.journal"
     a = spawn_worker(path, out, str(journal), tmp_path / "a.log")
@@ -250,3 +252,46 @@ def test_a_sigterm_a_finalizer_swallowed_still_ends_the_worker_before_its_next_t
     p = subprocess.run([sys.executable, "-c", SWALLOWED], capture_output=True, text=True)
     assert "went on" in p.stdout and "Exception ignored" in p.stderr  # it was swallowed ...
     assert "took the next trial" not in p.stdout and p.returncode == 128 + signal.SIGTERM
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="no SIGUSR1 on this platform")
+def test_a_sigusr1_lets_the_running_cells_finish_and_a_rerun_trains_only_the_rest(tmp_path):
+    path = tmp_path / "finish.toml"
+    path.write_text(
+        study_text(seeds=(0, 1, 2), budget=SLOW_CELLS, variants=("triangle",), claims=())
+    )
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "genzoo", "study", str(path), "--out", str(out), "--workers"]
+    journal = tmp_path / "finish.journal"
+    cmd += ["2", "--storage", str(journal), "--heartbeat", "1", "--quiet"]
+    parent = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, study, running = time.time() + 300, None, []
+    while time.time() < deadline and parent.poll() is None and len(running) < 2:
+        time.sleep(0.1)
+        try:
+            study = study or optuna.load_study(
+                storage=open_storage(f"journal:{journal}", heartbeat=1), study_name="finish:cells"
+            )
+        except (KeyError, OSError, ValueError):
+            continue
+        running = study.get_trials(states=(TrialState.RUNNING,))
+    assert len(running) == 2, "the workers ended (or stalled) before two cells ran at once"
+    parent.send_signal(signal.SIGUSR1)  # to the command alone: it passes it on to its workers
+    _, err = parent.communicate(timeout=240)
+    assert parent.returncode == 128 + signal.SIGUSR1, err
+    assert "stopped between trials as asked (SIGUSR1)" in err and "Traceback" not in err
+    trials = study.get_trials()
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert {t.number for t in done} == {t.number for t in running}  # both ran to their end
+    assert not [t for t in trials if t.state in (TrialState.FAIL, TrialState.RUNNING)]
+    ran = {(t.params["variant"], t.params["seed"]) for t in done}
+    stamps = {
+        c: (out / "cells" / c[0] / f"seed{c[1]}" / "evaluations.json").stat().st_mtime_ns
+        for c in ran
+    }
+    p = genzoo("study", path, "--out", out, "--storage", journal, "--quiet")
+    assert p.returncode == 0, p.stderr
+    assert "Not finished" not in (out / "table.md").read_text()
+    for (variant, seed), stamp in stamps.items():  # the finished cells were not trained again
+        cell = out / "cells" / variant / f"seed{seed}" / "evaluations.json"
+        assert cell.stat().st_mtime_ns == stamp

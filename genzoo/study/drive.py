@@ -52,6 +52,8 @@ def drive(
     # SIGTERM (a scheduler's stop) unwinds like Ctrl-C: the running trial is told failed and
     # queued again, local workers are stopped too (training stops after a checkpoint)
     signal.signal(signal.SIGTERM, work.stop_on_sigterm)
+    if work.FINISH is not None:  # SIGUSR1: finish what runs, take nothing more
+        signal.signal(work.FINISH, work.finish_on_sigusr1)
     with Board(spec, storage, show, console) as board:
         if workers > 1:
             spawn(file, folder, url, workers, heartbeat, tune, cells, board)
@@ -89,9 +91,20 @@ def spawn(file, folder: StudyFolder, url, workers, heartbeat, tune, cells, board
     cmd += ["--heartbeat", str(heartbeat)] + ([] if cells else ["--no-cells"])
     env = {**os.environ, "GENZOO_WORKERS": str(workers)}
     procs = []
+    if work.FINISH is not None:  # the workers start ignoring SIGUSR1, until they handle it
+        signal.signal(work.FINISH, signal.SIG_IGN)
     for k in range(workers):
         log = open(logs / f"worker{k}.log", "ab")
         procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log))
+    if work.FINISH is not None:  # a SIGUSR1 to this process is passed on to every worker
+
+        def pass_on(signum, frame) -> None:
+            work.finish_on_sigusr1(signum, frame)
+            for p, _ in procs:
+                if p.poll() is None:
+                    p.send_signal(signum)
+
+        signal.signal(work.FINISH, pass_on)
     try:
         while any(p.poll() is None for p, _ in procs):
             board.refresh()
@@ -103,6 +116,9 @@ def spawn(file, folder: StudyFolder, url, workers, heartbeat, tune, cells, board
                 p.wait()
             log.close()
     bad = [(k, p.returncode) for k, (p, _) in enumerate(procs) if p.returncode != 0]
+    if bad and work.FINISH is not None and {c for _, c in bad} == {128 + work.FINISH}:
+        work.finish_on_sigusr1(work.FINISH, None)  # each stopped between trials as asked
+        work.end_if_finishing()
     if bad:
         k, code = bad[0]
         raise GenzooError(

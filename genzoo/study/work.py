@@ -4,7 +4,10 @@ run under Optuna's heartbeat and told to the storage as complete, pruned or fail
 
 A worker holds SIGINT/SIGTERM back while it takes a trial and tells its outcome
 (:func:`held`): a stop lands either inside a trial, which is then told failed and queued
-again, or between trials, where nothing is half-claimed or half-told."""
+again, or between trials, where nothing is half-claimed or half-told. SIGUSR1 asks for a stop
+that loses nothing: the trial or cell running goes on to its end and no other is taken
+(:func:`finish_on_sigusr1`), for a machine whose end of time is known (a scheduler's warning
+signal before its stop)."""
 
 from __future__ import annotations
 
@@ -32,6 +35,8 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 STOPS = {signal.SIGINT, signal.SIGTERM}
 _HELD: list[tuple[dict, list]] = []  # the handlers a held block replaced, the stops it kept
 _STOPPED: list[int] = []  # the SIGTERMs this worker was sent
+FINISH = getattr(signal, "SIGUSR1", None)  # None where the platform has no such signal
+_FINISHING: list[int] = []  # the SIGUSR1s this worker was sent
 
 
 @functools.cache
@@ -77,6 +82,23 @@ def stop_on_sigterm(signum, frame) -> None:
 def exit_if_stopped() -> None:
     if _STOPPED:
         sys.exit(128 + _STOPPED[0])
+
+
+def finish_on_sigusr1(signum, frame) -> None:
+    """A worker's SIGUSR1 handler: what runs goes on; the worker ends at its next claim."""
+    _FINISHING.append(signum)
+
+
+def end_if_finishing() -> None:
+    """Between trials, after a SIGUSR1: the worker ends (exit code 128 + SIGUSR1)."""
+    from genzoo.training.controls import Interrupted
+
+    if _FINISHING:
+        raise Interrupted(
+            "stopped between trials as asked (SIGUSR1): every trial and cell it ran is "
+            "finished and stored; run the same command again to continue",
+            _FINISHING[0],
+        )
 
 
 @contextmanager
@@ -135,6 +157,7 @@ def claim(study: optuna.Study, may_start_new: bool) -> optuna.Trial | None:
     """The next trial of ``study`` for this worker: a queued one, else a new one when
     ``may_start_new``; None when there is nothing to take now."""
     exit_if_stopped()
+    end_if_finishing()
     fail_stale(study)
     waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
     if not waiting and not may_start_new:
