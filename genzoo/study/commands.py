@@ -62,7 +62,7 @@ def register_commands(cli):
     def study(study_file, out, storage, workers, heartbeat, quiet):
         """Train every variant x seed of STUDY_FILE for its budget, measure the curves, test the
         claims and write study.json and table.md; an interrupted study resumes, a finished cell
-        is never trained again."""
+        is never trained again. SIGUSR1 stops it once the running cells have finished."""
         from genzoo.study.drive import drive
 
         res, folder = drive(
@@ -76,7 +76,8 @@ def register_commands(cli):
     def tune(study_file, out, storage, workers, heartbeat, quiet, no_cells):
         """Search each variant's [tune] space with Optuna (TPE, pruning) on the validation
         split, the same trials and budget for all; write each best recipe to best/ and then
-        train the study's cells with them."""
+        train the study's cells with them. SIGUSR1 stops it once the running trials (or cells)
+        have finished."""
         from genzoo.study.drive import drive
 
         res, folder = drive(
