@@ -6,7 +6,8 @@ claims "A < VARIANT on fd" is tested again at every length, as the study tests (
 seed), Holm over the lengths. Training is untouched: only how samples are drawn from the
 trained energy changes (the replay-buffer EBM's authors score persistent chains of about 2000
 steps per image, not the chains of its training length from noise).
-Writes benchmarks/results/studies/NAME_longer_chains_VARIANT.json and its section of PAGE.
+Writes benchmarks/results/studies/NAME_longer_chains_VARIANT.json (after every cell measured,
+so a rerun of an interrupted run measures only what is missing) and its section of PAGE.
 
     python benchmarks/longer_chains.py benchmarks/studies/ebm_fashion.toml \\
         benchmarks/results/studies/ebm_fashion.json docs/results/ebm.md \\
@@ -16,10 +17,19 @@ Writes benchmarks/results/studies/NAME_longer_chains_VARIANT.json and its sectio
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import sys
 from pathlib import Path
 
-from second_features import again_parser, first_network, read_study, shown, write_json
+from second_features import (
+    again_parser,
+    first_network,
+    json_path,
+    read_study,
+    shown,
+    write_json,
+)
 from tables import write_section
 
 from genzoo import assemble
@@ -46,12 +56,19 @@ def with_option(recipe_file: Path, option: str, value: int):
     return sampler_of
 
 
-def measure_cells(s, res: dict, folder: StudyFolder, variant: str, option: str, steps):
-    """length -> seed -> {fd, kid, sample_gflops} of each finished cell of ``variant``."""
+def measure_cells(
+    s, res: dict, folder: StudyFolder, variant: str, option: str, steps, done=None, save=None
+):
+    """length -> seed -> {fd, kid, sample_gflops} of each finished cell of ``variant``; what
+    ``done`` holds already (the same keys) is not measured again, and ``save(out)`` keeps each
+    new measurement as it comes, so an interrupted run goes on where it stopped."""
     out: dict[int, dict[int, dict]] = {}
     for k in steps:
         out[k] = {}
         for cell in (c for c in res["cells"] if c["variant"] == variant):
+            if (kept := (done or {}).get(k, {}).get(cell["seed"])) is not None:
+                out[k][cell["seed"]] = kept
+                continue
             last = max(int(x) for x in cell["evaluations"])
             run = folder.cell(variant, cell["seed"])
             m = runs.measure(
@@ -64,7 +81,24 @@ def measure_cells(s, res: dict, folder: StudyFolder, variant: str, option: str, 
             )
             out[k][cell["seed"]] = {x: m.get(x) for x in METRICS}
             print(variant, k, cell["seed"], out[k][cell["seed"]], flush=True)
+            if save is not None:
+                save(out)
     return out
+
+
+def as_json(measured: dict) -> dict:
+    return {str(k): {str(seed): m for seed, m in v.items()} for k, v in measured.items()}
+
+
+def kept(path: Path, option: str, study_sha: str) -> dict:
+    """The measurements an earlier, interrupted run of the same option on the same study JSON
+    left in ``path`` (none if it measured something else)."""
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    if (old.get("option"), old.get("study_sha256")) != (option, study_sha):
+        return {}
+    return {int(k): {int(seed): m for seed, m in v.items()} for k, v in old["measured"].items()}
 
 
 def tested(s, res: dict, variant: str, measured: dict) -> list[dict]:
@@ -126,15 +160,23 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     s, res, folder = read_study(args)
     steps = [int(k) for k in args.steps.split(",")]
-    measured = measure_cells(s, res, folder, args.variant, args.option, steps)
+    what = f"longer_chains_{args.variant}"
     result = {
         "study": s.name,
+        "study_sha256": hashlib.sha256(args.json.read_bytes()).hexdigest()[:16],
         "variant": args.variant,
         "option": args.option,
-        "measured": {str(k): {str(seed): m for seed, m in v.items()} for k, v in measured.items()},
-        "tests": tested(s, res, args.variant, measured),
+        "finished": False,  # until every cell is measured at every length
     }
-    out = write_json(args, s, result, f"longer_chains_{args.variant}")
+
+    def save(measured):
+        write_json(args, s, {**result, "measured": as_json(measured)}, what)
+
+    done = kept(json_path(args, s, what), args.option, result["study_sha256"])
+    measured = measure_cells(s, res, folder, args.variant, args.option, steps, done, save)
+    result |= {"finished": True, "measured": as_json(measured)}
+    result["tests"] = tested(s, res, args.variant, measured)
+    out = write_json(args, s, result, what)
     write_page(args.page, s.name, out, result)
     for t in result["tests"]:
         print(f"{t['claim']}: p (Holm) {t['p_holm']}, {t['verdict']}")

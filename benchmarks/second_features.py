@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tables import ROOT, write_section
 
+from genzoo.store.files import atomic_write
 from genzoo.study import runs, stats
 from genzoo.study import spec as spec_mod
 from genzoo.study.folder import StudyFolder
@@ -136,10 +137,15 @@ def read_study(args) -> tuple:
     return s, res, StudyFolder(args.cells or ROOT / "runs" / "studies" / s.name)
 
 
+def json_path(args, s, what: str) -> Path:
+    """``--out``, by default ``NAME_WHAT.json`` beside the study's JSON."""
+    return args.out or args.json.with_name(f"{s.name}_{what}.json")
+
+
 def write_json(args, s, result: dict, what: str) -> Path:
-    """``result`` as ``--out``, by default ``NAME_WHAT.json`` beside the study's JSON."""
-    out = args.out or args.json.with_name(f"{s.name}_{what}.json")
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    """``result`` written (whole or not at all) to :func:`json_path`."""
+    out = json_path(args, s, what)
+    atomic_write(out, (json.dumps(result, indent=1) + "\n").encode())
     return out
 
 

@@ -1,6 +1,7 @@
 """benchmarks/longer_chains.py: a study's MCMC-sampled variant measured again with other chain
 lengths; at the study's own length it gives back the study's figures, the cost of one sample
-grows with the length, and the study's claims on that variant are tested again at each."""
+grows with the length, and the study's claims on that variant are tested again at each; an
+interrupted run goes on where it stopped."""
 
 import json
 
@@ -58,3 +59,22 @@ def test_a_variant_measured_again_with_longer_chains(tmp_path, capsys):
     text = page.read_text()
     assert "`pcd` of `lc` sampled with longer chains" in text and "triangle < pcd@6 on fd" in text
     assert {p: p.read_text() for p in evals} == evals  # the cells' own measurements stay
+    # interrupted, as a run stopped after its first measurement leaves it: one seed, one length
+    lc, whole = tmp_path / "lc.json", result
+    assert whole["finished"] and len(whole["tests"]) == 2
+    first = {k: v for k, v in whole.items() if k != "tests"}
+    first |= {"finished": False, "measured": {"3": {"0": {**whole["measured"]["3"]["0"]}}}}
+    first["measured"]["3"]["0"]["fd"] = 999.0  # marked: kept, not measured again
+    lc.write_text(json.dumps(first))
+    again_args = [*map(str, args), "--out", str(lc)]
+    assert longer_chains.main(again_args) == 0
+    again = json.loads(lc.read_text())
+    assert again["finished"] and again["measured"]["3"]["0"]["fd"] == 999.0
+    assert again["measured"]["3"]["1"] == whole["measured"]["3"]["1"]  # the rest measured
+    assert again["measured"]["6"] == whole["measured"]["6"]
+    # what a run on another study JSON left is not taken
+    other = tmp_path / "other.json"
+    other.write_text((out / "study.json").read_text() + "\n")
+    again_args[1] = str(other)
+    assert longer_chains.main(again_args) == 0
+    assert json.loads(lc.read_text())["measured"] == whole["measured"]
