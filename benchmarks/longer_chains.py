@@ -17,8 +17,6 @@ so a rerun of an interrupted run measures only what is missing) and its section 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import sys
 from pathlib import Path
 
@@ -26,7 +24,9 @@ from second_features import (
     again_parser,
     first_network,
     json_path,
+    kept,
     read_study,
+    sha256,
     shown,
     write_json,
 )
@@ -90,15 +90,10 @@ def as_json(measured: dict) -> dict:
     return {str(k): {str(seed): m for seed, m in v.items()} for k, v in measured.items()}
 
 
-def kept(path: Path, option: str, study_sha: str) -> dict:
-    """The measurements an earlier, interrupted run of the same option on the same study JSON
-    left in ``path`` (none if it measured something else)."""
-    if not path.exists():
-        return {}
-    old = json.loads(path.read_text())
-    if (old.get("option"), old.get("study_sha256")) != (option, study_sha):
-        return {}
-    return {int(k): {int(seed): m for seed, m in v.items()} for k, v in old["measured"].items()}
+def done_before(path: Path, option: str, study_sha: str) -> dict:
+    """The measurements an interrupted run of the same option on the same study JSON left."""
+    old = kept(path, {"option": option, "study_sha256": study_sha}).get("measured", {})
+    return {int(k): {int(seed): m for seed, m in v.items()} for k, v in old.items()}
 
 
 def tested(s, res: dict, variant: str, measured: dict) -> list[dict]:
@@ -163,7 +158,7 @@ def main(argv=None) -> int:
     what = f"longer_chains_{args.variant}"
     result = {
         "study": s.name,
-        "study_sha256": hashlib.sha256(args.json.read_bytes()).hexdigest()[:16],
+        "study_sha256": sha256(args.json),
         "variant": args.variant,
         "option": args.option,
         "finished": False,  # until every cell is measured at every length
@@ -172,7 +167,7 @@ def main(argv=None) -> int:
     def save(measured):
         write_json(args, s, {**result, "measured": as_json(measured)}, what)
 
-    done = kept(json_path(args, s, what), args.option, result["study_sha256"])
+    done = done_before(json_path(args, s, what), args.option, result["study_sha256"])
     measured = measure_cells(s, res, folder, args.variant, args.option, steps, done, save)
     result |= {"finished": True, "measured": as_json(measured)}
     result["tests"] = tested(s, res, args.variant, measured)

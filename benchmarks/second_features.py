@@ -3,7 +3,8 @@ last checkpoint measured (FD and KID, the study's split, images and draws) in th
 FEATURES, each claim on FD tested on FD and on KID in both networks (paired t, Holm over the
 claims of each network and metric, as the study tests), and a claim whose verdict is "holds"
 in one and "fails" in another reported as depending on the features, not as a result.
-Writes benchmarks/results/studies/NAME_second_features.json and its section of PAGE.
+Writes benchmarks/results/studies/NAME_second_features.json (after every cell measured, so a
+rerun of an interrupted run measures only what is missing) and its section of PAGE.
 
     python benchmarks/second_features.py benchmarks/studies/tables_fashion.toml \\
         benchmarks/results/studies/tables_fashion.json docs/results/studies.md \\
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -28,17 +30,27 @@ from genzoo.study.folder import StudyFolder
 METRICS = ("fd", "kid")
 
 
-def measure_cells(s, res: dict, folder: StudyFolder, features: Path) -> dict:
+def measure_cells(s, res: dict, folder: StudyFolder, features: Path, done=None, save=None):
     """(variant, seed) -> {"fd", "kid"} of each finished cell's last point, in ``features``,
-    measured as the study measures (its split, images and draws)."""
+    measured as the study measures (its split, images and draws); a cell ``done`` holds is not
+    measured again, and ``save(out)`` keeps each new one as it comes."""
     out = {}
     for cell in res["cells"]:
         key = (cell["variant"], cell["seed"])
+        if key in (done or {}):
+            out[key] = done[key]
+            continue
         step = max(int(k) for k in cell["evaluations"])
         m = runs.measure(folder.cell(*key), s, s.evaluate.split, features, checkpoint=step)
         out[key] = {k: m.get(k) for k in METRICS}  # None where the study measures no KID
         print(*key, out[key], flush=True)
+        if save is not None:
+            save(out)
     return out
+
+
+def rows(second: dict) -> list[dict]:
+    return [{"variant": v, "seed": k, **m} for (v, k), m in sorted(second.items())]
 
 
 def first_network(res: dict) -> dict:
@@ -137,6 +149,19 @@ def read_study(args) -> tuple:
     return s, res, StudyFolder(args.cells or ROOT / "runs" / "studies" / s.name)
 
 
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def kept(path: Path, same: dict) -> dict:
+    """What an earlier run that was interrupted left in ``path``, if it measured the same
+    (``same``: the keys that say what it measured, e.g. the study JSON's hash), else {}."""
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    return old if all(old.get(k) == v for k, v in same.items()) else {}
+
+
 def json_path(args, s, what: str) -> Path:
     """``--out``, by default ``NAME_WHAT.json`` beside the study's JSON."""
     return args.out or args.json.with_name(f"{s.name}_{what}.json")
@@ -154,17 +179,27 @@ def main(argv=None) -> int:
     ap.add_argument("--features", type=Path, required=True, help="the second feature network")
     args = ap.parse_args(argv)
     s, res, folder = read_study(args)
-    second = measure_cells(s, res, folder, args.features)
     files = (
         Path(s.evaluate.features).name if s.evaluate.features else "the study's",
         args.features.name,
     )
     result = {
         "study": s.name,
+        "study_sha256": sha256(args.json),
         "features": list(files),
-        "second": [{"variant": v, "seed": k, **m} for (v, k), m in sorted(second.items())],
-        **compare_networks(s, res, second, ("study's network", "second network")),
+        "features_sha256": sha256(args.features),
+        "finished": False,  # until every cell is measured
     }
+
+    def save(second):
+        write_json(args, s, {**result, "second": rows(second)}, "second_features")
+
+    same = {k: result[k] for k in ("study_sha256", "features_sha256")}
+    old = kept(json_path(args, s, "second_features"), same).get("second", [])
+    done = {(r["variant"], r["seed"]): {k: r[k] for k in METRICS} for r in old}
+    second = measure_cells(s, res, folder, args.features, done, save)
+    result |= {"finished": True, "second": rows(second)}
+    result |= compare_networks(s, res, second, ("study's network", "second network"))
     out = write_json(args, s, result, "second_features")
     write_page(args.page, s.name, out, result)
     for row in result["claims"]:

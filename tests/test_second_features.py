@@ -78,3 +78,13 @@ def test_a_study_measured_again_in_its_own_and_another_network(tmp_path, capsys)
     assert other["families"]["fd (study's network)"] == fams["fd (study's network)"]
     text = page.read_text()
     assert "`sf` in a second feature network" in text and "triangle < vae on fd" in text
+    # interrupted after its first cell: a rerun measures only the others
+    partial = {k: v for k, v in other.items() if k not in ("claims", "families")}
+    partial |= {"finished": False, "second": [{**other["second"][0], "fd": 999.0}]}
+    (tmp_path / "other.json").write_text(json.dumps(partial))
+    resumed = again(nets[1], "other.json")
+    assert resumed["finished"] and resumed["second"][0]["fd"] == 999.0  # kept, not measured
+    assert resumed["second"][1:] == other["second"][1:]
+    # what a run in another feature network left is not taken
+    (tmp_path / "same.json").write_text(json.dumps(partial))
+    assert again(nets[0], "same.json")["second"] == same["second"]
