@@ -66,8 +66,8 @@ def measure_cells(
     for k in steps:
         out[k] = {}
         for cell in (c for c in res["cells"] if c["variant"] == variant):
-            if (kept := (done or {}).get(k, {}).get(cell["seed"])) is not None:
-                out[k][cell["seed"]] = kept
+            if (earlier := (done or {}).get(k, {}).get(cell["seed"])) is not None:
+                out[k][cell["seed"]] = earlier
                 continue
             last = max(int(x) for x in cell["evaluations"])
             run = folder.cell(variant, cell["seed"])

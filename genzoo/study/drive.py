@@ -117,8 +117,7 @@ def spawn(file, folder: StudyFolder, url, workers, heartbeat, tune, cells, board
             log.close()
     bad = [(k, p.returncode) for k, (p, _) in enumerate(procs) if p.returncode != 0]
     if bad and work.FINISH is not None and {c for _, c in bad} == {128 + work.FINISH}:
-        work.finish_on_sigusr1(work.FINISH, None)  # each stopped between trials as asked
-        work.end_if_finishing()
+        raise work.finished_early(work.FINISH)  # each stopped between trials as asked
     if bad:
         k, code = bad[0]
         raise GenzooError(

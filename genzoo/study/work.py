@@ -89,16 +89,22 @@ def finish_on_sigusr1(signum, frame) -> None:
     _FINISHING.append(signum)
 
 
-def end_if_finishing() -> None:
-    """Between trials, after a SIGUSR1: the worker ends (exit code 128 + SIGUSR1)."""
+def finished_early(signum: int):
+    """The stop of a worker (or of the workers) that a SIGUSR1 ended between trials: one line,
+    exit code 128 + SIGUSR1."""
     from genzoo.training.controls import Interrupted
 
+    return Interrupted(
+        "stopped between trials as asked (SIGUSR1): every trial and cell it ran is "
+        "finished and stored; run the same command again to continue",
+        signum,
+    )
+
+
+def end_if_finishing() -> None:
+    """Between trials, after a SIGUSR1: the worker ends."""
     if _FINISHING:
-        raise Interrupted(
-            "stopped between trials as asked (SIGUSR1): every trial and cell it ran is "
-            "finished and stored; run the same command again to continue",
-            _FINISHING[0],
-        )
+        raise finished_early(_FINISHING[0])
 
 
 @contextmanager
