@@ -7,7 +7,9 @@ seed), Holm over the lengths. Training is untouched: only how samples are drawn 
 trained energy changes (the replay-buffer EBM's authors score persistent chains of about 2000
 steps per image, not the chains of its training length from noise).
 Writes benchmarks/results/studies/NAME_longer_chains_VARIANT.json (after every cell measured,
-so a rerun of an interrupted run measures only what is missing) and its section of PAGE.
+so a rerun of an interrupted run measures only what is missing) and its section of PAGE;
+``--so-far STORAGE`` measures the cells finished so far, while the study runs, as
+``second_features.py`` does.
 
     python benchmarks/longer_chains.py benchmarks/studies/ebm_fashion.toml \\
         benchmarks/results/studies/ebm_fashion.json docs/results/ebm.md \\
@@ -25,8 +27,12 @@ from second_features import (
     first_network,
     json_path,
     kept,
+    kept_so_far,
+    measurable,
+    provenance,
     read_study,
-    sha256,
+    records,
+    same_cells,
     shown,
     write_json,
 )
@@ -57,11 +63,20 @@ def with_option(recipe_file: Path, option: str, value: int):
 
 
 def measure_cells(
-    s, res: dict, folder: StudyFolder, variant: str, option: str, steps, done=None, save=None
+    s,
+    res: dict,
+    folder: StudyFolder,
+    variant: str,
+    option: str,
+    steps,
+    done=None,
+    save=None,
+    so_far=False,
 ):
     """length -> seed -> {fd, kid, sample_gflops} of each finished cell of ``variant``; what
     ``done`` holds already (the same keys) is not measured again, and ``save(out)`` keeps each
-    new measurement as it comes, so an interrupted run goes on where it stopped."""
+    new measurement as it comes, so an interrupted run goes on where it stopped. ``so_far``: a
+    cell whose checkpoint is not in ``folder`` is left out (it is measured where it trained)."""
     out: dict[int, dict[int, dict]] = {}
     for k in steps:
         out[k] = {}
@@ -70,7 +85,8 @@ def measure_cells(
                 out[k][cell["seed"]] = earlier
                 continue
             last = max(int(x) for x in cell["evaluations"])
-            run = folder.cell(variant, cell["seed"])
+            if (run := measurable(folder, variant, cell["seed"], last, so_far)) is None:
+                continue
             m = runs.measure(
                 run,
                 s,
@@ -90,10 +106,15 @@ def as_json(measured: dict) -> dict:
     return {str(k): {str(seed): m for seed, m in v.items()} for k, v in measured.items()}
 
 
-def done_before(path: Path, option: str, study_sha: str) -> dict:
-    """The measurements an interrupted run of the same option on the same study JSON left."""
-    old = kept(path, {"option": option, "study_sha256": study_sha}).get("measured", {})
-    return {int(k): {int(seed): m for seed, m in v.items()} for k, v in old.items()}
+def done_before(path: Path, variant: str, option: str, res: dict) -> dict:
+    """The measurements an interrupted run of the same option left, of the cells that are
+    still the study's (:func:`same_cells`)."""
+    old = kept(path, {"variant": variant, "option": option})
+    still = {seed for v, seed in same_cells(old, res) if v == variant}
+    return {
+        int(k): {int(seed): m for seed, m in v.items() if int(seed) in still}
+        for k, v in old.get("measured", {}).items()
+    }
 
 
 def tested(s, res: dict, variant: str, measured: dict) -> list[dict]:
@@ -156,20 +177,23 @@ def main(argv=None) -> int:
     s, res, folder = read_study(args)
     steps = [int(k) for k in args.steps.split(",")]
     what = f"longer_chains_{args.variant}"
-    result = {
-        "study": s.name,
-        "study_sha256": sha256(args.json),
-        "variant": args.variant,
-        "option": args.option,
-        "finished": False,  # until every cell is measured at every length
-    }
+    result = provenance(args, s, variant=args.variant, option=args.option)
+    cells = {n: r for n, r in records(res).items() if n.rsplit("/", 1)[0] == args.variant}
 
     def save(measured):
-        write_json(args, s, {**result, "measured": as_json(measured)}, what)
+        seeds = {seed for by_seed in measured.values() for seed in by_seed}
+        mine = {f"{args.variant}/{seed}": cells[f"{args.variant}/{seed}"] for seed in seeds}
+        write_json(args, s, {**result, "cells": mine, "measured": as_json(measured)}, what)
 
-    done = done_before(json_path(args, s, what), args.option, result["study_sha256"])
-    measured = measure_cells(s, res, folder, args.variant, args.option, steps, done, save)
-    result |= {"finished": True, "measured": as_json(measured)}
+    done = done_before(json_path(args, s, what), args.variant, args.option, res)
+    measured = measure_cells(
+        s, res, folder, args.variant, args.option, steps, done, save, bool(args.so_far)
+    )
+    save(measured)
+    if args.so_far:
+        seeds = {seed for by_seed in measured.values() for seed in by_seed}
+        return kept_so_far(args, s, what, len(seeds), len(cells))
+    result |= {"finished": True, "cells": cells, "measured": as_json(measured)}
     result["tests"] = tested(s, res, args.variant, measured)
     out = write_json(args, s, result, what)
     write_page(args.page, s.name, out, result)

@@ -2,7 +2,9 @@
 batch (the median of REPEATS timed batches after a warm-up, at THREADS threads) and the FLOPs
 per image (torch's count, the Langevin chains' backward passes included). One generator pass
 for the triangle, K Langevin steps for an energy model trained by MCMC. Run it with nothing
-else busy on the machine; writes JSON and a section of a page of docs/results/.
+else busy on the machine; writes JSON and a section of a page of docs/results/. The JSON keeps
+the rows of earlier runs at the same settings (a run measured again replaces its row; each
+row has its date), so models trained at different times can be measured as each is there.
 
     python benchmarks/sample_cost.py runs/studies/ebm_fashion/cells/*/seed0 --tag ebm_fashion
 """
@@ -10,6 +12,7 @@ else busy on the machine; writes JSON and a section of a page of docs/results/.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import statistics
@@ -19,6 +22,8 @@ from pathlib import Path
 
 import torch
 from tables import ROOT, write_section
+
+from genzoo.store.files import atomic_write
 
 
 def cost(run: Path, batch: int, repeats: int) -> dict:
@@ -36,6 +41,7 @@ def cost(run: Path, batch: int, repeats: int) -> dict:
         model.sample(batch, seed=0)
     return {
         "run": run.as_posix(),
+        "date": datetime.date.today().isoformat(),
         "objective": model.recipe.objective,
         "seconds_per_image": statistics.median(seconds) / batch,
         "seconds_spread": [min(seconds) / batch, max(seconds) / batch],
@@ -45,11 +51,13 @@ def cost(run: Path, batch: int, repeats: int) -> dict:
 
 def render(rows: list[dict], settings: dict) -> str:
     base = min(rows, key=lambda r: r["seconds_per_image"])
+    dates = sorted({r.get("date", "undated") for r in rows})
     lines = [
         f"Batches of {settings['batch']} images, the median of {settings['repeats']} timed "
         f"batches after a warm-up, {settings['threads']} thread(s), {settings['cpus']} CPU "
-        f"cores, nothing else running; FLOPs by torch's count (machine independent). One "
-        f"machine's times: a measurement, not a tested comparison.",
+        f"cores, nothing else running, on {', '.join(dates)}; FLOPs by torch's count (machine "
+        f"independent). One machine's times: a measurement, not a tested comparison"
+        + ("." if len(dates) == 1 else "; times of different days compare less well than FLOPs."),
         "",
         "| run | objective | ms per image [min, max] | GFLOPs per image | × the cheapest (time) |",
         "|---|---|---|---|---|",
@@ -82,11 +90,14 @@ def main(argv=None) -> int:
         "threads": args.threads,
         "cpus": os.cpu_count(),
     }
-    rows = [cost(run, args.batch, args.repeats) for run in args.runs]
-    for r in rows:
-        print(json.dumps(r))
+    old = json.loads(out.read_text()) if out.exists() else {}
+    rows = old.get("rows", []) if old.get("settings") == settings else []
+    for run in args.runs:
+        rows = [r for r in rows if r["run"] != run.as_posix()]
+        rows.append(cost(run, args.batch, args.repeats))
+        print(json.dumps(rows[-1]))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"settings": settings, "rows": rows}, indent=1))
+    atomic_write(out, (json.dumps({"settings": settings, "rows": rows}, indent=1) + "\n").encode())
     rel = out.resolve().relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out
     body = f"From `{Path(rel).as_posix()}` (`python benchmarks/sample_cost.py`).\n\n"
     write_section(

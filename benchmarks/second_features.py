@@ -9,6 +9,12 @@ rerun of an interrupted run measures only what is missing) and its section of PA
     python benchmarks/second_features.py benchmarks/studies/tables_fashion.toml \\
         benchmarks/results/studies/tables_fashion.json docs/results/studies.md \\
         --features benchmarks/results/studies/fashion_mnist_features_seed1.safetensors
+
+While the study runs, ``--so-far STORAGE`` (its journal or database) measures the cells
+finished so far whose checkpoints this copy of the study folder holds and keeps them in the
+JSON, without tests or page: a study that runs over several machines or sessions, each with
+its own runs/ folder, is measured where each cell was trained. Each kept measurement names its
+cell's last point as the study recorded it, and is taken only while that is unchanged.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from pathlib import Path
 
 from tables import ROOT, write_section
 
+from genzoo.store import checkpoint, rundir
 from genzoo.store.files import atomic_write
 from genzoo.study import runs, stats
 from genzoo.study import spec as spec_mod
@@ -30,10 +37,13 @@ from genzoo.study.folder import StudyFolder
 METRICS = ("fd", "kid")
 
 
-def measure_cells(s, res: dict, folder: StudyFolder, features: Path, done=None, save=None):
+def measure_cells(
+    s, res: dict, folder: StudyFolder, features: Path, done=None, save=None, so_far=False
+):
     """(variant, seed) -> {"fd", "kid"} of each finished cell's last point, in ``features``,
     measured as the study measures (its split, images and draws); a cell ``done`` holds is not
-    measured again, and ``save(out)`` keeps each new one as it comes."""
+    measured again, and ``save(out)`` keeps each new one as it comes. ``so_far``: a cell whose
+    checkpoint is not in ``folder`` is left out (it is measured where it was trained)."""
     out = {}
     for cell in res["cells"]:
         key = (cell["variant"], cell["seed"])
@@ -41,12 +51,34 @@ def measure_cells(s, res: dict, folder: StudyFolder, features: Path, done=None, 
             out[key] = done[key]
             continue
         step = max(int(k) for k in cell["evaluations"])
-        m = runs.measure(folder.cell(*key), s, s.evaluate.split, features, checkpoint=step)
+        if (run := measurable(folder, *key, step, so_far)) is None:
+            continue
+        m = runs.measure(run, s, s.evaluate.split, features, checkpoint=step)
         out[key] = {k: m.get(k) for k in METRICS}  # None where the study measures no KID
         print(*key, out[key], flush=True)
         if save is not None:
             save(out)
     return out
+
+
+def has_checkpoint(run: Path, step: int) -> bool:
+    return any(
+        checkpoint.step_of(p) == step for p in checkpoint.list_checkpoints(run / rundir.CHECKPOINTS)
+    )
+
+
+def measurable(folder: StudyFolder, variant: str, seed: int, step: int, so_far: bool):
+    """The run folder of a cell, which must hold its checkpoint of ``step``; ``so_far``: None
+    where it does not."""
+    run = folder.cell(variant, seed)
+    if not has_checkpoint(run, step):
+        if so_far:
+            return None
+        raise SystemExit(
+            f"{variant} seed {seed}: its checkpoint of step {step} is not in {run}; measure it "
+            f"with --so-far where it was trained, or pass that folder with --cells"
+        )
+    return run
 
 
 def rows(second: dict) -> list[dict]:
@@ -101,6 +133,42 @@ def compare_networks(s, res: dict, second: dict, names: tuple[str, str]) -> dict
     return {"families": families, "claims": rows}
 
 
+def records(res: dict) -> dict[str, dict]:
+    """ "VARIANT/SEED" -> the cell's last point as the study recorded it (its step and
+    metrics): a measurement kept from an earlier run is of the same cell only while this is
+    unchanged (a cell trained again records other times and figures)."""
+    out = {}
+    for c in res["cells"]:
+        step = max(int(k) for k in c["evaluations"])
+        out[f"{c['variant']}/{c['seed']}"] = {"step": step, **c["evaluations"][str(step)]}
+    return out
+
+
+def same_cells(old: dict, res: dict) -> set[tuple[str, int]]:
+    """The cells of ``res`` that an earlier run's JSON (``old``) measured as they are now."""
+    before = old.get("cells", {})
+    return {
+        (name.rsplit("/", 1)[0], int(name.rsplit("/", 1)[1]))
+        for name, rec in records(res).items()
+        if before.get(name) == rec
+    }
+
+
+def so_far(s, where: str, folder: StudyFolder) -> dict:
+    """The study's finished cells as far as its storage ``where`` holds them, as the study's
+    JSON lists them."""
+    from genzoo.study.cells import finished_cells
+    from genzoo.study.storage import describe, open_storage
+
+    finished = finished_cells(s, open_storage(describe(where, folder.root, 1)))
+    return {
+        "cells": [
+            {"variant": v, "seed": seed, "evaluations": {str(k): m for k, m in ev.items()}}
+            for (v, seed), ev in sorted(finished.items())
+        ]
+    }
+
+
 def shown(path: Path) -> str:
     path = Path(path).resolve()
     return (path.relative_to(ROOT) if path.is_relative_to(ROOT) else path).as_posix()
@@ -139,14 +207,42 @@ def again_parser(doc: str) -> argparse.ArgumentParser:
     ap.add_argument("page", type=Path)
     ap.add_argument("--cells", type=Path, help="the study folder (default: runs/studies/NAME)")
     ap.add_argument("--out", type=Path, help="the JSON written (default: beside the study JSON)")
+    ap.add_argument(
+        "--so-far",
+        metavar="STORAGE",
+        help="the study still runs: measure the cells finished in STORAGE (its journal or "
+        "database) whose checkpoints the study folder holds, keep them in the JSON and stop "
+        "(no tests, no page); JSON then only names the file to come",
+    )
     return ap
 
 
 def read_study(args) -> tuple:
-    """``(study file, its results, its folder)`` of :func:`again_parser`'s arguments."""
+    """``(study file, its results, its folder)`` of :func:`again_parser`'s arguments: the
+    results of the study's JSON, or with ``--so-far`` those of its storage so far."""
     s = spec_mod.load(args.study)
-    res = json.loads(args.json.read_text())
-    return s, res, StudyFolder(args.cells or ROOT / "runs" / "studies" / s.name)
+    folder = StudyFolder(args.cells or ROOT / "runs" / "studies" / s.name)
+    if args.so_far:
+        return s, so_far(s, args.so_far, folder), folder
+    return s, json.loads(args.json.read_text()), folder
+
+
+def provenance(args, s, **what) -> dict:
+    """The head of a re-measurement's JSON: the study, the hash of its JSON (none while it
+    runs) and ``what`` was measured; ``finished`` is False until every cell is measured."""
+    study_sha = None if args.so_far else sha256(args.json)
+    return {"study": s.name, "study_sha256": study_sha, **what, "finished": False}
+
+
+def kept_so_far(args, s, what: str, measured: int, finished: int) -> int:
+    """The end of a ``--so-far`` run: what it kept, and what comes next."""
+    elsewhere = "; the others are measured where they were trained" if measured < finished else ""
+    print(
+        f"{measured} of the {finished} cells finished so far are measured, in "
+        f"{json_path(args, s, what)}{elsewhere}. Run again without --so-far on the study's "
+        f"JSON once it has finished"
+    )
+    return 0
 
 
 def sha256(path: Path) -> str:
@@ -155,7 +251,8 @@ def sha256(path: Path) -> str:
 
 def kept(path: Path, same: dict) -> dict:
     """What an earlier run that was interrupted left in ``path``, if it measured the same
-    (``same``: the keys that say what it measured, e.g. the study JSON's hash), else {}."""
+    (``same``: the keys that say what it measured, e.g. the feature network's hash), else {};
+    which of its cells are still the study's is :func:`same_cells`."""
     if not path.exists():
         return {}
     old = json.loads(path.read_text())
@@ -183,22 +280,25 @@ def main(argv=None) -> int:
         Path(s.evaluate.features).name if s.evaluate.features else "the study's",
         args.features.name,
     )
-    result = {
-        "study": s.name,
-        "study_sha256": sha256(args.json),
-        "features": list(files),
-        "features_sha256": sha256(args.features),
-        "finished": False,  # until every cell is measured
-    }
+    result = provenance(args, s, features=list(files), features_sha256=sha256(args.features))
+    cells = records(res)
 
     def save(second):
-        write_json(args, s, {**result, "second": rows(second)}, "second_features")
+        mine = {f"{v}/{seed}": cells[f"{v}/{seed}"] for v, seed in second}
+        write_json(args, s, {**result, "cells": mine, "second": rows(second)}, "second_features")
 
-    same = {k: result[k] for k in ("study_sha256", "features_sha256")}
-    old = kept(json_path(args, s, "second_features"), same).get("second", [])
-    done = {(r["variant"], r["seed"]): {k: r[k] for k in METRICS} for r in old}
-    second = measure_cells(s, res, folder, args.features, done, save)
-    result |= {"finished": True, "second": rows(second)}
+    old = kept(json_path(args, s, "second_features"), {"features_sha256": sha256(args.features)})
+    still = same_cells(old, res)
+    done = {
+        (r["variant"], r["seed"]): {k: r[k] for k in METRICS}
+        for r in old.get("second", [])
+        if (r["variant"], r["seed"]) in still
+    }
+    second = measure_cells(s, res, folder, args.features, done, save, bool(args.so_far))
+    save(second)
+    if args.so_far:
+        return kept_so_far(args, s, "second_features", len(second), len(res["cells"]))
+    result |= {"finished": True, "cells": cells, "second": rows(second)}
     result |= compare_networks(s, res, second, ("study's network", "second network"))
     out = write_json(args, s, result, "second_features")
     write_page(args.page, s.name, out, result)

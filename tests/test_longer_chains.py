@@ -72,9 +72,19 @@ def test_a_variant_measured_again_with_longer_chains(tmp_path, capsys):
     assert again["finished"] and again["measured"]["3"]["0"]["fd"] == 999.0
     assert again["measured"]["3"]["1"] == whole["measured"]["3"]["1"]  # the rest measured
     assert again["measured"]["6"] == whole["measured"]["6"]
-    # what a run on another study JSON left is not taken
+    # a cell the study JSON records otherwise (trained again) is measured again; the rest kept
     other = tmp_path / "other.json"
-    other.write_text((out / "study.json").read_text() + "\n")
+    cell = next(c for c in res["cells"] if (c["variant"], c["seed"]) == ("pcd", 0))
+    cell["evaluations"][str(max(map(int, cell["evaluations"])))]["train_seconds"] += 1.0
+    other.write_text(json.dumps(res))
+    marked = json.loads(lc.read_text())
+    marked["measured"]["6"]["1"]["fd"] = 998.0
+    lc.write_text(json.dumps(marked))
     again_args[1] = str(other)
     assert longer_chains.main(again_args) == 0
-    assert json.loads(lc.read_text())["measured"] == whole["measured"]
+    last = json.loads(lc.read_text())["measured"]
+    assert (
+        last["3"]["0"] == whole["measured"]["3"]["0"]
+        and last["6"]["0"] == whole["measured"]["6"]["0"]
+    )
+    assert last["6"]["1"]["fd"] == 998.0  # seed 1's cell is unchanged: kept

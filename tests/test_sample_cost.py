@@ -44,3 +44,13 @@ def test_a_chain_costs_k_steps_and_the_triangle_one_generator_pass(tmp_path):
     assert rows[k5.as_posix()]["objective"] == "short_run"
     text = page.read_text()
     assert "<!-- sample_cost:ebm_fashion -->" in text and "short_run" in text
+    # a model measured later joins the rows at the same settings; other settings start anew
+    before = json.loads(out.read_text())["rows"]
+    again = [str(k5), *args[3:], "--json", str(out), "--markdown", str(page)]
+    assert sample_cost.main(again) == 0
+    after = json.loads(out.read_text())["rows"]
+    assert [r["run"] for r in after] == [k10.as_posix(), gen.as_posix(), k5.as_posix()]
+    assert after[:2] == [r for r in before if r["run"] != k5.as_posix()]
+    assert all(len(r["date"]) == 10 for r in after)
+    assert sample_cost.main([*again[:1], "--batch", "2", *again[3:]]) == 0
+    assert [r["run"] for r in json.loads(out.read_text())["rows"]] == [k5.as_posix()]

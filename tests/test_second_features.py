@@ -3,9 +3,13 @@ network; measured in the study's own network it gives back the study's figures, 
 that holds in one measurement and fails in another is read as depending on the features."""
 
 import json
+import shutil
 
+import pytest
 from conftest import ROOT, benchmark, make_fashion_like, train_features
 from study_files import genzoo, tiny_fashion
+
+from genzoo.study.folder import StudyFolder
 
 second_features = benchmark("second_features")
 
@@ -88,3 +92,29 @@ def test_a_study_measured_again_in_its_own_and_another_network(tmp_path, capsys)
     # what a run in another feature network left is not taken
     (tmp_path / "same.json").write_text(json.dumps(partial))
     assert again(nets[0], "same.json")["second"] == same["second"]
+
+    # while the study runs: each cell measured where it was trained (here all but vae seed 1)
+    cell = StudyFolder(out).cell("vae", 1) / "checkpoints"
+    shutil.move(cell, tmp_path / "elsewhere")
+    storage = StudyFolder(out).read()["storage"]
+    kept = tmp_path / "kept.json"
+    final = [path, out / "study.json", page, "--features", nets[1], "--cells", out, "--out", kept]
+    before = page.read_text()
+    assert second_features.main([*map(str, final), "--so-far", storage]) == 0
+    so_far = json.loads(kept.read_text())
+    assert not so_far["finished"] and so_far["study_sha256"] is None
+    assert so_far["second"] == [
+        r for r in other["second"] if (r["variant"], r["seed"]) != ("vae", 1)
+    ]
+    assert sorted(so_far["cells"]) == ["triangle/0", "triangle/1", "vae/0"]
+    assert page.read_text() == before  # no tests, no page while it runs
+    # the finished study's JSON needs the last cell's checkpoint, and measures only that cell
+    with pytest.raises(SystemExit, match="vae seed 1: its checkpoint of step"):
+        second_features.main(list(map(str, final)))
+    shutil.move(tmp_path / "elsewhere", cell)
+    so_far["second"][0]["fd"] = 999.0
+    kept.write_text(json.dumps(so_far))
+    assert second_features.main(list(map(str, final))) == 0
+    whole = json.loads(kept.read_text())
+    assert whole["finished"] and whole["second"][0]["fd"] == 999.0
+    assert whole["second"][1:] == other["second"][1:]
