@@ -189,9 +189,10 @@ def main(argv=None) -> int:
     measured = measure_cells(
         s, res, folder, args.variant, args.option, steps, done, save, bool(args.so_far)
     )
-    save(measured)
+    seeds = {seed for by_seed in measured.values() for seed in by_seed}
+    if seeds or not args.so_far:
+        save(measured)
     if args.so_far:
-        seeds = {seed for by_seed in measured.values() for seed in by_seed}
         return kept_so_far(args, s, what, len(seeds), len(cells))
     result |= {"finished": True, "cells": cells, "measured": as_json(measured)}
     result["tests"] = tested(s, res, args.variant, measured)

@@ -295,7 +295,8 @@ def main(argv=None) -> int:
         if (r["variant"], r["seed"]) in still
     }
     second = measure_cells(s, res, folder, args.features, done, save, bool(args.so_far))
-    save(second)
+    if second or not args.so_far:
+        save(second)
     if args.so_far:
         return kept_so_far(args, s, "second_features", len(second), len(res["cells"]))
     result |= {"finished": True, "cells": cells, "second": rows(second)}

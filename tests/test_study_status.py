@@ -61,6 +61,37 @@ def test_status_names_the_variants_a_grown_study_file_adds(tuned, tmp_path):
     assert [w for w in p.stdout.split("\n") if w.startswith("wake_sleep")][0].split()[1] == "0/3"
 
 
+def test_the_terminal_table_fits_80_columns_uncut(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    (tmp_path / "s.toml").write_text(study_text(tune=TUNE))
+    s = spec.load(tmp_path / "s.toml")
+    rows = [
+        progress.Row(
+            "latent_ebm",
+            points=16,
+            trials=16,
+            pruned=5,
+            repeated=10,
+            failed=13,
+            best=122.4375,
+            hours=12.75,
+            cells=3,
+            cells_running=2,
+            seeds=5,
+        ),
+        progress.Row("triangle", tuned_in="tables_fashion", cells=5, seeds=5),
+    ]
+    out = io.StringIO()
+    progress.show(s, rows, Console(file=out, width=80))
+    text = out.getvalue()
+    assert "…" not in text
+    line = next(w.split() for w in text.splitlines() if w.startswith("latent_ebm"))
+    assert line == ["latent_ebm", "16/16", "5", "10", "13", "0", "122.4", "12.75", "3/5", "+2"]
+
+
 def test_a_study_that_has_not_started_is_one_line(tmp_path):
     (tmp_path / "s.toml").write_text(study_text(tune=TUNE))
     p = genzoo("status", tmp_path / "s.toml", "--out", tmp_path / "nowhere")

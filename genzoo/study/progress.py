@@ -175,10 +175,13 @@ HEADER = [
 ]
 
 
-def cells_of(r: Row, of: str = " of ", elsewhere: str = "") -> list[str]:
-    """``r`` as table cells: ``of`` between a count and its budget; a variant tuned elsewhere
-    says ``elsewhere`` (default: where it was tuned)."""
-    cells = f"{r.cells}{of}{r.seeds}" + (f" ({r.cells_running} running)" if r.cells_running else "")
+def cells_of(
+    r: Row, of: str = " of ", elsewhere: str = "", running: str = " ({} running)"
+) -> list[str]:
+    """``r`` as table cells: ``of`` between a count and its budget, ``running`` (formatted
+    with their number) after the cells running; a variant tuned elsewhere says ``elsewhere``
+    (default: where it was tuned)."""
+    cells = f"{r.cells}{of}{r.seeds}" + (running.format(r.cells_running) if r.cells_running else "")
     if r.tuned_in:
         return [r.variant, elsewhere or f"not searched: tuned in {r.tuned_in}", *[""] * 6, cells]
     best = "—" if r.best is None else f"{r.best:.4g}"
@@ -207,8 +210,8 @@ SHORT = ["variant", "points", "pruned", "repeats", "failed", "queued", "best", "
 def show(
     spec: StudyFile, rs: list[Row], console, measured_by: dict[str, int] | None = None
 ) -> None:
-    """The rows as a terminal table (short headers, explained under it), and the code that
-    measured the finished trials (``codes``)."""
+    """The rows as a terminal table (short headers, explained under it, narrow enough for 80
+    columns), and the code that measured the finished trials (``codes``)."""
     from rich.table import Table
 
     table = Table(title=f"study {spec.title}", title_justify="left", box=None, pad_edge=False)
@@ -217,12 +220,13 @@ def show(
             h, justify="left" if h == "variant" else "right", no_wrap=True, min_width=len(h)
         )
     for r in rs:
-        table.add_row(*cells_of(r, of="/", elsewhere="elsewhere"))
+        table.add_row(*cells_of(r, of="/", elsewhere="elsewhere", running=" +{}"))
     console.print(table)
     metric = spec.tune.metric if spec.tune else "—"
     console.print(
         f"points: distinct search points finished of the budget; best: the best validation "
-        f"{metric} so far; hours: the finished trials' time; cells: finished of the seeds"
+        f"{metric} so far; hours: the finished trials' time; cells: finished of the seeds "
+        f"(+ running)"
     )
     for r in rs:
         if r.tuned_in:
