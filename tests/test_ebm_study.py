@@ -9,6 +9,8 @@ import json
 from conftest import ROOT, benchmark
 from study_files import fashion_study, tiny_fashion
 
+from genzoo.study import report
+
 study_section = benchmark("study_section")
 longer_chains = benchmark("longer_chains")
 
@@ -34,7 +36,7 @@ def study(root, features) -> str:
             '[budget]\ncompute = "flops"\niterations = 3\nreference = "triangle"',
             "[evaluate]",
             'metrics = ["fd", "recon_mse", "sample_gflops", "f_data"]',
-            f'n = 32\nsplit = "test"\nvalidation = 0.0\nfeatures = "{features.as_posix()}"',
+            f'n = 32\nevery = 2\nsplit = "test"\nvalidation = 0.0\nfeatures = "{features.as_posix()}"',
             "[variants.triangle]",
             f'[variants.short_run]\nrecipe = "{recipe("short_run_fashion")}"',
             f'[variants.latent_ebm]\nrecipe = "{recipe("latent_ebm_fashion")}"',
@@ -63,12 +65,25 @@ def test_an_ebm_study_tests_its_claims_writes_its_section_and_lengthens_chains(t
     assert all(t["verdict"] in ("holds", "fails", "undecided") for t in tests.values())
     page = tmp_path / "ebm.md"
     page.write_text("# The MCMC-trained energy models\n\nText kept.\n")
-    assert study_section.main([str(path), str(out / "study.json"), str(page)]) == 0
+    section = [str(path), str(out / "study.json"), str(page), "--images", str(tmp_path / "img")]
+    assert study_section.main(section) == 0
     text = page.read_text()
     assert text.startswith("# The MCMC-trained energy models\n\nText kept.")
     assert "Study `ebm_tiny`" in text and "triangle < short_run on sample_gflops" in text
+    for m in ("fd", "recon_mse", "sample_gflops", "f_data"):  # each metric's curves, shown
+        assert (tmp_path / "img" / f"study_ebm_tiny_{m}.png").stat().st_size > 1000
+        assert f"](img/study_ebm_tiny_{m}.png)" in text
+    # the curves are the study's means, against iterations and against FLOPs
+    fig = report.curves_figure(res, "fd")
+    for ax, x in zip(fig.axes, ("step", "flops")):
+        assert sorted(line.get_label() for line in ax.get_lines()) == sorted(res["curves"])
+        for line in ax.get_lines():
+            pts = [p for p in res["curves"][line.get_label()] if p["fd"]["n"]]
+            assert len(pts) >= 2
+            assert list(line.get_xdata()) == [p[x] for p in pts]
+            assert list(line.get_ydata()) == [p["fd"]["mean"] for p in pts]
     # written again, the section is replaced, not added
-    assert study_section.main([str(path), str(out / "study.json"), str(page)]) == 0
+    assert study_section.main(section) == 0
     assert page.read_text() == text
     # the latent prior's chains measured again longer (benchmarks/longer_chains.py)
     args = [path, out / "study.json", page, "--variant", "latent_ebm", "--cells", out]

@@ -37,8 +37,9 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def curves(meta: dict, metric: str) -> str:
-    """``metric`` against iterations and against FLOPs, a line and a band per variant."""
+def curves_figure(meta: dict, metric: str):
+    """``metric`` against iterations and against FLOPs, a line and a band (one standard
+    deviation over seeds) per variant: a matplotlib figure (the caller closes it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -66,6 +67,14 @@ def curves(meta: dict, metric: str) -> str:
         ax.legend(fontsize=7)
     fig.suptitle(f"{metric}: mean ± std over seeds", fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def curves(meta: dict, metric: str) -> str:
+    """:func:`curves_figure` as an HTML figure."""
+    import matplotlib.pyplot as plt
+
+    fig = curves_figure(meta, metric)
     uri = _png(fig)
     plt.close(fig)
     return f'<figure><img src="{uri}" alt="{html.escape(metric)} curves"></figure>'
