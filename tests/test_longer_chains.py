@@ -9,6 +9,8 @@ import pytest
 from conftest import ROOT, benchmark
 from study_files import fashion_study, tiny_fashion
 
+from genzoo.study.folder import StudyFolder
+
 longer_chains = benchmark("longer_chains")
 
 
@@ -88,3 +90,12 @@ def test_a_variant_measured_again_with_longer_chains(tmp_path, capsys):
         and last["6"]["0"] == whole["measured"]["6"]["0"]
     )
     assert last["6"]["1"]["fd"] == 998.0  # seed 1's cell is unchanged: kept
+    # while the study runs (--so-far on its storage): the same figures, kept, not finished
+    storage = StudyFolder(out).read()["storage"]
+    so_far = tmp_path / "so_far.json"
+    assert longer_chains.main([*map(str, args), "--out", str(so_far), "--so-far", storage]) == 0
+    kept = json.loads(so_far.read_text())
+    assert (
+        not kept["finished"] and "tests" not in kept and sorted(kept["cells"]) == ["pcd/0", "pcd/1"]
+    )
+    assert kept["measured"] == whole["measured"]
