@@ -13,6 +13,7 @@ from genzoo.errors import GenzooError
 from genzoo.langevin import chain, langevin
 from genzoo.store.checkpoint import latest
 from genzoo.training import Trainer
+from genzoo.training.step import DivergenceError
 
 
 # --- the sampler against the math ----------------------------------------------------------------
@@ -165,6 +166,21 @@ def train(t: Trainer, steps: int) -> Trainer:
     for _ in range(steps):
         t.step_on(next(batches))
     return t
+
+
+@pytest.mark.parametrize("objective", ["short_run", "pcd"])
+def test_the_energy_bound_watches_an_energy_trained_by_mcmc(toy_plugin, objective):
+    r = toy_recipe(
+        objective=objective,
+        objectives={objective: {"langevin_steps": 2}},
+        train={"steps": 3, "energy_bound": 1e-12},  # any f at all is beyond it
+    )
+    with pytest.raises(DivergenceError, match="at step 1: the energy model's mean f is"):
+        train(Trainer(r), 1)
+    r = toy_recipe(objective=objective, objectives={objective: {"langevin_steps": 2}})
+    t = Trainer(r)
+    metrics = t.step_on(next(t.batches()[1]))
+    assert "energy/f_data" in metrics  # logged as the triangle's is
 
 
 @pytest.mark.parametrize(
