@@ -134,7 +134,7 @@ def compare_networks(s, res: dict, second: dict, names: tuple[str, str]) -> dict
 
 
 def records(res: dict) -> dict[str, dict]:
-    """ "VARIANT/SEED" -> the cell's last point as the study recorded it (its step and
+    """``VARIANT/SEED`` -> the cell's last point as the study recorded it (its step and
     metrics): a measurement kept from an earlier run is of the same cell only while this is
     unchanged (a cell trained again records other times and figures)."""
     out = {}
