@@ -62,6 +62,16 @@ def with_option(recipe_file: Path, option: str, value: int):
     return sampler_of
 
 
+def own_length(run: Path, option: str):
+    """The value of ``option`` the run trained and was measured with (its recipe's)."""
+    value = recipe_mod.load(run / RECIPE).to_dict()
+    for key in option.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
 def measure_cells(
     s,
     res: dict,
@@ -76,7 +86,8 @@ def measure_cells(
     """length -> seed -> {fd, kid, sample_gflops} of each finished cell of ``variant``; what
     ``done`` holds already (the same keys) is not measured again, and ``save(out)`` keeps each
     new measurement as it comes, so an interrupted run goes on where it stopped. ``so_far``: a
-    cell whose checkpoint is not in ``folder`` is left out (it is measured where it trained)."""
+    cell whose checkpoint is not in ``folder`` is left out (it is measured where it trained).
+    At the cell's own length the study's measurement is taken: it is the same measurement."""
     out: dict[int, dict[int, dict]] = {}
     for k in steps:
         out[k] = {}
@@ -86,6 +97,10 @@ def measure_cells(
                 continue
             last = max(int(x) for x in cell["evaluations"])
             if (run := measurable(folder, variant, cell["seed"], last, so_far)) is None:
+                continue
+            recorded = cell["evaluations"][str(last)]
+            if own_length(run, option) == k and all(x in recorded for x in METRICS):
+                out[k][cell["seed"]] = {x: recorded[x] for x in METRICS}
                 continue
             m = runs.measure(
                 run,

@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT, benchmark
 from study_files import fashion_study, tiny_fashion
 
+from genzoo.study import runs, shared, spec
 from genzoo.study.folder import StudyFolder
 
 longer_chains = benchmark("longer_chains")
@@ -55,6 +56,19 @@ def test_a_variant_measured_again_with_longer_chains(tmp_path, capsys):
         longer = result["measured"]["6"][seed]
         assert longer["fd"] != m["fd"]  # other samples
         assert longer["sample_gflops"] / m["sample_gflops"] == pytest.approx(2.0)  # twice the steps
+    # the study's own length is taken from the study: measuring it again gives the same
+    run = out / "cells" / "pcd" / "seed0"
+    assert longer_chains.own_length(run, "objectives.pcd.sample_steps") == 3
+    s = spec.load(path)
+    again = runs.measure(
+        run,
+        s,
+        s.evaluate.split,
+        shared.features_for(s, StudyFolder(out)),
+        checkpoint=max(map(int, json.loads((run / "evaluations.json").read_text()))),
+        sampler_of=longer_chains.with_option(run / "recipe.toml", "objectives.pcd.sample_steps", 3),
+    )
+    assert {k: again[k] for k in ("fd", "kid", "sample_gflops")} == result["measured"]["3"]["0"]
     claims = [t["claim"] for t in result["tests"]]
     assert claims == ["triangle < pcd@3 on fd", "triangle < pcd@6 on fd"]
     assert all(t["verdict"] in ("holds", "fails", "undecided") for t in result["tests"])
