@@ -3,7 +3,8 @@ study folder by default, Optuna's journal file for several worker processes (on 
 or a shared file system), or any SQLAlchemy database URL (PostgreSQL) for workers on several
 machines. Every storage has Optuna's heartbeat: a worker that dies leaves its trial running
 without a heartbeat, the next worker to look fails it, and Optuna's
-``RetryHeartbeatStaleTrialCallback`` queues it again, so no trial is lost or run twice."""
+``RetryHeartbeatStaleTrialCallback`` (as :class:`Retry`) queues it again, so no trial is lost
+or run twice."""
 
 from __future__ import annotations
 
@@ -26,7 +27,22 @@ warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to b
 
 SQLITE = "optuna.db"
 JOURNAL = "optuna.journal"
-RETRIES = 3  # how often a trial whose worker died is queued again
+RETRIES = 3  # how often a trial whose worker died or that failed is queued again
+INTERRUPTIONS = "interruptions"  # a trial's stops asked for (system attribute)
+
+
+class Retry(RetryHeartbeatStaleTrialCallback):
+    """Optuna's retry of a failed or heartbeat-stale trial, up to :data:`RETRIES` times. A stop
+    the worker was asked for (SIGTERM, Ctrl-C: counted in the trial's ``interruptions``) queues
+    it again without using one up, so a study stopped and resumed often (a scheduler's time
+    limit, a session's end) never runs out of retries."""
+
+    def __init__(self) -> None:
+        super().__init__(max_retry=RETRIES)
+
+    def __call__(self, study, trial) -> None:
+        self._max_retry = RETRIES + int(trial.system_attrs.get(INTERRUPTIONS, 0))
+        super().__call__(study, trial)
 
 
 class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
@@ -79,7 +95,7 @@ def open_storage(url: str, heartbeat: int = 20):
     ``heartbeat`` seconds and a grace of three heartbeats; a database that cannot be reached
     is one line naming it and the fix."""
     grace = 3 * heartbeat
-    retry = RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)
+    retry = Retry()
     if url.startswith("journal:"):
         path = Path(url[len("journal:") :])
         if not path.parent.is_dir():

@@ -24,11 +24,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
-from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from genzoo.errors import GenzooError
-from genzoo.study.storage import RETRIES, Heartbeat, fail_stale
+from genzoo.study.storage import INTERRUPTIONS, Heartbeat, Retry, fail_stale
 from genzoo.training.step import DivergenceError
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -169,7 +168,8 @@ def claim(study: optuna.Study, may_start_new: bool) -> optuna.Trial | None:
     if not waiting and not may_start_new:
         return None
     trial = study.ask()
-    if "fixed_params" not in system_attrs(study, trial) and not may_start_new:
+    queued = system_attrs(study, trial).keys() & {"fixed_params", "retry_history"}
+    if not queued and not may_start_new:  # a queued cell, or a retry (which holds its point)
         # another worker took the last queued trial first: this new one is not wanted
         trial.set_user_attr("idle", True)
         study.tell(trial, state=TrialState.FAIL)
@@ -191,8 +191,11 @@ def run(study: optuna.Study, trial: optuna.Trial, fn: Callable[[optuna.Trial], f
     """Run ``fn(trial)`` under a heartbeat and tell the storage how it ended ("complete",
     "pruned" or "failed"). A failure is recorded (``error``) and queued again as Optuna's
     retry callback does, up to its retries; an interruption (a signal) or bad input is queued
-    again at once and re-raised, so a rerun resumes it. Training that diverged is recorded
-    failed (``error``, ``diverged``) and not retried: the same settings diverge again."""
+    again at once and re-raised, so a rerun resumes it, and an interruption uses up no retry
+    (:class:`~genzoo.study.storage.Retry`). Training that diverged is recorded failed
+    (``error``, ``diverged``) and not retried: the same settings diverge again."""
+    from genzoo.training.controls import Interrupted
+
     storage = study._storage
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
     trial.set_user_attr("code", code_version())
@@ -210,9 +213,11 @@ def run(study: optuna.Study, trial: optuna.Trial, fn: Callable[[optuna.Trial], f
     except BaseException as exc:
         line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         trial.set_user_attr("error", line)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, Interrupted)):  # a stop asked for
+            stops = system_attrs(study, trial).get(INTERRUPTIONS, 0)
+            storage.set_trial_system_attr(trial._trial_id, INTERRUPTIONS, stops + 1)
         study.tell(trial, state=TrialState.FAIL)
-        frozen = study._storage.get_trial(trial._trial_id)
-        RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)(study, frozen)
+        Retry()(study, storage.get_trial(trial._trial_id))
         if isinstance(exc, (KeyboardInterrupt, SystemExit, GenzooError)):
             raise  # a signal (Interrupted), or bad input the user fixes before a rerun
         return "failed"
