@@ -158,15 +158,10 @@ def so_far(s, where: str, folder: StudyFolder) -> dict:
     """The study's finished cells as far as its storage ``where`` holds them, as the study's
     JSON lists them."""
     from genzoo.study.cells import finished_cells
+    from genzoo.study.results import cells_json
     from genzoo.study.storage import describe, open_storage
 
-    finished = finished_cells(s, open_storage(describe(where, folder.root, 1)))
-    return {
-        "cells": [
-            {"variant": v, "seed": seed, "evaluations": {str(k): m for k, m in ev.items()}}
-            for (v, seed), ev in sorted(finished.items())
-        ]
-    }
+    return {"cells": cells_json(finished_cells(s, open_storage(describe(where, folder.root, 1))))}
 
 
 def shown(path: Path) -> str:

@@ -16,6 +16,14 @@ def final(evaluations: dict[int, dict]) -> dict:
     return evaluations[max(evaluations)] if evaluations else {}
 
 
+def cells_json(cells: dict) -> list[dict]:
+    """(variant, seed) -> {step: metrics} as the study's JSON lists its cells."""
+    return [
+        {"variant": v, "seed": s, "evaluations": {str(k): m for k, m in ev.items()}}
+        for (v, s), ev in sorted(cells.items())
+    ]
+
+
 def collect(spec: StudyFile, cells: dict, plan: dict | None, tuned: dict | None) -> dict:
     """The study's results: cells, per-variant summaries, curves and the claims' tests."""
     summary, curves = {}, {}
@@ -54,10 +62,7 @@ def collect(spec: StudyFile, cells: dict, plan: dict | None, tuned: dict | None)
         {"variant": v, "seed": s} for v in spec.variants for s in spec.seeds if (v, s) not in cells
     ]
     return {
-        "cells": [
-            {"variant": v, "seed": s, "evaluations": {str(k): m for k, m in ev.items()}}
-            for (v, s), ev in sorted(cells.items())
-        ],
+        "cells": cells_json(cells),
         "summary": summary,
         "curves": curves,
         "claims": [{**dataclasses.asdict(t), "metric": c.metric} for t, c in zip(tests, claims)],
